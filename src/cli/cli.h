@@ -1,0 +1,42 @@
+/* The command line: options shared by every command, and the commands. */
+#ifndef TS_CLI_H
+#define TS_CLI_H
+
+#include <stdio.h>
+
+#include "treesync.h"
+
+struct cli {
+	struct ts_conn_opts conn;
+	int		 verbose;	/* -v count */
+	bool		 quiet;
+	bool		 long_list;	/* ls -l */
+	bool		 parents;	/* mkdir -p */
+	enum ts_verify	 verify;
+	const char	*command;
+	char		**args;		/* operands after the command */
+	int		 nargs;
+};
+
+/* Parses argv; returns 0, or an exit code (usage printed) to exit with. */
+int	cli_parse(struct cli *o, int argc, char **argv);
+void	cli_usage(FILE *f);
+
+/* Prints "treesync: msg" and returns the exit code for err. */
+int	cli_fail(const struct ts_error *err);
+int	exitcode_for(int ts_code);
+
+/* Opens the connection for target, reporting failures; NULL on failure
+ * with *rc set to the exit code. */
+struct ts_conn *cli_connect(const struct cli *o, const char *target, int *rc);
+/* Writes s with control characters escaped (\n, \t, \ooo), so one name
+ * is always one line. */
+void	cli_print_name(FILE *f, const char *s);
+
+int	cmd_ls(const struct cli *o);
+int	cmd_stat(const struct cli *o);
+int	cmd_mkdir(const struct cli *o);
+int	cmd_put(const struct cli *o);
+int	cmd_get(const struct cli *o);
+
+#endif

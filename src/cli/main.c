@@ -1,0 +1,88 @@
+/* treesync's entry point: parse, set up logging, run one command. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct {
+	const char	*name;
+	int		(*run)(const struct cli *);
+} commands[] = {
+	{ "ls", cmd_ls },
+	{ "stat", cmd_stat },
+	{ "mkdir", cmd_mkdir },
+	{ "put", cmd_put },
+	{ "get", cmd_get },
+};
+
+static void
+log_to_stderr(enum ts_log_level level, const char *msg, void *payload)
+{
+	static const char *const prefix[] = {
+		"error: ", "warning: ", "", "debug: ", "trace: ",
+	};
+
+	(void)payload;
+	fprintf(stderr, "treesync: %s%s\n", prefix[level], msg);
+}
+
+/* Asks on the terminal, never on a pipe: unattended runs must fail, not
+ * hang waiting for input nobody will type. */
+static int
+ask_passphrase(const char *key, char *buf, size_t size, void *payload)
+{
+	struct termios	 old, quiet;
+	FILE		*tty;
+	int		 ok = -1;
+
+	(void)payload;
+	if ((tty = fopen("/dev/tty", "r+")) == NULL)
+		return -1;
+	if (tcgetattr(fileno(tty), &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		fprintf(tty, "passphrase for \"%s\": ", key);
+		fflush(tty);
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+		if (fgets(buf, (int)size, tty) != NULL) {
+			buf[strcspn(buf, "\r\n")] = '\0';
+			ok = 0;
+		}
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		fputc('\n', tty);
+	}
+	fclose(tty);
+	return ok;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ts_error	 err = { 0 };
+	struct cli	 o;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = cli_parse(&o, argc, argv)) != 0)
+		return rc;
+	ts_set_log(log_to_stderr, o.quiet ? TS_LOG_ERROR : o.verbose >= 2 ?
+	    TS_LOG_DEBUG : o.verbose == 1 ? TS_LOG_INFO : TS_LOG_WARN, NULL);
+	if (isatty(STDIN_FILENO))
+		o.conn.passphrase = ask_passphrase;
+	if (ts_global_init(&err) != 0)
+		return cli_fail(&err);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(o.command, commands[i].name) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		fprintf(stderr, "treesync: unknown command \"%s\"; try "
+		    "\"treesync --help\"\n", o.command);
+		return 2;
+	}
+	rc = commands[i].run(&o);
+	ts_global_cleanup();
+	return rc;
+}

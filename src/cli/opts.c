@@ -1,0 +1,189 @@
+/*
+ * Option parsing.  Options may come before or after the command, as with
+ * rsync; "-p" is the port everywhere but after mkdir, where it means
+ * "parents" as in mkdir -p (use --port there).
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+	OPT_IDENTITY = 256, OPT_KNOWN_HOSTS, OPT_ACCEPT_NEW, OPT_TIMEOUT,
+	OPT_CONNECT_TIMEOUT, OPT_VERIFY, OPT_PORT,
+};
+
+static const struct option long_opts[] = {
+	{ "config",		required_argument, NULL, 'F' },
+	{ "identity",		required_argument, NULL, OPT_IDENTITY },
+	{ "port",		required_argument, NULL, OPT_PORT },
+	{ "known-hosts",	required_argument, NULL, OPT_KNOWN_HOSTS },
+	{ "accept-new",		no_argument,	   NULL, OPT_ACCEPT_NEW },
+	{ "timeout",		required_argument, NULL, OPT_TIMEOUT },
+	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "verify",		required_argument, NULL, OPT_VERIFY },
+	{ "verbose",		no_argument,	   NULL, 'v' },
+	{ "quiet",		no_argument,	   NULL, 'q' },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void
+cli_usage(FILE *f)
+{
+	fputs("usage: treesync [OPTIONS] COMMAND ARGS...\n"
+	    "\n"
+	    "commands:\n"
+	    "  ls [-l] TARGET           list a remote directory\n"
+	    "  stat TARGET              show a remote file's attributes\n"
+	    "  mkdir [-p] TARGET        create a remote directory\n"
+	    "  put LOCAL TARGET         upload one file, atomically\n"
+	    "  get TARGET LOCAL         download one file, atomically\n"
+	    "\n"
+	    "TARGET is [user@]host:path or sftp://[user@]host[:port]/path;\n"
+	    "host may be an alias from ~/.ssh/config.\n"
+	    "\n"
+	    "options:\n"
+	    "  -F, --config FILE        ssh config file (default ~/.ssh/config)\n"
+	    "  --identity FILE          private key to log in with\n"
+	    "  -p, --port N             server port (mkdir: only --port)\n"
+	    "  --known-hosts FILE       known_hosts file to check the host key\n"
+	    "  --accept-new             trust and record an unknown host key\n"
+	    "  --connect-timeout SECS   time to connect and log in (30)\n"
+	    "  --timeout SECS           time to wait for the server (60)\n"
+	    "  --verify=size|hash|none  check after a transfer (size)\n"
+	    "  -v, --verbose            say more (twice: debug)\n"
+	    "  -q, --quiet              only errors\n"
+	    "\n"
+	    "exit codes: see docs/exit-codes.md\n", f);
+}
+
+static int
+parse_int(const char *s, int lo, int hi, const char *what, int *out)
+{
+	char	*end;
+	long	 v;
+
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "treesync: bad %s \"%s\": expected a number "
+		    "from %d to %d\n", what, s, lo, hi);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* The command is the first operand; options before it may take values. */
+static const char *
+find_command(int argc, char **argv)
+{
+	int	 i;
+
+	for (i = 1; i < argc; i++) {
+		const char	*a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (a[0] != '-' || a[1] == '\0')
+			return a;
+		if (strcmp(a, "-F") == 0 || strcmp(a, "-p") == 0 ||
+		    (strncmp(a, "--", 2) == 0 && strchr(a, '=') == NULL &&
+		    strcmp(a, "--accept-new") != 0 &&
+		    strcmp(a, "--verbose") != 0 && strcmp(a, "--quiet") != 0 &&
+		    strcmp(a, "--help") != 0))
+			i++;
+	}
+	return NULL;
+}
+
+int
+cli_parse(struct cli *o, int argc, char **argv)
+{
+	struct ts_conn_opts	 conn = TS_CONN_OPTS_INIT;
+	const char		*cmd;
+	int			 c;
+
+	memset(o, 0, sizeof(*o));
+	o->conn = conn;
+	o->verify = TS_VERIFY_SIZE;
+	cmd = find_command(argc, argv);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, cmd != NULL &&
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqh" : "F:p:lvqh", long_opts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'F':
+			o->conn.ssh_config = optarg;
+			break;
+		case OPT_IDENTITY:
+			o->conn.identity = optarg;
+			break;
+		case OPT_PORT:
+			if (parse_int(optarg, 1, 65535, "--port",
+			    &o->conn.port) != 0)
+				return 2;
+			break;
+		case 'p':
+			if (cmd != NULL && strcmp(cmd, "mkdir") == 0)
+				o->parents = true;
+			else if (parse_int(optarg, 1, 65535, "port",
+			    &o->conn.port) != 0)
+				return 2;
+			break;
+		case OPT_KNOWN_HOSTS:
+			o->conn.known_hosts = optarg;
+			break;
+		case OPT_ACCEPT_NEW:
+			o->conn.accept_new = true;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_int(optarg, 1, 86400, "--timeout",
+			    &o->conn.io_timeout) != 0)
+				return 2;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (parse_int(optarg, 1, 86400, "--connect-timeout",
+			    &o->conn.connect_timeout) != 0)
+				return 2;
+			break;
+		case OPT_VERIFY:
+			if (strcmp(optarg, "size") == 0)
+				o->verify = TS_VERIFY_SIZE;
+			else if (strcmp(optarg, "hash") == 0)
+				o->verify = TS_VERIFY_HASH;
+			else if (strcmp(optarg, "none") == 0)
+				o->verify = TS_VERIFY_NONE;
+			else {
+				fprintf(stderr, "treesync: bad --verify \"%s\": "
+				    "expected size, hash or none\n", optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			o->long_list = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			cli_usage(stdout);
+			exit(0);
+		default:
+			fputs("treesync: try \"treesync --help\"\n", stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		cli_usage(stderr);
+		return 2;
+	}
+	o->command = argv[optind];
+	o->args = argv + optind + 1;
+	o->nargs = argc - optind - 1;
+	return 0;
+}

@@ -1,0 +1,611 @@
+/*
+ * The public connection API: a target and the user's ssh config become
+ * an SSH session with an SFTP engine on it; single-file commands (stat,
+ * ls, mkdir, put, get) run on top.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "error.h"
+#include "log.h"
+#include "sshconf.h"
+#include "target.h"
+#include "verify.h"
+#include "xfer.h"
+
+struct ts_conn {
+	struct ssh	*ssh;
+	struct sftp	*sftp;
+	char		*path;		/* the target's path */
+};
+
+int
+ts_global_init(struct ts_error *err)
+{
+	if (libssh2_init(0) != 0)
+		return error_set(err, TS_ERROR, "libssh2 failed to start");
+	return 0;
+}
+
+void
+ts_global_cleanup(void)
+{
+	libssh2_exit();
+}
+
+static const char *
+home_dir(void)
+{
+	const char	*h = getenv("HOME");
+	struct passwd	*pw;
+
+	if (h != NULL && *h != '\0')
+		return h;
+	pw = getpwuid(getuid());
+	return pw != NULL ? pw->pw_dir : "/";
+}
+
+static const char *
+local_user(void)
+{
+	struct passwd	*pw = getpwuid(getuid());
+	const char	*u = getenv("USER");
+
+	if (pw != NULL)
+		return pw->pw_name;
+	return u != NULL ? u : "root";
+}
+
+int
+conn_open(struct ts_conn **out, const char *target,
+    const struct ts_conn_opts *opts, struct ts_error *err)
+{
+	static const char *const defaults[] = { "id_ed25519", "id_ecdsa",
+	    "id_rsa" };
+	struct ts_conn_opts	 none = TS_CONN_OPTS_INIT;
+	struct target		 t = { 0 };
+	struct sshconf		 cf = { 0 };
+	struct ssh_opts		 so;
+	struct ts_conn		*c = NULL;
+	const char		*ids[24], *khs[6];
+	char			 defpaths[3][PATH_MAX], kh_default[PATH_MAX];
+	size_t			 nids = 0, nkh = 0, i;
+	int			 rc;
+
+	*out = NULL;
+	if (opts == NULL)
+		opts = &none;
+	if ((rc = target_parse(&t, target, err)) != 0)
+		return rc;
+	if ((rc = sshconf_load(&cf, opts->ssh_config, t.host, err)) != 0)
+		goto out;
+	memset(&so, 0, sizeof(so));
+	so.host = cf.hostname != NULL ? cf.hostname : t.host;
+	so.port = opts->port != 0 ? opts->port : t.port != 0 ? t.port :
+	    cf.port != 0 ? cf.port : 22;
+	so.user = t.user != NULL ? t.user : cf.user != NULL ? cf.user :
+	    local_user();
+	/* Keys: --identity, then the config's IdentityFile lines, then the
+	 * usual defaults when neither named one (as ssh does). */
+	if (opts->identity != NULL)
+		ids[nids++] = opts->identity;
+	for (i = 0; i < (size_t)cf.n_identity_files && nids < 20; i++)
+		ids[nids++] = cf.identity_files[i];
+	if (nids == 0)
+		for (i = 0; i < 3; i++) {
+			snprintf(defpaths[i], sizeof(defpaths[i]), "%s/.ssh/%s",
+			    home_dir(), defaults[i]);
+			if (access(defpaths[i], R_OK) == 0)
+				ids[nids++] = defpaths[i];
+		}
+	so.identities = ids;
+	so.n_identities = nids;
+	so.identities_only = cf.identities_only == 1 || opts->identity != NULL;
+	if (opts->known_hosts != NULL)
+		khs[nkh++] = opts->known_hosts;
+	else {
+		for (i = 0; i < (size_t)cf.n_known_hosts && nkh < 4; i++)
+			khs[nkh++] = cf.known_hosts[i];
+		if (nkh == 0) {
+			snprintf(kh_default, sizeof(kh_default),
+			    "%s/.ssh/known_hosts", home_dir());
+			khs[nkh++] = kh_default;
+		}
+	}
+	so.known_hosts = khs;
+	so.n_known_hosts = nkh;
+	so.accept_new = opts->accept_new || cf.strict_host_key == 2 ||
+	    cf.strict_host_key == 0;
+	so.connect_timeout_ms = 1000 * (opts->connect_timeout > 0 ?
+	    opts->connect_timeout : cf.connect_timeout > 0 ?
+	    cf.connect_timeout : 30);
+	so.io_timeout_ms = 1000 * (opts->io_timeout > 0 ? opts->io_timeout : 60);
+	so.keepalive_s = opts->keepalive > 0 ? opts->keepalive :
+	    cf.server_alive_interval > 0 ? cf.server_alive_interval : 15;
+	so.passphrase = opts->passphrase;
+	so.passphrase_payload = opts->passphrase_payload;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->path = strdup(t.path)) == NULL) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = ssh_connect(&c->ssh, &so, err)) != 0)
+		goto out;
+	if ((rc = sftp_start(&c->sftp, c->ssh, err)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;	/* transferred */
+out:
+	ts_conn_free(c);
+	sshconf_dispose(&cf);
+	target_dispose(&t);
+	return rc;
+}
+
+int
+ts_conn_open(struct ts_conn **out, const char *target,
+    const struct ts_conn_opts *opts, struct ts_error *err)
+{
+	return conn_open(out, target, opts, err);
+}
+
+void
+ts_conn_free(struct ts_conn *c)
+{
+	if (c == NULL)
+		return;
+	sftp_free(c->sftp);
+	ssh_free(c->ssh);
+	free(c->path);
+	free(c);
+}
+
+const char *
+ts_conn_path(const struct ts_conn *c)
+{
+	return c->path;
+}
+
+bool
+ts_conn_has_extension(const struct ts_conn *c, const char *name)
+{
+	return sftp_has_named(c->sftp, name);
+}
+
+struct sftp *
+conn_sftp(struct ts_conn *c)
+{
+	return c->sftp;
+}
+
+/* An empty path means the login directory, which SFTP calls ".". */
+static const char *
+rpath(const char *p)
+{
+	return *p == '\0' ? "." : p;
+}
+
+static void
+stat_from_attrs(struct ts_stat *st, const struct sftp_attrs *a)
+{
+	memset(st, 0, sizeof(*st));
+	st->has_size = (a->flags & SSH_FILEXFER_ATTR_SIZE) != 0;
+	st->has_ids = (a->flags & SSH_FILEXFER_ATTR_UIDGID) != 0;
+	st->has_mode = (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0;
+	st->has_times = (a->flags & SSH_FILEXFER_ATTR_ACMODTIME) != 0;
+	st->size = a->size;
+	st->uid = a->uid;
+	st->gid = a->gid;
+	st->mode = a->perm;
+	st->mtime = a->mtime;
+	st->atime = a->atime;
+}
+
+int
+ts_stat(struct ts_stat *out, struct ts_conn *c, const char *path, bool follow,
+    struct ts_error *err)
+{
+	struct sftp_call	 call = { 0 };
+	int			 rc;
+
+	if ((rc = sftp_stat(c->sftp, rpath(path), follow, sftp_call_cb,
+	    &call)) != 0 || (rc = sftp_call_wait(c->sftp, &call, "stat",
+	    rpath(path), err)) != 0)
+		return sftp_failed(c->sftp) != NULL && err != NULL &&
+		    err->code == TS_OK ? error_set(err, rc, "%s",
+		    sftp_failed(c->sftp)->msg) : rc;
+	stat_from_attrs(out, &call.attrs);
+	return 0;
+}
+
+int
+ts_realpath(char **out, struct ts_conn *c, const char *path,
+    struct ts_error *err)
+{
+	struct sftp_call	 call = { 0 };
+	int			 rc;
+
+	*out = NULL;
+	if ((rc = sftp_realpath(c->sftp, rpath(path), sftp_call_cb,
+	    &call)) != 0 || (rc = sftp_call_wait(c->sftp, &call,
+	    "resolve", rpath(path), err)) != 0) {
+		sftp_call_dispose(&call);
+		return rc;
+	}
+	*out = call.name;
+	return 0;
+}
+
+int
+ts_mkdir(struct ts_conn *c, const char *path, bool parents,
+    struct ts_error *err)
+{
+	struct sftp_call	 call = { 0 };
+	struct ts_stat		 st;
+	char			*copy, *p;
+	int			 rc;
+
+	if (!parents) {
+		if ((rc = sftp_mkdir(c->sftp, rpath(path), NULL, sftp_call_cb,
+		    &call)) != 0)
+			return rc;
+		return sftp_call_wait(c->sftp, &call, "mkdir", path, err);
+	}
+	/* mkdir -p: create each missing component in turn; one that exists
+	 * must be a directory. */
+	if ((copy = strdup(path)) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	for (p = copy; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		if (p != copy && p[-1] != '/') {
+			char	 save = *p;
+
+			*p = '\0';
+			memset(&call, 0, sizeof(call));
+			if ((rc = ts_stat(&st, c, copy, true, NULL)) == 0) {
+				if ((st.mode & 0170000) != 0040000) {
+					rc = error_set(err, TS_EREMOTE, "mkdir "
+					    "\"%s\": \"%s\" exists and is not a "
+					    "directory", path, copy);
+					free(copy);
+					return rc;
+				}
+			} else if ((rc = sftp_mkdir(c->sftp, copy, NULL,
+			    sftp_call_cb, &call)) != 0 ||
+			    (rc = sftp_call_wait(c->sftp, &call, "mkdir", copy,
+			    err)) != 0) {
+				free(copy);
+				return rc;
+			}
+			*p = save;
+		}
+		if (*p == '\0')
+			break;
+	}
+	free(copy);
+	return 0;
+}
+
+/* The names of one directory, gathered by READDIR replies. */
+struct listing {
+	struct ts_dirent	*ents;
+	size_t			 n, cap;
+	bool			 eof, done;
+	uint32_t		 status;
+	int			 rc;
+};
+
+static int
+dirent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ts_dirent *)a)->name,
+	    ((const struct ts_dirent *)b)->name);
+}
+
+static void
+listing_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct listing		*l = payload;
+	struct sftp_name_iter	 it;
+	struct sftp_name	 nm;
+	struct ts_dirent	*d;
+	int			 rc;
+
+	(void)s;
+	l->done = true;
+	if (r->type == SSH_FXP_STATUS) {
+		l->eof = r->status == SSH_FX_EOF;
+		l->status = r->status;
+		return;
+	}
+	sftp_name_iter_init(&it, r);
+	while ((rc = sftp_name_next(&it, &nm, NULL)) == 1) {
+		if ((nm.name_len == 1 && nm.name[0] == '.') ||
+		    (nm.name_len == 2 && memcmp(nm.name, "..", 2) == 0))
+			continue;
+		if (l->n == l->cap) {
+			size_t	 cap = l->cap != 0 ? l->cap * 2 : 64;
+
+			if ((d = realloc(l->ents, cap * sizeof(*d))) == NULL) {
+				l->rc = TS_ENOMEM;
+				return;
+			}
+			l->ents = d;
+			l->cap = cap;
+		}
+		d = &l->ents[l->n];
+		memset(d, 0, sizeof(*d));
+		if ((d->name = strndup(nm.name, nm.name_len)) == NULL) {
+			l->rc = TS_ENOMEM;
+			return;
+		}
+		stat_from_attrs(&d->st, &nm.attrs);
+		l->n++;
+	}
+	if (rc < 0)
+		l->rc = TS_EREMOTE;
+}
+
+static void
+listing_dispose(struct listing *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++) {
+		free((char *)l->ents[i].name);
+		free((char *)l->ents[i].link);
+	}
+	free(l->ents);
+}
+
+int
+ts_list(struct ts_conn *c, const char *path, bool links, ts_dirent_fn *fn,
+    void *payload, struct ts_error *err)
+{
+	struct sftp_call	 call = { 0 };
+	struct sftp_handle	 h;
+	struct listing		 l = { 0 };
+	struct ts_stat		 st;
+	size_t			 i;
+	char			*full;
+	int			 rc;
+
+	if ((rc = sftp_opendir(c->sftp, rpath(path), sftp_call_cb,
+	    &call)) != 0 || (rc = sftp_call_wait(c->sftp, &call, "list",
+	    rpath(path), err)) != 0) {
+		/* A file is listed as itself, as ls does. */
+		if (rc == TS_EREMOTE || rc == TS_ENOENT) {
+			struct ts_dirent d = { 0 };
+
+			if (ts_stat(&st, c, path, false, NULL) == 0 &&
+			    (st.mode & 0170000) != 0040000) {
+				error_clear(err);
+				d.name = path;
+				d.st = st;
+				return fn(&d, payload);
+			}
+		}
+		return rc;
+	}
+	h = call.handle;
+	while (!l.eof && l.rc == 0) {
+		l.done = false;
+		if ((rc = sftp_readdir(c->sftp, &h, listing_on_reply, &l)) != 0)
+			goto out;
+		while (!l.done)
+			if ((rc = sftp_pump(c->sftp, err)) != 0 && !l.done)
+				goto out;
+		if (!l.eof && l.status != SSH_FX_OK) {
+			rc = sftp_status_error(err, l.status, NULL, 0, "list",
+			    rpath(path));
+			goto out;
+		}
+	}
+	if (l.rc != 0) {
+		rc = error_set(err, l.rc, "list \"%s\": %s", rpath(path),
+		    l.rc == TS_ENOMEM ? "out of memory" :
+		    "malformed reply from the server");
+		goto out;
+	}
+	qsort(l.ents, l.n, sizeof(*l.ents), dirent_cmp);
+	for (i = 0; i < l.n && rc == 0; i++) {
+		if (links && (l.ents[i].st.mode & 0170000) == 0120000 &&
+		    asprintf(&full, "%s/%s", rpath(path), l.ents[i].name) > 0) {
+			memset(&call, 0, sizeof(call));
+			if (sftp_readlink(c->sftp, full, sftp_call_cb,
+			    &call) == 0 && sftp_call_wait(c->sftp, &call,
+			    "readlink", full, NULL) == 0)
+				l.ents[i].link = call.name;
+			else
+				sftp_call_dispose(&call);
+			free(full);
+		}
+		rc = fn(&l.ents[i], payload);
+	}
+out:
+	memset(&call, 0, sizeof(call));
+	if (sftp_close(c->sftp, &h, sftp_call_cb, &call) == 0)
+		sftp_call_wait(c->sftp, &call, "close", rpath(path), NULL);
+	listing_dispose(&l);
+	return rc;
+}
+
+/* Where a copy of src lands when dst may name a directory: dst itself,
+ * or dst/basename(src). */
+static char *
+join_basename(const char *dir, const char *src)
+{
+	const char	*base = strrchr(src, '/');
+	char		*out;
+	size_t		 n;
+
+	base = base != NULL ? base + 1 : src;
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (asprintf(&out, "%.*s%s%s", (int)n, dir,
+	    n > 0 && dir[n - 1] == '/' ? "" : "/", base) < 0)
+		return NULL;
+	return out;
+}
+
+static void
+xfer_wake(struct xfer *x, void *payload)
+{
+	(void)x;
+	*(bool *)payload = true;
+}
+
+/* Drives one transfer: to VERIFY, then through the hash check, to DONE. */
+static int
+run_one(struct ts_xfer_result *res, struct ts_conn *c, struct xfer *x,
+    bool *woke, bool upload, const char *remote, const char *what,
+    struct ts_error *err)
+{
+	char		 theirs[1][HASH_HEX_MAX];
+	struct ts_error	 why = { 0 };
+	const char	*paths[1];
+	int		 rc;
+
+	while (xfer_phase(x) == XFER_RUNNING) {
+		*woke = false;
+		xfer_kick(x);
+		while (!*woke)
+			if (sftp_pump(c->sftp, NULL) != 0)
+				break;
+		if (sftp_failed(c->sftp) != NULL && xfer_phase(x) ==
+		    XFER_RUNNING)
+			continue;	/* the failure reaches x as a reply */
+	}
+	if (xfer_phase(x) == XFER_VERIFY) {
+		/* Hash on the server; without exec, read the bytes back. */
+		paths[0] = upload ? xfer_tmp_path(x) : remote;
+		res->hash_method = "sha256sum";
+		rc = verify_remote_hash(c->ssh, HASH_SHA256, paths, 1, theirs,
+		    NULL);
+		if (rc != 0 && sftp_failed(c->sftp) == NULL) {
+			log_msg(TS_LOG_INFO, "the server cannot hash files; "
+			    "checking \"%s\" by read-back over SFTP", remote);
+			res->hash_method = "read-back";
+			rc = verify_read_back(c->sftp, paths[0], HASH_SHA256,
+			    theirs[0], &why);
+		}
+		if (rc == 0 && strcmp(theirs[0], xfer_hash(x)) != 0)
+			error_set(&why, TS_EVERIFY, "%s \"%s\": SHA-256 on the "
+			    "server (%.16s...) differs from the bytes %s "
+			    "(%.16s...)", what, remote, theirs[0],
+			    upload ? "sent" : "received", xfer_hash(x));
+		else if (rc != 0 && why.code == TS_OK)
+			error_set(&why, TS_EVERIFY, "%s \"%s\": could not hash "
+			    "it on the server", what, remote);
+		res->hash_checked = why.code == TS_OK;
+		*woke = false;
+		xfer_commit(x, why.code == TS_OK, &why);
+		while (xfer_phase(x) != XFER_DONE)
+			if (sftp_pump(c->sftp, NULL) != 0 &&
+			    xfer_phase(x) != XFER_DONE)
+				continue;
+	}
+	res->bytes = xfer_bytes(x);
+	res->rename_fallback = xfer_used_rename_fallback(x);
+	return xfer_result(x, err);
+}
+
+int
+ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
+    const char *dst, const struct ts_put_opts *opts, struct ts_error *err)
+{
+	struct ts_put_opts	 def = TS_PUT_OPTS_INIT;
+	struct ts_xfer_result	 res = { 0 };
+	struct xfer_opts	 xo = { 0 };
+	struct ts_stat		 st;
+	struct stat		 lst;
+	struct xfer		*x = NULL;
+	char			*target = NULL;
+	bool			 woke = false;
+	int			 rc;
+
+	if (opts == NULL)
+		opts = &def;
+	if (stat(src, &lst) != 0)
+		return error_set_errno(err, errno, "local file \"%s\"", src);
+	if (S_ISDIR(lst.st_mode))
+		return error_set(err, TS_EINVAL, "\"%s\" is a directory; put "
+		    "copies one file (use push for trees)", src);
+	/* An existing directory (or a path ending in '/') receives the file
+	 * under its own name. */
+	if (*dst == '\0' || dst[strlen(dst) - 1] == '/' ||
+	    (ts_stat(&st, c, dst, true, NULL) == 0 &&
+	    (st.mode & 0170000) == 0040000))
+		target = join_basename(*dst == '\0' ? "." : dst, src);
+	else
+		target = strdup(dst);
+	if (target == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	xo.hash = opts->verify == TS_VERIFY_HASH;
+	xo.hash_kind = HASH_SHA256;
+	xo.keep_mode = opts->keep_mode;
+	xo.stop_at_verify = xo.hash;
+	xo.skip_size_check = opts->verify == TS_VERIFY_NONE;
+	if ((rc = xfer_upload(&x, c->sftp, src, target, &xo, xfer_wake, &woke,
+	    err)) == 0)
+		rc = run_one(&res, c, x, &woke, true, target, "put", err);
+	if (res.rename_fallback)
+		log_msg(TS_LOG_WARN, "the server has no posix-rename: \"%s\" was "
+		    "replaced through a backup name, not atomically", target);
+	xfer_free(x);
+	free(target);
+	if (out != NULL)
+		*out = res;
+	return rc;
+}
+
+int
+ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
+    const char *dst, const struct ts_put_opts *opts, struct ts_error *err)
+{
+	struct ts_put_opts	 def = TS_PUT_OPTS_INIT;
+	struct ts_xfer_result	 res = { 0 };
+	struct xfer_opts	 xo = { 0 };
+	struct stat		 lst;
+	struct xfer		*x = NULL;
+	char			*target = NULL;
+	bool			 woke = false;
+	int			 rc;
+
+	if (opts == NULL)
+		opts = &def;
+	if (*src == '\0')
+		return error_set(err, TS_EINVAL, "get needs a remote file name");
+	if (*dst == '\0' || dst[strlen(dst) - 1] == '/' ||
+	    (stat(dst, &lst) == 0 && S_ISDIR(lst.st_mode)))
+		target = join_basename(*dst == '\0' ? "." : dst, src);
+	else
+		target = strdup(dst);
+	if (target == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	xo.hash = opts->verify == TS_VERIFY_HASH;
+	xo.hash_kind = HASH_SHA256;
+	xo.keep_mode = opts->keep_mode;
+	xo.stop_at_verify = xo.hash;
+	xo.skip_size_check = opts->verify == TS_VERIFY_NONE;
+	if ((rc = xfer_download(&x, c->sftp, src, target, &xo, xfer_wake,
+	    &woke, err)) == 0)
+		rc = run_one(&res, c, x, &woke, false, src, "get", err);
+	xfer_free(x);
+	free(target);
+	if (out != NULL)
+		*out = res;
+	return rc;
+}

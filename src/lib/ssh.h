@@ -1,0 +1,68 @@
+/*
+ * The SSH layer: one TCP connection and one libssh2 session, always in
+ * non-blocking mode so that every wait is a poll() with a timeout.
+ */
+#ifndef TS_SSH_H
+#define TS_SSH_H
+
+#include <libssh2.h>
+
+#include "buf.h"
+#include "treesync.h"
+
+struct ssh_opts {
+	const char	*host;		/* to connect to (HostName) */
+	int		 port;
+	const char	*user;
+	const char	*const *identities;	/* tried in order, after the agent */
+	size_t		 n_identities;
+	bool		 identities_only; /* no agent keys */
+	const char	*const *known_hosts;	/* [0] records new keys */
+	size_t		 n_known_hosts;
+	bool		 accept_new;
+	int		 connect_timeout_ms;
+	int		 io_timeout_ms;
+	int		 keepalive_s;
+	ts_passphrase_fn *passphrase;
+	void		*passphrase_payload;
+};
+
+struct ssh {
+	int		 fd;
+	LIBSSH2_SESSION	*session;
+	int		 io_timeout_ms;
+	char		 host[256];	/* for messages */
+	int		 port;
+};
+
+/* Connects, checks the host key, logs in; *out is the caller's. */
+int	ssh_connect(struct ssh **out, const struct ssh_opts *o,
+	    struct ts_error *err);
+void	ssh_free(struct ssh *s);		/* NULL is fine */
+
+/* Waits up to timeout_ms for the socket to be ready in the directions
+ * libssh2 last blocked on (and for input when want_read).  Returns 0,
+ * or TS_ECONN when the time ran out or the socket failed. */
+int	ssh_wait(struct ssh *s, int timeout_ms, bool want_read,
+	    struct ts_error *err);
+/* Records libssh2's last error on this session; returns the ts_code. */
+int	ssh_error(struct ssh *s, int rc, struct ts_error *err, const char *what);
+/* Sends a keepalive when one is due. */
+void	ssh_keepalive(struct ssh *s);
+
+/* Opens a session channel with a large window and starts the subsystem
+ * (e.g. "sftp").  *out is the caller's, freed with ssh_channel_close. */
+int	ssh_open_subsystem(LIBSSH2_CHANNEL **out, struct ssh *s,
+	    const char *name, struct ts_error *err);
+void	ssh_channel_close(struct ssh *s, LIBSSH2_CHANNEL *ch);
+
+/*
+ * Runs cmd over an exec channel, writes in[0..inlen) to its stdin then
+ * EOF, and collects stdout into out (stderr is discarded).  Returns 0 with
+ * *exit_status set (-1 when the server sent none), or an error when the
+ * channel could not be used or stdout passed out's maximum.
+ */
+int	ssh_exec(struct ssh *s, const char *cmd, const void *in, size_t inlen,
+	    struct buf *out, int *exit_status, struct ts_error *err);
+
+#endif

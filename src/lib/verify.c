@@ -1,0 +1,125 @@
+/*
+ * Remote hashing.  The command line is fixed text; file names reach the
+ * server only as data on stdin (xargs -0), so no name is ever parsed by a
+ * shell.  sha256sum -z ends each output record with NUL and leaves names
+ * unescaped, so any name (newlines included) comes back intact.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "verify.h"
+#include "xfer.h"
+
+#define VERIFY_CMD_SHA256	"LC_ALL=C xargs -0 -r sha256sum -z --"
+#define VERIFY_CMD_XXH128	"LC_ALL=C xargs -0 -r xxhsum -H2 --"
+
+static bool
+is_hex(const char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int
+verify_remote_hash(struct ssh *ssh, enum hash_kind kind,
+    const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
+    struct ts_error *err)
+{
+	struct buf	 in, out;
+	size_t		 i, next = 0, hexlen, outmax = 4096, p, end;
+	char		 sep = kind == HASH_SHA256 ? '\0' : '\n';
+	int		 status, rc, found = 0;
+
+	hexlen = kind == HASH_SHA256 ? 64 : 32;
+	for (i = 0; i < n; i++) {
+		hex[i][0] = '\0';
+		outmax += hexlen + 4 + strlen(paths[i]);
+		/* xxhsum output is newline-separated: such names need sha256. */
+		if (kind == HASH_XXH128 && strpbrk(paths[i], "\n\\") != NULL)
+			return error_set(err, TS_EREMOTE, "xxhsum cannot report "
+			    "\"%s\"", paths[i]);
+	}
+	buf_init(&in, (size_t)-1);
+	buf_init(&out, outmax);
+	for (i = 0; i < n; i++)
+		if (buf_append(&in, paths[i], strlen(paths[i]) + 1) != 0) {
+			buf_dispose(&in);
+			return error_set(err, TS_ENOMEM, "out of memory");
+		}
+	rc = ssh_exec(ssh, kind == HASH_SHA256 ? VERIFY_CMD_SHA256 :
+	    VERIFY_CMD_XXH128, in.data, in.len, &out, &status, err);
+	buf_dispose(&in);
+	if (rc != 0)
+		goto out;
+	/* Records are "<hex>  <name>" (or " *<name>"), in input order; a
+	 * file the server could not read has no record. */
+	for (p = 0; p < out.len; p = end + 1) {
+		const char	*rec = (const char *)out.data + p, *name;
+		size_t		 len;
+
+		end = p;
+		while (end < out.len && out.data[end] != (uint8_t)sep)
+			end++;
+		len = end - p;
+		if (len < hexlen + 2 || !is_hex(rec, hexlen) ||
+		    rec[hexlen] != ' ' ||
+		    (rec[hexlen + 1] != ' ' && rec[hexlen + 1] != '*'))
+			continue;
+		name = rec + hexlen + 2;
+		len -= hexlen + 2;
+		for (i = next; i < n; i++)
+			if (strlen(paths[i]) == len &&
+			    memcmp(paths[i], name, len) == 0)
+				break;
+		if (i == n)
+			continue;
+		memcpy(hex[i], rec, hexlen);
+		hex[i][hexlen] = '\0';
+		next = i + 1;
+		found++;
+	}
+	if (found == 0 && n > 0) {
+		/* Nothing usable: no exec (ForceCommand internal-sftp), or no
+		 * such tool; the caller falls back to reading back. */
+		rc = error_set(err, TS_EREMOTE, "the server cannot run %s "
+		    "(exit status %d)", kind == HASH_SHA256 ? "sha256sum" :
+		    "xxhsum", status);
+	}
+out:
+	buf_dispose(&out);
+	return rc;
+}
+
+static void
+read_back_done(struct xfer *x, void *payload)
+{
+	(void)x;
+	*(bool *)payload = true;
+}
+
+int
+verify_read_back(struct sftp *s, const char *path, enum hash_kind kind,
+    char *hex, struct ts_error *err)
+{
+	struct xfer_opts o = { .hash = true, .hash_kind = kind };
+	struct xfer	*x = NULL;
+	bool		 done = false;
+	int		 rc;
+
+	if ((rc = xfer_download(&x, s, path, NULL, &o, read_back_done, &done,
+	    err)) != 0)
+		return rc;
+	while (!done)
+		if ((rc = sftp_pump(s, err)) != 0 && !done)
+			break;
+	if (done && (rc = xfer_result(x, err)) == 0)
+		strcpy(hex, xfer_hash(x));
+	xfer_free(x);
+	return rc;
+}

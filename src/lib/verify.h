@@ -1,0 +1,24 @@
+/* Hashing files on the server, to compare with what we sent or got. */
+#ifndef TS_VERIFY_H
+#define TS_VERIFY_H
+
+#include "hash.h"
+#include "sftp.h"
+
+/*
+ * Hashes n remote files with one command over an exec channel
+ * (sha256sum, or xxhsum -H2 for HASH_XXH128); the names go on stdin,
+ * NUL-separated, never into the command line.  hex[i] gets each file's
+ * hash, or "" when the server could not hash that file.  Returns 0, or
+ * TS_EREMOTE when the server cannot run the command at all (no exec,
+ * no such tool): callers then read the files back over SFTP.
+ */
+int	verify_remote_hash(struct ssh *ssh, enum hash_kind kind,
+	    const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
+	    struct ts_error *err);
+
+/* Hashes a remote file by reading it over SFTP (servers without exec). */
+int	verify_read_back(struct sftp *s, const char *path, enum hash_kind kind,
+	    char *hex, struct ts_error *err);
+
+#endif

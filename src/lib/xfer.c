@@ -1,0 +1,862 @@
+/*
+ * Uploads and downloads as reply-driven state machines (see STYLE.md):
+ * each step sends one request and returns; the reply runs the next step.
+ * A file is only ever written under a temporary name and renamed into
+ * place after its size (and, when asked, its hash) checked out, so a
+ * reader never sees a half-written file at its final name.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "log.h"
+#include "xfer.h"
+
+enum xfer_state {
+	X_OPEN,			/* opening the remote file */
+	X_FSTAT0,		/* download: size of the source */
+	X_DATA,			/* writes or reads in flight */
+	X_SETSTAT,		/* upload: mtime and mode on the temp file */
+	X_FSTAT,		/* size on the server, checked */
+	X_FSYNC,		/* upload: fsync@openssh.com when offered */
+	X_CLOSE,
+	X_VERIFY,		/* paused for the caller's hash check */
+	X_RENAME,		/* posix-rename, or plain rename */
+	X_BACKUP,		/* fallback: dst moved aside */
+	X_RENAME2,		/* fallback: tmp into place */
+	X_RESTORE,		/* fallback failed: backup moved back */
+	X_DROP_BACKUP,
+	X_CLEANUP,		/* closing and removing the temp file */
+	X_DONE,
+};
+
+/* A READ reply that came ahead of earlier ones, kept until the hash can
+ * take it in order. */
+struct pending {
+	struct pending	*next;
+	uint64_t	 off;
+	uint32_t	 len;
+	uint8_t		 data[];
+};
+
+struct xfer {
+	struct sftp	*s;
+	bool		 upload;
+	enum xfer_state	 state;
+	struct xfer_opts opts;
+	char		*src, *dst, *tmp, *backup;
+	int		 fd;		/* local file, or -1 */
+	struct stat	 st;		/* upload: the local file at open */
+	struct sftp_handle handle;
+	bool		 have_handle;
+	uint64_t	 size;		/* bytes to move */
+	uint64_t	 next_off;	/* next offset to request */
+	uint64_t	 hashed;	/* bytes hashed, in order */
+	uint32_t	 data_in_flight; /* WRITE or READ requests */
+	struct pending	*ahead;		/* out-of-order READ replies */
+	struct sftp_attrs rattrs;	/* download: the source at open */
+	struct hash	 hash;
+	char		 hex[HASH_HEX_MAX];
+	uint8_t		*chunk;		/* upload read buffer */
+	bool		 rename_fallback;
+	bool		 dst_replaced;	/* fallback renamed dst away */
+	xfer_fn		*fn;
+	void		*payload;
+	struct ts_error	 err;
+};
+
+static void	xfer_on_reply(struct sftp *s, const struct sftp_reply *r,
+		    void *payload);
+static void	xfer_finish(struct xfer *x);
+
+int
+xfer_temp_name(char **out, const char *path)
+{
+	static const char	 chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	const char		*slash = strrchr(path, '/');
+	unsigned char		 rnd[8];
+	char			 suffix[9];
+	size_t			 dirlen = slash != NULL ? (size_t)(slash - path + 1) : 0;
+	size_t			 i, n;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		for (i = 0; i < sizeof(rnd); i++)
+			rnd[i] = (unsigned char)rand();
+	for (i = 0; i < sizeof(rnd); i++)
+		suffix[i] = chars[rnd[i] % (sizeof(chars) - 1)];
+	suffix[8] = '\0';
+	n = strlen(path) + 32;
+	if ((*out = malloc(n)) == NULL)
+		return -1;
+	snprintf(*out, n, "%.*s.%s.treesync-tmp.%s", (int)dirlen, path,
+	    path + dirlen, suffix);
+	return 0;
+}
+
+static struct xfer *
+xfer_new(struct sftp *s, const char *src, const char *dst,
+    const struct xfer_opts *o, xfer_fn *fn, void *payload)
+{
+	struct xfer	*x;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return NULL;
+	x->s = s;
+	x->fd = -1;
+	x->opts = *o;
+	x->fn = fn;
+	x->payload = payload;
+	x->src = strdup(src);
+	x->dst = dst != NULL ? strdup(dst) : NULL;
+	if (x->src == NULL || (dst != NULL && x->dst == NULL) ||
+	    (o->hash && hash_init(&x->hash, o->hash_kind) != 0)) {
+		xfer_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* Sends the next step's request; a refused send means the engine failed,
+ * and its failure becomes ours. */
+static void
+xfer_sent(struct xfer *x, int rc)
+{
+	if (rc != 0) {
+		const struct ts_error *f = sftp_failed(x->s);
+
+		if (f != NULL)
+			error_set(&x->err, f->code, "%s", f->msg);
+		else
+			error_set(&x->err, TS_ERROR, "request refused");
+		x->state = X_DONE;
+		xfer_finish(x);
+	}
+}
+
+/* Goes to cleanup after a failure: close the handle, remove the temp. */
+static void
+xfer_cleanup(struct xfer *x)
+{
+	x->state = X_CLEANUP;
+	if (x->have_handle) {
+		x->have_handle = false;
+		xfer_sent(x, sftp_close(x->s, &x->handle, xfer_on_reply, x));
+		return;
+	}
+	if (x->upload && x->tmp != NULL)
+		xfer_sent(x, sftp_remove(x->s, x->tmp, xfer_on_reply, x));
+	else {
+		if (!x->upload && x->tmp != NULL)
+			unlink(x->tmp);
+		x->state = X_DONE;
+		xfer_finish(x);
+	}
+}
+
+static void
+xfer_finish(struct xfer *x)
+{
+	if (x->fd != -1) {
+		close(x->fd);
+		x->fd = -1;
+	}
+	if (x->fn != NULL)
+		x->fn(x, x->payload);
+}
+
+/* Upload: reads the next chunks of the local file and sends them, as long
+ * as the engine has room.  Hashes what it reads, so the hash is of the
+ * bytes sent. */
+static void
+upload_send_writes(struct xfer *x)
+{
+	uint32_t	 max = sftp_max_write(x->s);
+	ssize_t		 n;
+	uint32_t	 want;
+
+	while (x->state == X_DATA && x->next_off < x->size &&
+	    sftp_room(x->s, max)) {
+		want = x->size - x->next_off < max ?
+		    (uint32_t)(x->size - x->next_off) : max;
+		do {
+			n = pread(x->fd, x->chunk, want, (off_t)x->next_off);
+		} while (n == -1 && errno == EINTR);
+		if (n <= 0) {
+			if (n == 0)
+				error_set(&x->err, TS_ELOCAL, "\"%s\" shrank while "
+				    "being sent", x->src);
+			else
+				error_set_errno(&x->err, errno, "read \"%s\"",
+				    x->src);
+			if (x->data_in_flight == 0)
+				xfer_cleanup(x);
+			else
+				x->state = X_CLEANUP;	/* after the acks */
+			return;
+		}
+		if (x->opts.hash)
+			hash_update(&x->hash, x->chunk, (size_t)n);
+		if (sftp_write(x->s, &x->handle, x->next_off, x->chunk,
+		    (uint32_t)n, xfer_on_reply, x) != 0) {
+			xfer_sent(x, -1);
+			return;
+		}
+		x->data_in_flight++;
+		x->next_off += (uint64_t)n;
+	}
+	if (x->state == X_DATA && x->next_off == x->size &&
+	    x->data_in_flight == 0) {
+		struct stat	 now;
+		struct sftp_attrs a;
+
+		/* A file that changed while we read it is not what we sent. */
+		if (fstat(x->fd, &now) == 0 && (now.st_size != x->st.st_size ||
+		    now.st_mtim.tv_sec != x->st.st_mtim.tv_sec ||
+		    now.st_mtim.tv_nsec != x->st.st_mtim.tv_nsec)) {
+			error_set(&x->err, TS_ELOCAL, "\"%s\" changed while being "
+			    "sent", x->src);
+			xfer_cleanup(x);
+			return;
+		}
+		if (x->opts.hash)
+			hash_final(&x->hash, x->hex);
+		memset(&a, 0, sizeof(a));
+		a.flags = SSH_FILEXFER_ATTR_ACMODTIME;
+		a.atime = (uint32_t)x->st.st_atim.tv_sec;
+		a.mtime = (uint32_t)x->st.st_mtim.tv_sec;
+		if (x->opts.keep_mode) {
+			a.flags |= SSH_FILEXFER_ATTR_PERMISSIONS;
+			a.perm = x->st.st_mode & 07777;
+		}
+		x->state = X_SETSTAT;
+		xfer_sent(x, sftp_fsetstat(x->s, &x->handle, &a, xfer_on_reply,
+		    x));
+	}
+}
+
+/* Download: hashes bytes in file order, keeping replies that came early. */
+static int
+download_take(struct xfer *x, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	struct pending	*p, **pp;
+
+	if (x->fd != -1) {
+		size_t	 done = 0;
+		ssize_t	 n;
+
+		while (done < len) {
+			n = pwrite(x->fd, data + done, len - done,
+			    (off_t)(off + done));
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				return error_set_errno(&x->err, errno, "write \"%s\"",
+				    x->tmp);
+			done += (size_t)n;
+		}
+	}
+	if (!x->opts.hash)
+		return 0;
+	if (off != x->hashed) {
+		if ((p = malloc(sizeof(*p) + len)) == NULL)
+			return error_set(&x->err, TS_ENOMEM, "out of memory");
+		p->off = off;
+		p->len = len;
+		memcpy(p->data, data, len);
+		for (pp = &x->ahead; *pp != NULL && (*pp)->off < off;
+		    pp = &(*pp)->next)
+			;
+		p->next = *pp;
+		*pp = p;
+		return 0;
+	}
+	hash_update(&x->hash, data, len);
+	x->hashed += len;
+	while ((p = x->ahead) != NULL && p->off == x->hashed) {
+		hash_update(&x->hash, p->data, p->len);
+		x->hashed += p->len;
+		x->ahead = p->next;
+		free(p);
+	}
+	return 0;
+}
+
+/* One READ in flight: the reply does not say which bytes it carries. */
+struct read_req {
+	struct xfer	*x;
+	uint64_t	 off;
+	uint32_t	 len;
+};
+
+static void	read_on_reply(struct sftp *s, const struct sftp_reply *r,
+		    void *payload);
+
+static int
+download_send_read(struct xfer *x, uint64_t off, uint32_t len)
+{
+	struct read_req	*rq;
+
+	if ((rq = malloc(sizeof(*rq))) == NULL)
+		return error_set(&x->err, TS_ENOMEM, "out of memory");
+	rq->x = x;
+	rq->off = off;
+	rq->len = len;
+	if (sftp_read(x->s, &x->handle, off, len, read_on_reply, rq) != 0) {
+		free(rq);
+		xfer_sent(x, -1);
+		return -1;
+	}
+	x->data_in_flight++;
+	return 0;
+}
+
+static void
+download_send_reads(struct xfer *x)
+{
+	uint32_t	 max = sftp_max_read(x->s), want;
+
+	while (x->state == X_DATA && x->next_off < x->size &&
+	    sftp_room(x->s, max)) {
+		want = x->size - x->next_off < max ?
+		    (uint32_t)(x->size - x->next_off) : max;
+		if (download_send_read(x, x->next_off, want) != 0)
+			return;
+		x->next_off += want;
+	}
+	if (x->state == X_DATA && x->next_off >= x->size &&
+	    x->data_in_flight == 0) {
+		/* Compare with the source as we opened it: a file that grew or
+		 * changed while we read it is not what we have. */
+		x->state = X_FSTAT;
+		xfer_sent(x, sftp_fstat(x->s, &x->handle, xfer_on_reply, x));
+	}
+}
+
+void
+xfer_kick(struct xfer *x)
+{
+	if (x->state != X_DATA)
+		return;
+	if (x->upload)
+		upload_send_writes(x);
+	else
+		download_send_reads(x);
+}
+
+/* A failure while data requests are in flight: clean up once the last
+ * of them has answered, so no reply arrives for a freed transfer. */
+static void
+xfer_fail_data(struct xfer *x)
+{
+	if (x->data_in_flight == 0)
+		xfer_cleanup(x);
+	else
+		x->state = X_CLEANUP;
+}
+
+static void
+read_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct read_req	*rq = payload;
+	struct xfer	*x = rq->x;
+	uint64_t	 off = rq->off;
+	uint32_t	 len = rq->len;
+
+	free(rq);
+	x->data_in_flight--;
+	if (x->state == X_CLEANUP) {
+		if (x->data_in_flight == 0)
+			xfer_cleanup(x);
+		return;
+	}
+	if (r->type == SSH_FXP_STATUS) {
+		/* EOF before the size we saw at open: the file shrank. */
+		if (r->status == SSH_FX_EOF)
+			error_set(&x->err, TS_EREMOTE, "\"%s\" shrank on the "
+			    "server while being read", x->src);
+		else
+			sftp_status_error(&x->err, r->status, r->msg,
+			    r->msg_len, "read", x->src);
+		xfer_fail_data(x);
+		return;
+	}
+	if (r->data_len == 0) {
+		error_set(&x->err, TS_EREMOTE, "\"%s\": the server returned an "
+		    "empty read", x->src);
+		xfer_fail_data(x);
+		return;
+	}
+	if (download_take(x, off, r->data, r->data_len) != 0) {
+		xfer_fail_data(x);
+		return;
+	}
+	/* A short read is legal: ask again for the rest of the range. */
+	if (r->data_len < len &&
+	    download_send_read(x, off + r->data_len, len - r->data_len) != 0)
+		return;
+	download_send_reads(x);
+	(void)s;
+}
+
+/* Upload: the next step after the temp file is closed. */
+static void
+xfer_rename(struct xfer *x)
+{
+	x->state = X_RENAME;
+	if (sftp_has(x->s, SFTP_EXT_POSIX_RENAME))
+		xfer_sent(x, sftp_posix_rename(x->s, x->tmp, x->dst,
+		    xfer_on_reply, x));
+	else
+		xfer_sent(x, sftp_rename(x->s, x->tmp, x->dst, xfer_on_reply,
+		    x));
+}
+
+/* Download: the temp file holds every byte; make it durable, give it the
+ * source's mtime and mode, and move it into place. */
+static void
+download_commit(struct xfer *x)
+{
+	struct timespec	 times[2];
+	mode_t		 mask;
+
+	if (x->fd == -1) {		/* read-back: nothing to keep */
+		x->state = X_DONE;
+		xfer_finish(x);
+		return;
+	}
+	if (x->opts.keep_mode &&
+	    (x->rattrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0) {
+		mask = umask(0);
+		umask(mask);
+		if (fchmod(x->fd, (x->rattrs.perm & 0777) & ~mask) != 0) {
+			error_set_errno(&x->err, errno, "chmod \"%s\"", x->tmp);
+			xfer_cleanup(x);
+			return;
+		}
+	}
+	if (fsync(x->fd) != 0) {
+		error_set_errno(&x->err, errno, "fsync \"%s\"", x->tmp);
+		xfer_cleanup(x);
+		return;
+	}
+	if ((x->rattrs.flags & SSH_FILEXFER_ATTR_ACMODTIME) != 0) {
+		times[0].tv_sec = x->rattrs.atime;
+		times[1].tv_sec = x->rattrs.mtime;
+		times[0].tv_nsec = times[1].tv_nsec = 0;
+		if (futimens(x->fd, times) != 0) {
+			error_set_errno(&x->err, errno, "set times of \"%s\"",
+			    x->tmp);
+			xfer_cleanup(x);
+			return;
+		}
+	}
+	if (close(x->fd) != 0) {
+		x->fd = -1;
+		error_set_errno(&x->err, errno, "close \"%s\"", x->tmp);
+		xfer_cleanup(x);
+		return;
+	}
+	x->fd = -1;
+	if (rename(x->tmp, x->dst) != 0) {
+		error_set_errno(&x->err, errno, "rename \"%s\" to \"%s\"",
+		    x->tmp, x->dst);
+		xfer_cleanup(x);
+		return;
+	}
+	free(x->tmp);
+	x->tmp = NULL;
+	x->state = X_DONE;
+	xfer_finish(x);
+}
+
+static void
+xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct xfer	*x = payload;
+	bool		 ok = r->type != SSH_FXP_STATUS || r->status == SSH_FX_OK;
+
+	(void)s;
+	if (x->state == X_DATA && x->upload) {	/* a WRITE's ack */
+		x->data_in_flight--;
+		if (!ok) {
+			sftp_status_error(&x->err, r->status, r->msg,
+			    r->msg_len, "write", x->tmp);
+			xfer_fail_data(x);
+			return;
+		}
+		upload_send_writes(x);
+		return;
+	}
+	if (x->state == X_CLEANUP && x->upload && x->data_in_flight > 0) {
+		if (--x->data_in_flight == 0)
+			xfer_cleanup(x);
+		return;
+	}
+	if (!ok && x->state != X_CLEANUP && x->state != X_RENAME &&
+	    x->state != X_RENAME2 && x->state != X_BACKUP &&
+	    x->state != X_DROP_BACKUP && x->state != X_RESTORE) {
+		static const char *const what[] = {
+			[X_OPEN] = "open", [X_FSTAT0] = "stat",
+			[X_SETSTAT] = "set times of", [X_FSTAT] = "stat",
+			[X_FSYNC] = "fsync", [X_CLOSE] = "close",
+		};
+		const char *w = x->state < sizeof(what) / sizeof(what[0]) &&
+		    what[x->state] != NULL ? what[x->state] : "transfer";
+
+		/* The usual cause of a failed create: no such directory. */
+		if (x->state == X_OPEN && x->upload &&
+		    r->status == SSH_FX_NO_SUCH_FILE) {
+			const char *slash = strrchr(x->dst, '/');
+
+			error_set(&x->err, TS_ENOENT, "remote directory \"%.*s\" "
+			    "does not exist (create it with treesync mkdir -p)",
+			    slash != NULL ? (int)(slash - x->dst) : 1,
+			    slash != NULL ? x->dst : ".");
+		}
+
+		sftp_status_error(&x->err, r->status, r->msg, r->msg_len, w,
+		    x->upload && x->state != X_OPEN ? x->tmp :
+		    x->upload ? x->dst : x->src);
+		if (x->state == X_CLOSE)
+			x->have_handle = false;
+		if (x->state == X_OPEN && x->upload) {
+			free(x->tmp);	/* nothing was created */
+			x->tmp = NULL;
+		}
+		xfer_cleanup(x);
+		return;
+	}
+	switch (x->state) {
+	case X_OPEN:		/* r->handle: created exclusively, or opened */
+		x->handle = r->handle;
+		x->have_handle = true;
+		if (x->upload) {
+			x->state = X_DATA;
+			upload_send_writes(x);
+		} else {
+			x->state = X_FSTAT0;
+			xfer_sent(x, sftp_fstat(x->s, &x->handle, xfer_on_reply,
+			    x));
+		}
+		break;
+	case X_FSTAT0:		/* download: how much there is to read */
+		x->rattrs = r->attrs;
+		if ((r->attrs.flags & SSH_FILEXFER_ATTR_SIZE) == 0) {
+			error_set(&x->err, TS_EREMOTE, "the server did not say "
+			    "the size of \"%s\"", x->src);
+			xfer_cleanup(x);
+			break;
+		}
+		x->size = r->attrs.size;
+		x->state = X_DATA;
+		download_send_reads(x);
+		break;
+	case X_SETSTAT:		/* a file at its final name is trusted: check */
+		x->state = X_FSTAT;
+		xfer_sent(x, sftp_fstat(x->s, &x->handle, xfer_on_reply, x));
+		break;
+	case X_FSTAT:
+		if (x->upload && !x->opts.skip_size_check &&
+		    (r->attrs.flags & SSH_FILEXFER_ATTR_SIZE) != 0 &&
+		    r->attrs.size != x->size) {
+			error_set(&x->err, TS_EVERIFY, "\"%s\": %llu bytes on the "
+			    "server, %llu sent", x->dst,
+			    (unsigned long long)r->attrs.size,
+			    (unsigned long long)x->size);
+			xfer_cleanup(x);
+			break;
+		}
+		if (!x->upload && (r->attrs.size != x->rattrs.size ||
+		    r->attrs.mtime != x->rattrs.mtime)) {
+			error_set(&x->err, TS_EREMOTE, "\"%s\" changed on the "
+			    "server while being read", x->src);
+			xfer_cleanup(x);
+			break;
+		}
+		if (x->upload && sftp_has(x->s, SFTP_EXT_FSYNC)) {
+			x->state = X_FSYNC;
+			xfer_sent(x, sftp_fsync(x->s, &x->handle, xfer_on_reply,
+			    x));
+			break;
+		}
+		/* FALLTHROUGH */
+	case X_FSYNC:
+		x->state = X_CLOSE;
+		x->have_handle = false;	/* gone once the close is sent */
+		xfer_sent(x, sftp_close(x->s, &x->handle, xfer_on_reply, x));
+		break;
+	case X_CLOSE:
+		if (!x->upload && x->opts.hash && x->hashed != x->size) {
+			error_set(&x->err, TS_ERROR, "\"%s\": internal error: "
+			    "hashed %llu of %llu bytes", x->src,
+			    (unsigned long long)x->hashed,
+			    (unsigned long long)x->size);
+			xfer_cleanup(x);
+			break;
+		}
+		if (!x->upload && x->opts.hash)
+			hash_final(&x->hash, x->hex);
+		if (x->opts.stop_at_verify) {
+			x->state = X_VERIFY;
+			if (x->fn != NULL)
+				x->fn(x, x->payload);
+			break;
+		}
+		if (x->upload)
+			xfer_rename(x);
+		else
+			download_commit(x);
+		break;
+	case X_RENAME:
+		if (ok) {
+			free(x->tmp);
+			x->tmp = NULL;
+			x->state = X_DONE;
+			xfer_finish(x);
+			break;
+		}
+		if (sftp_has(x->s, SFTP_EXT_POSIX_RENAME)) {
+			sftp_status_error(&x->err, r->status, r->msg,
+			    r->msg_len, "rename to", x->dst);
+			xfer_cleanup(x);
+			break;
+		}
+		/* Plain v3 RENAME will not replace an existing file: move the
+		 * old one aside first, so it is never lost (section 6.5). */
+		x->rename_fallback = true;
+		if (x->backup == NULL && xfer_temp_name(&x->backup, x->dst) != 0) {
+			error_set(&x->err, TS_ENOMEM, "out of memory");
+			xfer_cleanup(x);
+			break;
+		}
+		memcpy(strstr(x->backup, ".treesync-tmp.") + 10, "old", 3);
+		log_msg(TS_LOG_INFO, "the server has no posix-rename: replacing "
+		    "\"%s\" through a backup name", x->dst);
+		x->state = X_BACKUP;
+		xfer_sent(x, sftp_rename(x->s, x->dst, x->backup, xfer_on_reply,
+		    x));
+		break;
+	case X_BACKUP:
+		if (!ok) {
+			sftp_status_error(&x->err, r->status, r->msg,
+			    r->msg_len, "rename to", x->dst);
+			xfer_cleanup(x);
+			break;
+		}
+		x->dst_replaced = true;
+		x->state = X_RENAME2;
+		xfer_sent(x, sftp_rename(x->s, x->tmp, x->dst, xfer_on_reply, x));
+		break;
+	case X_RENAME2:
+		if (!ok) {	/* put the old file back where it was */
+			sftp_status_error(&x->err, r->status, r->msg,
+			    r->msg_len, "rename to", x->dst);
+			x->state = X_RESTORE;
+			xfer_sent(x, sftp_rename(x->s, x->backup, x->dst,
+			    xfer_on_reply, x));
+			break;
+		}
+		free(x->tmp);
+		x->tmp = NULL;
+		x->state = X_DROP_BACKUP;
+		xfer_sent(x, sftp_remove(x->s, x->backup, xfer_on_reply, x));
+		break;
+	case X_DROP_BACKUP:
+		if (!ok)
+			log_msg(TS_LOG_WARN, "could not remove \"%s\", the old "
+			    "version of \"%s\"", x->backup, x->dst);
+		x->state = X_DONE;
+		xfer_finish(x);
+		break;
+	case X_RESTORE:
+		if (!ok)
+			log_msg(TS_LOG_ERROR, "the old \"%s\" is kept as \"%s\"",
+			    x->dst, x->backup);
+		xfer_cleanup(x);
+		break;
+	case X_CLEANUP:		/* the close answered: now remove the temp */
+		if (x->upload && x->tmp != NULL) {
+			char	*tmp = x->tmp;
+
+			x->tmp = NULL;
+			xfer_sent(x, sftp_remove(x->s, tmp, xfer_on_reply, x));
+			free(tmp);
+			break;
+		}
+		if (!x->upload && x->tmp != NULL)
+			unlink(x->tmp);
+		x->state = X_DONE;
+		xfer_finish(x);
+		break;
+	case X_DATA:
+	case X_VERIFY:
+	case X_DONE:
+		break;
+	}
+}
+
+int
+xfer_upload(struct xfer **out, struct sftp *s, const char *src,
+    const char *dst, const struct xfer_opts *o, xfer_fn *fn, void *payload,
+    struct ts_error *err)
+{
+	struct xfer		*x;
+	struct sftp_attrs	 a;
+	int			 rc;
+
+	*out = NULL;
+	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
+	    xfer_temp_name(&x->tmp, dst) != 0 ||
+	    (x->chunk = malloc(sftp_max_write(s))) == NULL) {
+		xfer_free(x);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	x->upload = true;
+	if ((x->fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
+	    fstat(x->fd, &x->st) != 0) {
+		rc = error_set_errno(err, errno, "open \"%s\"", src);
+		xfer_free(x);
+		return rc;
+	}
+	if (!S_ISREG(x->st.st_mode)) {
+		xfer_free(x);
+		return error_set(err, TS_EINVAL, "\"%s\" is not a regular file",
+		    src);
+	}
+	x->size = (uint64_t)x->st.st_size;
+	/* Private until complete: the final mode is set before the rename. */
+	memset(&a, 0, sizeof(a));
+	a.flags = SSH_FILEXFER_ATTR_PERMISSIONS;
+	a.perm = 0600;
+	x->state = X_OPEN;
+	if (sftp_open(s, x->tmp, SSH_FXF_WRITE | SSH_FXF_CREAT | SSH_FXF_EXCL |
+	    SSH_FXF_TRUNC, &a, xfer_on_reply, x) != 0) {
+		rc = error_set(err, sftp_failed(s)->code, "%s",
+		    sftp_failed(s)->msg);
+		xfer_free(x);
+		return rc;
+	}
+	*out = x;
+	return 0;
+}
+
+int
+xfer_download(struct xfer **out, struct sftp *s, const char *src,
+    const char *dst, const struct xfer_opts *o, xfer_fn *fn, void *payload,
+    struct ts_error *err)
+{
+	struct xfer	*x;
+	int		 rc;
+
+	*out = NULL;
+	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
+	    (dst != NULL && xfer_temp_name(&x->tmp, dst) != 0)) {
+		xfer_free(x);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	if (dst != NULL && (x->fd = open(x->tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
+		rc = error_set_errno(err, errno, "create \"%s\"", x->tmp);
+		free(x->tmp);
+		x->tmp = NULL;
+		xfer_free(x);
+		return rc;
+	}
+	x->state = X_OPEN;
+	if (sftp_open(s, src, SSH_FXF_READ, NULL, xfer_on_reply, x) != 0) {
+		rc = error_set(err, sftp_failed(s)->code, "%s",
+		    sftp_failed(s)->msg);
+		unlink(x->tmp);
+		xfer_free(x);
+		return rc;
+	}
+	*out = x;
+	return 0;
+}
+
+enum xfer_phase
+xfer_phase(const struct xfer *x)
+{
+	if (x->state == X_DONE)
+		return XFER_DONE;
+	return x->state == X_VERIFY ? XFER_VERIFY : XFER_RUNNING;
+}
+
+void
+xfer_commit(struct xfer *x, bool ok, const struct ts_error *why)
+{
+	assert(x->state == X_VERIFY);
+	if (!ok) {
+		error_set(&x->err, why != NULL ? why->code : TS_EVERIFY, "%s",
+		    why != NULL ? why->msg : "verification failed");
+		xfer_cleanup(x);
+		return;
+	}
+	if (x->upload)
+		xfer_rename(x);
+	else
+		download_commit(x);
+}
+
+const char *
+xfer_tmp_path(const struct xfer *x)
+{
+	return x->tmp;
+}
+
+const char *
+xfer_hash(const struct xfer *x)
+{
+	return x->hex;
+}
+
+uint64_t
+xfer_bytes(const struct xfer *x)
+{
+	return x->size;
+}
+
+int
+xfer_result(const struct xfer *x, struct ts_error *err)
+{
+	if (x->err.code != TS_OK && err != NULL && err->code == TS_OK)
+		*err = x->err;
+	return x->err.code;
+}
+
+bool
+xfer_used_rename_fallback(const struct xfer *x)
+{
+	return x->rename_fallback;
+}
+
+void
+xfer_free(struct xfer *x)
+{
+	struct pending	*p;
+
+	if (x == NULL)
+		return;
+	assert(x->state == X_DONE || x->state == X_OPEN ||
+	    x->data_in_flight == 0);
+	if (x->fd != -1)
+		close(x->fd);
+	while ((p = x->ahead) != NULL) {
+		x->ahead = p->next;
+		free(p);
+	}
+	hash_dispose(&x->hash);
+	free(x->src);
+	free(x->dst);
+	free(x->tmp);
+	free(x->backup);
+	free(x->chunk);
+	free(x);
+}

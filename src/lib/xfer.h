@@ -1,0 +1,69 @@
+/*
+ * File transfers as state machines on the SFTP engine: an upload or a
+ * download sends one request per step and continues in the reply's
+ * callback, so one engine carries many files at once.
+ */
+#ifndef TS_XFER_H
+#define TS_XFER_H
+
+#include <sys/types.h>
+
+#include "hash.h"
+#include "sftp.h"
+
+struct xfer;
+
+enum xfer_phase {
+	XFER_RUNNING,		/* requests in flight */
+	XFER_VERIFY,		/* bytes are at the temporary name, checked by
+				 * size: the caller may hash them remotely,
+				 * then calls xfer_commit() */
+	XFER_DONE,		/* finished; see xfer_result() */
+};
+
+struct xfer_opts {
+	bool		 hash;		/* hash the bytes while moving them */
+	enum hash_kind	 hash_kind;
+	bool		 keep_mode;	/* copy permission bits */
+	bool		 stop_at_verify; /* pause in XFER_VERIFY */
+	bool		 skip_size_check; /* --verify=none */
+};
+
+/* Called on the engine's thread when the transfer reaches VERIFY or DONE. */
+typedef void	xfer_fn(struct xfer *x, void *payload);
+
+/*
+ * Starts uploading local file src to remote path dst through a temporary
+ * name beside dst.  Paths are copied.  Returns 0, or an error before any
+ * request was sent (then *out is NULL).
+ */
+int	xfer_upload(struct xfer **out, struct sftp *s, const char *src,
+	    const char *dst, const struct xfer_opts *o, xfer_fn *fn,
+	    void *payload, struct ts_error *err);
+/*
+ * Starts downloading remote src to local dst through a temporary file
+ * beside dst.  With dst NULL, only reads and hashes (read-back check).
+ */
+int	xfer_download(struct xfer **out, struct sftp *s, const char *src,
+	    const char *dst, const struct xfer_opts *o, xfer_fn *fn,
+	    void *payload, struct ts_error *err);
+
+/* Gives a waiting upload more write requests when the engine has room. */
+void	xfer_kick(struct xfer *x);
+enum xfer_phase xfer_phase(const struct xfer *x);
+/* In VERIFY: finishes (ok) or abandons (!ok, with err's message) it. */
+void	xfer_commit(struct xfer *x, bool ok, const struct ts_error *why);
+/* In VERIFY or DONE: the temporary path (remote for uploads), the hash of
+ * the bytes moved (hex, "" without hashing), the bytes moved. */
+const char *xfer_tmp_path(const struct xfer *x);
+const char *xfer_hash(const struct xfer *x);
+uint64_t xfer_bytes(const struct xfer *x);
+/* In DONE: 0 or the first error; whether the rename needed a fallback. */
+int	xfer_result(const struct xfer *x, struct ts_error *err);
+bool	xfer_used_rename_fallback(const struct xfer *x);
+void	xfer_free(struct xfer *x);		/* NULL is fine */
+
+/* ".name.treesync-tmp.XXXXXX" beside path: the one temporary name form. */
+int	xfer_temp_name(char **out, const char *path);
+
+#endif
