@@ -418,7 +418,8 @@ ts_list(struct ts_conn *c, const char *path, bool links, ts_dirent_fn *fn,
 		    "malformed reply from the server");
 		goto out;
 	}
-	qsort(l.ents, l.n, sizeof(*l.ents), dirent_cmp);
+	if (l.n > 0)
+		qsort(l.ents, l.n, sizeof(*l.ents), dirent_cmp);
 	for (i = 0; i < l.n && rc == 0; i++) {
 		if (links && (l.ents[i].st.mode & 0170000) == 0120000 &&
 		    asprintf(&full, "%s/%s", rpath(path), l.ents[i].name) > 0) {

@@ -5,6 +5,9 @@
 
 #include "error.h"
 
+static void	error_vset(struct ts_error *err, int code, int sys_errno,
+		    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 error_vset(struct ts_error *err, int code, int sys_errno, const char *fmt,
     va_list ap)
