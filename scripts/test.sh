@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# THE test command (the README names it, .ci/run runs it): installs what is
+# missing, builds build/ (warnings are errors) and build-asan/ (the same
+# under AddressSanitizer and UndefinedBehaviorSanitizer, with clang when
+# there is one), and runs every test, unit and sshd, in both.
+#
+#	scripts/test.sh [CTEST_ARGS...]	e.g. -L unit, -R names, -V
+#
+# Exits non-zero if anything fails; the last line is the total.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+jobs=${TS_CTEST_JOBS:-2}	# each sshd test runs its own server: independent
+
+echo "== setup and build: build/"
+bash scripts/setup.sh build -DTS_WERROR=ON
+
+# TS_ASAN_CC=gcc picks the compiler of the sanitizer build.
+cc=${TS_ASAN_CC:-$(command -v clang || command -v gcc || command -v cc)}
+cc=$(command -v "$cc") || { echo "test: no compiler \"$cc\"" >&2; exit 1; }
+echo "== build: build-asan/ (ASan + UBSan, $(basename "$cc"))"
+bash scripts/setup.sh build-asan -DTS_SANITIZE=ON -DTS_WERROR=ON \
+    -DCMAKE_C_COMPILER="$cc"
+
+# LeakSanitizer cannot run everywhere (under ptrace, in some containers):
+# try it on a program that leaks, and turn it off only if it cannot work.
+detect_leaks=1
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+cat >"$probe/leak.c" <<'EOF'
+#include <stdlib.h>
+void *volatile keep;
+int main(void) { keep = malloc(42); keep = NULL; return 0; }
+EOF
+if "$cc" -fsanitize=address -g "$probe/leak.c" -o "$probe/leak" \
+    >/dev/null 2>&1; then
+	ASAN_OPTIONS=detect_leaks=1 "$probe/leak" >/dev/null \
+	    2>"$probe/out" || true
+	if ! grep -q 'detected memory leaks' "$probe/out"; then
+		detect_leaks=0
+		echo "note: LeakSanitizer does not work here; leak checks are off"
+	fi
+fi
+
+# run_ctest DIR [ENV=VALUE...]: ctest in DIR, output kept in DIR/ctest.log.
+run_ctest() {
+	local dir=$1 rc
+	shift
+	echo "== ctest: $dir/"
+	set +e
+	env "$@" ctest --test-dir "$dir" --output-on-failure --no-tests=error \
+	    -j "$jobs" "${ctest_args[@]+"${ctest_args[@]}"}" 2>&1 |
+	    tee "$dir/ctest.log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	return "$rc"
+}
+ctest_args=("$@")
+
+status=0
+run_ctest build || status=1
+run_ctest build-asan \
+    "ASAN_OPTIONS=detect_leaks=$detect_leaks:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1" \
+    "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1" || status=1
+
+# Both summaries again, then the total: the last line says it all.
+echo
+echo "== summary"
+passed=0 failed=0
+for dir in build build-asan; do
+	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' \
+	    "$dir/ctest.log" | tail -n 1 || true)
+	if [ -z "$line" ]; then
+		echo "$dir: no test summary (see above)"
+		status=1
+		continue
+	fi
+	echo "$dir: $line"
+	f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+	n=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+	passed=$((passed + n - f))
+	failed=$((failed + f))
+done
+[ "$failed" -eq 0 ] || status=1
+echo "$passed passed, $failed failed"
+exit "$status"
