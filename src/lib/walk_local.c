@@ -1,0 +1,410 @@
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "log.h"
+#include "walk_local.h"
+
+#define NS_PER_SEC	1000000000LL
+#define WALK_PATH_MAX	(1024 * 1024)	/* relative path, bytes */
+#define LINK_MAX_LEN	(1024 * 1024)	/* symlink target, bytes */
+#define ROOT_DIR	SIZE_MAX	/* "directory index" of the root */
+
+struct dir_id {
+	dev_t		 dev;
+	ino_t		 ino;
+};
+
+struct walker {
+	struct entries	*out;
+	const char	*root;		/* as the caller named it */
+	struct walk_opts o;
+	struct walk_problems *wp;	/* may be NULL */
+	char		*path;		/* the current relative path */
+	size_t		 len, cap;
+	struct dir_id	*ids;		/* directories on the current path */
+	size_t		 depth, icap;
+	char		*link;		/* readlink buffer */
+	size_t		 link_cap;
+	struct ts_error	*err;
+};
+
+void
+walk_problems_init(struct walk_problems *wp)
+{
+	memset(wp, 0, sizeof(*wp));
+}
+
+void
+walk_problems_dispose(struct walk_problems *wp)
+{
+	size_t	 i;
+
+	if (wp == NULL)
+		return;
+	for (i = 0; i < wp->n; i++)
+		free(wp->v[i].path);
+	free(wp->v);
+	walk_problems_init(wp);
+}
+
+static void
+mark_incomplete(struct walker *w, size_t dir)
+{
+	if (dir == ROOT_DIR)
+		w->out->incomplete_root = true;
+	else
+		w->out->v[dir].flags |= ENTRY_INCOMPLETE;
+}
+
+/*
+ * Records a problem with the current path (errno e, or 0) and flags
+ * directory dir, whose listing now lacks something, as incomplete.
+ * Returns 0, or TS_ENOMEM.
+ */
+static int __attribute__((format(printf, 4, 5)))
+problem(struct walker *w, size_t dir, int e, const char *fmt, ...)
+{
+	struct walk_problems *wp = w->wp;
+	struct walk_problem *v;
+	char		 msg[sizeof(v->err.msg)];
+	size_t		 cap;
+	va_list		 ap;
+
+	mark_incomplete(w, dir);
+	if (wp == NULL)
+		return 0;
+	wp->total++;
+	if (wp->n >= WALK_PROBLEMS_MAX)
+		return 0;
+	if (wp->n == wp->cap) {
+		cap = wp->cap == 0 ? 16 : wp->cap * 2;
+		if ((v = realloc(wp->v, cap * sizeof(*v))) == NULL)
+			return error_set(w->err, TS_ENOMEM, "out of memory");
+		wp->v = v;
+		wp->cap = cap;
+	}
+	v = &wp->v[wp->n];
+	if ((v->path = strdup(w->path)) == NULL)
+		return error_set(w->err, TS_ENOMEM, "out of memory");
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	error_clear(&v->err);
+	if (e != 0)
+		error_set_errno(&v->err, e, "%s", msg);
+	else
+		error_set(&v->err, TS_ELOCAL, "%s", msg);
+	wp->n++;
+	return 0;
+}
+
+static int64_t
+mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * NS_PER_SEC + st->st_mtim.tv_nsec;
+}
+
+/* The current path for messages: the root is shown as named. */
+static const char *
+shown(const struct walker *w)
+{
+	return w->len > 0 ? w->path : w->root;
+}
+
+static bool
+excluded(const struct walker *w, bool is_dir)
+{
+	return filter_excluded(w->o.filter, w->path, is_dir);
+}
+
+/* Appends "/name" to the current path; 1 if that would be too long. */
+static int
+path_push(struct walker *w, const char *name)
+{
+	size_t	 n = strlen(name), need = w->len + 1 + n + 1, cap;
+	char	*p;
+
+	if (need > WALK_PATH_MAX)
+		return 1;
+	if (need > w->cap) {
+		for (cap = w->cap == 0 ? 256 : w->cap; cap < need; cap *= 2)
+			;
+		if ((p = realloc(w->path, cap)) == NULL)
+			return error_set(w->err, TS_ENOMEM, "out of memory");
+		w->path = p;
+		w->cap = cap;
+	}
+	if (w->len > 0)
+		w->path[w->len++] = '/';
+	memcpy(w->path + w->len, name, n + 1);
+	w->len += n;
+	return 0;
+}
+
+/* Reads the target of symlink name in dfd into w->link; 0, 1 (a problem
+ * was recorded), or TS_ENOMEM. */
+static int
+read_link(struct walker *w, int dfd, const char *name, size_t parent)
+{
+	size_t	 cap;
+	ssize_t	 n;
+	char	*p;
+
+	for (;;) {
+		if (w->link_cap == 0) {
+			if ((w->link = malloc(4096)) == NULL)
+				return error_set(w->err, TS_ENOMEM,
+				    "out of memory");
+			w->link_cap = 4096;
+		}
+		if ((n = readlinkat(dfd, name, w->link, w->link_cap)) == -1)
+			return problem(w, parent, errno, "read symlink \"%s\"",
+			    w->path) != 0 ? TS_ENOMEM : 1;
+		if ((size_t)n < w->link_cap) {
+			w->link[n] = '\0';
+			return 0;
+		}
+		/* It filled the buffer, so it may be cut: more room. */
+		if (w->link_cap >= LINK_MAX_LEN)
+			return problem(w, parent, ENAMETOOLONG, "read symlink "
+			    "\"%s\"", w->path) != 0 ? TS_ENOMEM : 1;
+		cap = w->link_cap * 2;
+		if ((p = realloc(w->link, cap)) == NULL)
+			return error_set(w->err, TS_ENOMEM, "out of memory");
+		w->link = p;
+		w->link_cap = cap;
+	}
+}
+
+static int	walk_dir(struct walker *w, int fd, size_t self);
+
+/*
+ * Enters directory name of dfd, stat'ed as *st, and walks it.  A directory
+ * that can't be opened is still listed (flagged incomplete), so that the
+ * other side keeps it and what it holds.
+ */
+static int
+visit_dir(struct walker *w, int dfd, const char *name, const struct stat *st,
+    bool followed, size_t parent)
+{
+	struct stat	 st2;
+	struct dir_id	*ids;
+	size_t		 i, self, cap;
+	int		 fd, e, rc;
+
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    (followed ? 0 : O_NOFOLLOW));
+	if (fd == -1) {
+		e = errno;
+		/* Gone or no longer a directory: it changed under us. */
+		if (e == ENOENT || e == ENOTDIR || e == ELOOP)
+			return problem(w, parent, e, "open directory \"%s\"",
+			    w->path);
+		if ((rc = entries_add(w->out, w->path, ENTRY_DIR, 0,
+		    mtime_ns(st), st->st_mode, NULL, w->err)) != 0)
+			return rc;
+		return problem(w, w->out->n - 1, e, "open directory \"%s\"",
+		    w->path);
+	}
+	if (fstat(fd, &st2) != 0 || st2.st_dev != st->st_dev ||
+	    st2.st_ino != st->st_ino) {
+		close(fd);
+		return problem(w, parent, 0, "directory \"%s\" changed during "
+		    "the walk", w->path);
+	}
+	for (i = 0; i < w->depth; i++) {
+		if (w->ids[i].dev != st->st_dev || w->ids[i].ino != st->st_ino)
+			continue;
+		close(fd);
+		return problem(w, parent, ELOOP, "directory \"%s\" is already "
+		    "being walked", w->path);
+	}
+	if ((rc = entries_add(w->out, w->path, ENTRY_DIR, 0, mtime_ns(st),
+	    st->st_mode, NULL, w->err)) != 0) {
+		close(fd);
+		return rc;
+	}
+	self = w->out->n - 1;
+	if (w->depth == w->icap) {
+		cap = w->icap == 0 ? 32 : w->icap * 2;
+		if ((ids = realloc(w->ids, cap * sizeof(*ids))) == NULL) {
+			close(fd);
+			return error_set(w->err, TS_ENOMEM, "out of memory");
+		}
+		w->ids = ids;
+		w->icap = cap;
+	}
+	w->ids[w->depth].dev = st->st_dev;
+	w->ids[w->depth].ino = st->st_ino;
+	w->depth++;
+	rc = walk_dir(w, fd, self);
+	w->depth--;
+	return rc;
+}
+
+static const char *
+special_kind(mode_t m)
+{
+	if (S_ISFIFO(m))
+		return "fifo";
+	if (S_ISSOCK(m))
+		return "socket";
+	if (S_ISCHR(m))
+		return "character device";
+	if (S_ISBLK(m))
+		return "block device";
+	return "special file";
+}
+
+/* Adds the current path, entry name of directory dfd (entry parent). */
+static int
+visit(struct walker *w, int dfd, const char *name, size_t parent)
+{
+	struct stat	 st;
+	bool		 followed = false;
+	int		 rc;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return problem(w, parent, errno, "stat \"%s\"", w->path);
+	if (S_ISLNK(st.st_mode) && w->o.follow_links) {
+		if (fstatat(dfd, name, &st, 0) != 0)
+			return problem(w, parent, errno, "follow symlink "
+			    "\"%s\"", w->path);
+		followed = true;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (excluded(w, true))
+			return 0;	/* and all in it: not entered */
+		return visit_dir(w, dfd, name, &st, followed, parent);
+	}
+	if (excluded(w, false))
+		return 0;
+	if (S_ISREG(st.st_mode)) {
+		if (faccessat(dfd, name, R_OK, AT_EACCESS) != 0)
+			return problem(w, parent, errno, "read \"%s\"",
+			    w->path);
+		return entries_add(w->out, w->path, ENTRY_FILE,
+		    (uint64_t)st.st_size, mtime_ns(&st), st.st_mode, NULL,
+		    w->err);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		if ((rc = read_link(w, dfd, name, parent)) != 0)
+			return rc < 0 ? rc : 0;
+		return entries_add(w->out, w->path, ENTRY_SYMLINK,
+		    strlen(w->link), mtime_ns(&st), st.st_mode, w->link,
+		    w->err);
+	}
+	/* Nothing the other side could hold: say so, but it's no error. */
+	log_msg(TS_LOG_WARN, "skipping %s \"%s\"", special_kind(st.st_mode),
+	    w->path);
+	return 0;
+}
+
+/* Walks the open directory fd (handed over), entry self of the list. */
+static int
+walk_dir(struct walker *w, int fd, size_t self)
+{
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 save = w->len;
+	int		 rc = 0;
+
+	if ((d = fdopendir(fd)) == NULL) {
+		rc = errno;
+		close(fd);
+		return problem(w, self, rc, "read directory \"%s\"", shown(w));
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0)
+				rc = problem(w, self, errno, "read directory "
+				    "\"%s\"", shown(w));
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((rc = path_push(w, de->d_name)) == 1)
+			rc = problem(w, self, ENAMETOOLONG, "\"%s/%s\"",
+			    shown(w), de->d_name);
+		else if (rc == 0)
+			rc = visit(w, dirfd(d), de->d_name, self);
+		w->len = save;
+		if (w->path != NULL)
+			w->path[save] = '\0';
+		if (rc != 0)
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+walk_local(struct entries *out, const char *root,
+    const struct walk_opts *opts, struct walk_problems *problems,
+    struct ts_error *err)
+{
+	static const struct walk_opts defaults = WALK_OPTS_INIT;
+	struct walker	 w;
+	struct stat	 st;
+	int		 fd, e, rc;
+
+	assert(out->n == 0);
+	memset(&w, 0, sizeof(w));
+	w.out = out;
+	w.root = root;
+	w.o = opts != NULL ? *opts : defaults;
+	w.wp = problems;
+	w.err = err;
+	if ((w.path = calloc(1, 256)) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	w.cap = 256;
+	/* The root is what the user named: a symlink to a directory is
+	 * followed, as rsync does with "dir/". */
+	if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		e = errno;
+		if (e == ENOTDIR && stat(root, &st) == 0)
+			rc = error_set(err, TS_EINVAL, "local path \"%s\" is "
+			    "not a directory", root);
+		else if (e == ENOENT || e == ENOTDIR)
+			rc = error_set(err, TS_ENOENT, "local directory \"%s\" "
+			    "does not exist", root);
+		else
+			rc = error_set_errno(err, e, "open local directory "
+			    "\"%s\"", root);
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = error_set_errno(err, errno, "stat local directory \"%s\"",
+		    root);
+		close(fd);
+		goto out;
+	}
+	if ((w.ids = malloc(32 * sizeof(*w.ids))) == NULL) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		close(fd);
+		goto out;
+	}
+	w.icap = 32;
+	w.ids[0].dev = st.st_dev;
+	w.ids[0].ino = st.st_ino;
+	w.depth = 1;
+	if ((rc = walk_dir(&w, fd, ROOT_DIR)) == 0)
+		rc = entries_sort(out, err);
+out:
+	free(w.path);
+	free(w.ids);
+	free(w.link);
+	return rc;
+}
