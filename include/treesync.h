@@ -26,6 +26,7 @@ enum ts_code {				/* stable: never renumber or reuse */
 	TS_EREMOTE = -12,		/* the server failed an operation */
 	TS_EPARTIAL = -13,		/* some files failed, the rest done */
 	TS_EDIFFER = -14,		/* check: the trees differ */
+	TS_EMAXDELETE = -15,		/* --max-delete stopped deletions */
 };
 
 struct ts_error {
@@ -47,6 +48,10 @@ typedef void	ts_log_fn(enum ts_log_level level, const char *msg,
 		    void *payload);
 TS_EXTERN void	ts_set_log(ts_log_fn *fn, enum ts_log_level max,
 		    void *payload);
+
+/* Asks every running job and transfer to stop: they remove their
+ * temporary files and return TS_ECANCELED.  Safe in a signal handler. */
+TS_EXTERN void	ts_cancel(void);
 
 /* Asks for a key's passphrase; returns 0 with buf filled, or -1. */
 typedef int	ts_passphrase_fn(const char *key_path, char *buf, size_t size,
@@ -143,6 +148,113 @@ TS_EXTERN int	ts_put(struct ts_xfer_result *out, struct ts_conn *c,
 TS_EXTERN int	ts_get(struct ts_xfer_result *out, struct ts_conn *c,
 		    const char *src, const char *dst,
 		    const struct ts_put_opts *opts, struct ts_error *err);
+
+
+/* --- tree sync: push, diff, check ------------------------------------ */
+
+enum ts_hash_choice { TS_HASH_AUTO, TS_HASH_SHA256, TS_HASH_XXH128 };
+
+/* One include or exclude rule, rsync style (first match wins). */
+struct ts_filter_rule {
+	bool		 include;	/* --include; else --exclude */
+	const char	*pattern;	/* or, with from_file, a file of rules */
+	bool		 from_file;	/* --exclude-from */
+};
+
+struct ts_sync_opts {
+	bool		 dry_run;	/* -n, and diff: change nothing */
+	bool		 checksum;	/* -c: equal sizes compared by hash */
+	enum ts_hash_choice hash;	/* --hash */
+	enum ts_verify	 verify;	/* after each upload */
+	bool		 delete_extra;	/* --delete */
+	bool		 delete_excluded; /* --delete-excluded */
+	long		 max_delete;	/* --max-delete; -1: no limit */
+	bool		 copy_links;	/* -L: follow local symlinks */
+	const struct ts_filter_rule *rules;
+	size_t		 nrules;
+	/* A remote directory (relative to the login directory or absolute)
+	 * holding an earlier copy of the tree: new files equal to their copy
+	 * there (same size, mtime and mode) are hard-linked from it instead
+	 * of sent, when the server offers hardlink@openssh.com (rsync's
+	 * --link-dest).  NULL: none. */
+	const char	*link_dest;
+};
+#define TS_SYNC_OPTS_INIT \
+	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
+	  NULL, 0, NULL }
+
+enum ts_item_action {
+	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
+	TS_ITEM_DELETE, TS_ITEM_DOWNLOAD,
+	TS_ITEM_CHECK,			/* check: one file compared */
+	TS_ITEM_CONFLICT,		/* cannot be done; see reason */
+	TS_ITEM_SKIP,			/* local entry skipped (unreadable,
+					 * special file); see error */
+	TS_ITEM_HARDLINK,		/* a new file linked from link_dest */
+};
+
+enum ts_item_type { TS_TYPE_FILE, TS_TYPE_DIR, TS_TYPE_SYMLINK };
+
+/* Attributes an item changes (itemize's 's', 't', 'p'). */
+#define TS_ATTR_SIZE	0x01
+#define TS_ATTR_MTIME	0x02
+#define TS_ATTR_MODE	0x04
+
+/* One change, planned (dry run) or done; strings borrowed for the call. */
+struct ts_item {
+	enum ts_item_action action;
+	enum ts_item_type type;
+	const char	*path;		/* relative to the root, '/'-separated */
+	const char	*reason;	/* "new", "size", "mtime", "hash", "type",
+					 * "target", "attrs", "gone", "excluded";
+					 * check: "match", "differ",
+					 * "missing-remote", "missing-local" */
+	const char	*link;		/* symlink target, or NULL */
+	uint64_t	 size;
+	unsigned	 attrs;		/* TS_ATTR_* that differ */
+	bool		 created;	/* did not exist at the destination */
+	int		 code;		/* TS_OK, or why this item failed */
+	const char	*error;		/* message when code != TS_OK */
+};
+typedef void	ts_item_fn(const struct ts_item *it, void *payload);
+
+struct ts_summary {
+	uint64_t	 files_scanned;		/* source files and links */
+	uint64_t	 files_created;		/* new at the destination */
+	uint64_t	 files_updated;		/* replaced */
+	uint64_t	 files_deleted;		/* entries removed */
+	uint64_t	 files_unchanged;
+	uint64_t	 dirs_created;
+	uint64_t	 symlinks;		/* created or changed */
+	uint64_t	 attrs_set;
+	uint64_t	 bytes_sent;		/* file bytes moved */
+	uint64_t	 files_linked;		/* hard-linked from link_dest */
+	uint64_t	 errors;		/* items that failed */
+	uint64_t	 checked_match, checked_differ, checked_missing;
+	double		 elapsed;		/* seconds */
+	const char	*hash_used;		/* "sha256", "xxh128" or NULL */
+	const char	*hash_where;		/* "server" or "read-back", or NULL */
+	bool		 dry_run;
+};
+
+/*
+ * Makes remote_dir (on c's server) equal to local_dir: creates what is
+ * missing, uploads what changed (atomically, verified), and with
+ * delete_extra removes what the local tree lacks.  With dry_run, changes
+ * nothing and reports what it would do.  fn (may be NULL) hears of every
+ * item in order.  Returns 0, TS_EPARTIAL when some items failed (the rest
+ * is done), or an error that stopped the run.  *out is filled either way.
+ */
+TS_EXTERN int	ts_push(struct ts_summary *out, struct ts_conn *c,
+		    const char *local_dir, const char *remote_dir,
+		    const struct ts_sync_opts *opts, ts_item_fn *fn,
+		    void *payload, struct ts_error *err);
+/* Compares the trees file by file by hash; reports every file as a
+ * TS_ITEM_CHECK.  Returns 0 when they match, TS_EDIFFER when not. */
+TS_EXTERN int	ts_check(struct ts_summary *out, struct ts_conn *c,
+		    const char *local_dir, const char *remote_dir,
+		    const struct ts_sync_opts *opts, ts_item_fn *fn,
+		    void *payload, struct ts_error *err);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,12 @@ struct cli {
 	bool		 long_list;	/* ls -l */
 	bool		 parents;	/* mkdir -p */
 	enum ts_verify	 verify;
+	struct ts_sync_opts sync;	/* push, diff, check */
+	struct ts_filter_rule *rules;	/* owned by the process */
+	bool		 itemize;	/* -i */
+	bool		 json;		/* --json */
+	bool		 stats;		/* --stats */
+	bool		 reverse;	/* diff/check --reverse (pull order) */
 	const char	*command;
 	char		**args;		/* operands after the command */
 	int		 nargs;
@@ -38,5 +44,8 @@ int	cmd_stat(const struct cli *o);
 int	cmd_mkdir(const struct cli *o);
 int	cmd_put(const struct cli *o);
 int	cmd_get(const struct cli *o);
+int	cmd_push(const struct cli *o);
+int	cmd_diff(const struct cli *o);
+int	cmd_check(const struct cli *o);
 
 #endif

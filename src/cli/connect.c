@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "report.h"
 
 struct ts_conn *
 cli_connect(const struct cli *o, const char *target, int *rc)
@@ -20,27 +21,5 @@ cli_connect(const struct cli *o, const char *target, int *rc)
 void
 cli_print_name(FILE *f, const char *s)
 {
-	const unsigned char	*p;
-
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		switch (*p) {
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\%03o", *p);
-			else
-				fputc(*p, f);
-		}
-	}
+	report_write_name(f, s);	/* one escape for every report */
 }

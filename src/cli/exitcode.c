@@ -18,6 +18,7 @@ exitcode_for(int ts_code)
 	case TS_ECANCELED:	return 10;
 	case TS_EPARTIAL:	return 23;
 	case TS_EDIFFER:	return 24;
+	case TS_EMAXDELETE:	return 25;
 	default:		return 1;
 	}
 }

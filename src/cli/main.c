@@ -1,5 +1,6 @@
 /* treesync's entry point: parse, set up logging, run one command. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -16,6 +17,9 @@ static const struct {
 	{ "mkdir", cmd_mkdir },
 	{ "put", cmd_put },
 	{ "get", cmd_get },
+	{ "push", cmd_push },
+	{ "diff", cmd_diff },
+	{ "check", cmd_check },
 };
 
 static void
@@ -58,6 +62,14 @@ ask_passphrase(const char *key, char *buf, size_t size, void *payload)
 	return ok;
 }
 
+/* The first Ctrl-C asks the job to stop cleanly; a second one kills. */
+static void
+on_signal(int sig)
+{
+	ts_cancel();
+	signal(sig, SIG_DFL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -72,6 +84,9 @@ main(int argc, char **argv)
 	    TS_LOG_DEBUG : o.verbose == 1 ? TS_LOG_INFO : TS_LOG_WARN, NULL);
 	if (isatty(STDIN_FILENO))
 		o.conn.passphrase = ask_passphrase;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
 	if (ts_global_init(&err) != 0)
 		return cli_fail(&err);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

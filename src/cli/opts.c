@@ -11,7 +11,9 @@
 
 enum {
 	OPT_IDENTITY = 256, OPT_KNOWN_HOSTS, OPT_ACCEPT_NEW, OPT_TIMEOUT,
-	OPT_CONNECT_TIMEOUT, OPT_VERIFY, OPT_PORT,
+	OPT_CONNECT_TIMEOUT, OPT_VERIFY, OPT_PORT, OPT_HASH, OPT_DELETE,
+	OPT_DELETE_EXCLUDED, OPT_MAX_DELETE, OPT_EXCLUDE, OPT_INCLUDE,
+	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS,
 };
 
 static const struct option long_opts[] = {
@@ -23,6 +25,20 @@ static const struct option long_opts[] = {
 	{ "timeout",		required_argument, NULL, OPT_TIMEOUT },
 	{ "connect-timeout",	required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "verify",		required_argument, NULL, OPT_VERIFY },
+	{ "dry-run",		no_argument,	   NULL, 'n' },
+	{ "checksum",		no_argument,	   NULL, 'c' },
+	{ "hash",		required_argument, NULL, OPT_HASH },
+	{ "delete",		no_argument,	   NULL, OPT_DELETE },
+	{ "delete-excluded",	no_argument,	   NULL, OPT_DELETE_EXCLUDED },
+	{ "max-delete",		required_argument, NULL, OPT_MAX_DELETE },
+	{ "copy-links",		no_argument,	   NULL, 'L' },
+	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
+	{ "include",		required_argument, NULL, OPT_INCLUDE },
+	{ "exclude-from",	required_argument, NULL, OPT_EXCLUDE_FROM },
+	{ "itemize",		no_argument,	   NULL, 'i' },
+	{ "itemize-changes",	no_argument,	   NULL, 'i' },
+	{ "json",		no_argument,	   NULL, OPT_JSON },
+	{ "stats",		no_argument,	   NULL, OPT_STATS },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -40,6 +56,9 @@ cli_usage(FILE *f)
 	    "  mkdir [-p] TARGET        create a remote directory\n"
 	    "  put LOCAL TARGET         upload one file, atomically\n"
 	    "  get TARGET LOCAL         download one file, atomically\n"
+	    "  push LOCAL_DIR TARGET    make the remote directory equal to LOCAL_DIR\n"
+	    "  diff LOCAL_DIR TARGET    show what push would change (changes nothing)\n"
+	    "  check LOCAL_DIR TARGET   compare both trees by hash\n"
 	    "\n"
 	    "TARGET is [user@]host:path or sftp://[user@]host[:port]/path;\n"
 	    "host may be an alias from ~/.ssh/config.\n"
@@ -53,6 +72,19 @@ cli_usage(FILE *f)
 	    "  --connect-timeout SECS   time to connect and log in (30)\n"
 	    "  --timeout SECS           time to wait for the server (60)\n"
 	    "  --verify=size|hash|none  check after a transfer (size)\n"
+	    "  -n, --dry-run            change nothing, report what would change\n"
+	    "  -c, --checksum           compare files of equal size by hash\n"
+	    "  --hash=auto|sha256|xxh128  hash for -c and check (auto)\n"
+	    "  --delete                 remove remote entries missing locally\n"
+	    "  --delete-excluded        also remove excluded remote entries\n"
+	    "  --max-delete N           refuse to delete more than N entries\n"
+	    "  -L, --copy-links         follow local symlinks\n"
+	    "  --exclude PATTERN        skip matching paths (rsync globs)\n"
+	    "  --include PATTERN        do not skip matching paths\n"
+	    "  --exclude-from FILE      read patterns from FILE\n"
+	    "  -i, --itemize            one line per change, as rsync -i\n"
+	    "  --json                   one JSON object per line (docs/json.md)\n"
+	    "  --stats                  totals at the end\n"
 	    "  -v, --verbose            say more (twice: debug)\n"
 	    "  -q, --quiet              only errors\n"
 	    "\n"
@@ -75,11 +107,32 @@ parse_int(const char *s, int lo, int hi, const char *what, int *out)
 	return 0;
 }
 
+/* Keeps include/exclude rules in command-line order: first match wins. */
+static int
+add_rule(struct cli *o, const char *pattern, bool include, bool from_file)
+{
+	struct ts_filter_rule	*r;
+
+	r = realloc(o->rules, (o->sync.nrules + 1) * sizeof(*r));
+	if (r == NULL) {
+		fputs("treesync: out of memory\n", stderr);
+		return -1;
+	}
+	o->rules = r;
+	r[o->sync.nrules].include = include;
+	r[o->sync.nrules].pattern = pattern;
+	r[o->sync.nrules].from_file = from_file;
+	o->sync.rules = r;
+	o->sync.nrules++;
+	return 0;
+}
+
 /* The command is the first operand; options before it may take values. */
 static const char *
 find_command(int argc, char **argv)
 {
-	int	 i;
+	const struct option	*lo;
+	int			 i;
 
 	for (i = 1; i < argc; i++) {
 		const char	*a = argv[i];
@@ -88,12 +141,17 @@ find_command(int argc, char **argv)
 			return i + 1 < argc ? argv[i + 1] : NULL;
 		if (a[0] != '-' || a[1] == '\0')
 			return a;
-		if (strcmp(a, "-F") == 0 || strcmp(a, "-p") == 0 ||
-		    (strncmp(a, "--", 2) == 0 && strchr(a, '=') == NULL &&
-		    strcmp(a, "--accept-new") != 0 &&
-		    strcmp(a, "--verbose") != 0 && strcmp(a, "--quiet") != 0 &&
-		    strcmp(a, "--help") != 0))
-			i++;
+		if (a[1] != '-') {	/* -F FILE, -p PORT; -Ffile takes none */
+			if ((a[1] == 'F' || a[1] == 'p') && a[2] == '\0')
+				i++;
+			continue;
+		}
+		if (strchr(a, '=') != NULL)
+			continue;
+		for (lo = long_opts; lo->name != NULL; lo++)
+			if (strcmp(a + 2, lo->name) == 0 &&
+			    lo->has_arg == required_argument)
+				i++;
 	}
 	return NULL;
 }
@@ -108,10 +166,11 @@ cli_parse(struct cli *o, int argc, char **argv)
 	memset(o, 0, sizeof(*o));
 	o->conn = conn;
 	o->verify = TS_VERIFY_SIZE;
+	o->sync = (struct ts_sync_opts)TS_SYNC_OPTS_INIT;
 	cmd = find_command(argc, argv);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
-	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqh" : "F:p:lvqh", long_opts,
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciL" : "F:p:lvqhnciL", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -164,6 +223,60 @@ cli_parse(struct cli *o, int argc, char **argv)
 		case 'l':
 			o->long_list = true;
 			break;
+		case 'n':
+			o->sync.dry_run = true;
+			break;
+		case 'c':
+			o->sync.checksum = true;
+			break;
+		case OPT_HASH:
+			if (strcmp(optarg, "auto") == 0)
+				o->sync.hash = TS_HASH_AUTO;
+			else if (strcmp(optarg, "sha256") == 0)
+				o->sync.hash = TS_HASH_SHA256;
+			else if (strcmp(optarg, "xxh128") == 0)
+				o->sync.hash = TS_HASH_XXH128;
+			else {
+				fprintf(stderr, "treesync: bad --hash \"%s\": "
+				    "expected auto, sha256 or xxh128\n", optarg);
+				return 2;
+			}
+			break;
+		case OPT_DELETE:
+			o->sync.delete_extra = true;
+			break;
+		case OPT_DELETE_EXCLUDED:
+			o->sync.delete_extra = true;
+			o->sync.delete_excluded = true;
+			break;
+		case OPT_MAX_DELETE: {
+			int	 n;
+
+			if (parse_int(optarg, 0, 2000000000, "--max-delete",
+			    &n) != 0)
+				return 2;
+			o->sync.max_delete = n;
+			break;
+		}
+		case 'L':
+			o->sync.copy_links = true;
+			break;
+		case OPT_EXCLUDE:
+		case OPT_INCLUDE:
+		case OPT_EXCLUDE_FROM:
+			if (add_rule(o, optarg, c == OPT_INCLUDE,
+			    c == OPT_EXCLUDE_FROM) != 0)
+				return 1;
+			break;
+		case 'i':
+			o->itemize = true;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_STATS:
+			o->stats = true;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -182,6 +295,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 		cli_usage(stderr);
 		return 2;
 	}
+	o->sync.verify = o->verify;
 	o->command = argv[optind];
 	o->args = argv + optind + 1;
 	o->nargs = argc - optind - 1;

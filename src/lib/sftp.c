@@ -50,6 +50,7 @@ struct sftp {
 	uint32_t	 version;
 	unsigned	 ext;			/* SFTP_EXT_* offered */
 	char		 ext_names[512];	/* all offered, comma-separated */
+	int		 symlink_order;		/* -1 unknown, 0 draft, 1 OpenSSH */
 	uint32_t	 max_read, max_write, max_handles;
 	bool		 failed;
 	struct ts_error	 err;			/* why it failed */
@@ -81,13 +82,16 @@ sftp_status_error(struct ts_error *err, uint32_t status, const char *msg,
 		code = TS_EREMOTE;
 		break;
 	}
-	/* Prefer the server's own words, lower-cased first letter aside;
-	 * fall back to the standard phrase when it sent none. */
+	/* Prefer the server's own words; fall back to the standard phrase
+	 * when it sent none. */
 	if (msg == NULL || msg_len == 0 || (msg_len == strlen(std) &&
 	    strncasecmp(msg, std, msg_len) == 0) || msg_len > 160)
 		return error_set(err, code, "%s \"%s\": %s", what, path, std);
-	return error_set(err, code, "%s \"%s\": %.*s", what, path,
-	    (int)msg_len, msg);
+	/* Our messages are lower case: "No such file" reads "no such file". */
+	return error_set(err, code, "%s \"%s\": %c%.*s", what, path,
+	    msg_len > 1 && msg[0] >= 'A' && msg[0] <= 'Z' && msg[1] >= 'a' &&
+	    msg[1] <= 'z' ? msg[0] - 'A' + 'a' : msg[0], (int)msg_len - 1,
+	    msg + 1);
 }
 
 static int
@@ -279,7 +283,7 @@ sftp_symlink(struct sftp *s, const char *linkpath, const char *target,
 {
 	SFTP_SEND(s, SSH_FXP_SYMLINK, SSH_FXP_STATUS, 0, cb, payload,
 	    sftp_enc_symlink(&s->out, id, linkpath, target,
-	    sftp_is_openssh(s)));
+	    sftp_symlink_swapped(s)));
 }
 
 int
@@ -368,6 +372,22 @@ sftp_fail_now(struct sftp *s, struct ts_error *err, int code,
 	return sftp_failure(s, err);
 }
 
+/* The tests reach the fallbacks for servers without an extension on
+ * servers that have it: TREESYNC_TEST_HIDE_EXTENSIONS lists names to
+ * ignore, comma-separated. */
+static bool
+sftp_ext_hidden(const char *name)
+{
+	const char	*list = getenv("TREESYNC_TEST_HIDE_EXTENSIONS");
+	const char	*p;
+	size_t		 n = strlen(name);
+
+	for (p = list; p != NULL && (p = strstr(p, name)) != NULL; p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 /* Reads SSH_FXP_VERSION: the version and the extensions offered. */
 static int
 sftp_on_version(struct sftp *s, const uint8_t *pkt, size_t len)
@@ -398,6 +418,12 @@ sftp_on_version(struct sftp *s, const uint8_t *pkt, size_t len)
 
 		memcpy(name, p.name, n);
 		name[n] = '\0';
+		if (sftp_ext_hidden(name))
+			continue;
+		/* Green End's server states its SYMLINK argument order. */
+		if (strcmp(name, "symlink-order@rjk.greenend.org.uk") == 0)
+			s->symlink_order = p.data_len == 19 &&
+			    memcmp(p.data, "targetpath-linkpath", 19) == 0;
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			if (strcmp(name, known[i].name) == 0)
 				s->ext |= known[i].bit;
@@ -653,6 +679,7 @@ sftp_start(struct sftp **out, struct ssh *ssh, struct ts_error *err)
 		goto fail;
 	}
 	s->max_read = s->max_write = SFTP_DEFAULT_IO;
+	s->symlink_order = -1;
 	s->max_handles = SFTP_DEFAULT_HANDLES;
 	if ((rc = ssh_open_subsystem(&s->ch, ssh, "sftp", err)) != 0)
 		goto fail;
@@ -732,10 +759,13 @@ sftp_ssh(struct sftp *s)
 }
 
 bool
-sftp_is_openssh(const struct sftp *s)
+sftp_symlink_swapped(const struct sftp *s)
 {
-	/* OpenSSH's server swaps SYMLINK's arguments (PROTOCOL 4.1); the
-	 * extensions it always offers identify it. */
+	/* OpenSSH's server swaps SYMLINK's arguments (PROTOCOL 4.1); Green
+	 * End's says which order it takes; others are taken to be OpenSSH
+	 * when they offer the extensions OpenSSH always does. */
+	if (s->symlink_order != -1)
+		return s->symlink_order == 1;
 	return sftp_has_named(s, "posix-rename@openssh.com") &&
 	    sftp_has_named(s, "fstatvfs@openssh.com");
 }

@@ -34,8 +34,9 @@ void	sftp_free(struct sftp *s);		/* NULL is fine */
 bool	sftp_has(const struct sftp *s, unsigned ext);
 bool	sftp_has_named(const struct sftp *s, const char *name);
 struct ssh *sftp_ssh(struct sftp *s);
-/* Whether the server looks like OpenSSH's (it decides SYMLINK's order). */
-bool	sftp_is_openssh(const struct sftp *s);
+/* Whether the server takes SYMLINK's arguments in OpenSSH's order, the
+ * opposite of the draft's (PROTOCOL 4.1). */
+bool	sftp_symlink_swapped(const struct sftp *s);
 /* The largest READ and WRITE lengths to use with this server. */
 uint32_t sftp_max_read(const struct sftp *s);
 uint32_t sftp_max_write(const struct sftp *s);
@@ -89,6 +90,8 @@ int	sftp_realpath(struct sftp *s, const char *path, sftp_cb *cb,
 	    void *payload);
 int	sftp_readlink(struct sftp *s, const char *path, sftp_cb *cb,
 	    void *payload);
+/* Makes linkpath a symlink to target, in the argument order the server
+ * expects (see sftp_symlink_swapped). */
 int	sftp_symlink(struct sftp *s, const char *linkpath, const char *target,
 	    sftp_cb *cb, void *payload);
 /* Plain v3 RENAME: fails when to exists (section 6.5). */

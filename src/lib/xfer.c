@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "error.h"
 #include "log.h"
 #include "xfer.h"
@@ -174,6 +175,20 @@ xfer_finish(struct xfer *x)
 /* Upload: reads the next chunks of the local file and sends them, as long
  * as the engine has room.  Hashes what it reads, so the hash is of the
  * bytes sent. */
+static void	xfer_fail_data(struct xfer *x);
+
+/* An interrupted transfer stops sending and cleans up once the requests
+ * in flight have answered. */
+static bool
+xfer_canceled(struct xfer *x)
+{
+	if (x->state != X_DATA || !cancel_requested())
+		return false;
+	error_set(&x->err, TS_ECANCELED, "interrupted");
+	xfer_fail_data(x);
+	return true;
+}
+
 static void
 upload_send_writes(struct xfer *x)
 {
@@ -181,6 +196,8 @@ upload_send_writes(struct xfer *x)
 	ssize_t		 n;
 	uint32_t	 want;
 
+	if (xfer_canceled(x))
+		return;
 	while (x->state == X_DATA && x->next_off < x->size &&
 	    sftp_room(x->s, max)) {
 		want = x->size - x->next_off < max ?
@@ -322,6 +339,8 @@ download_send_reads(struct xfer *x)
 {
 	uint32_t	 max = sftp_max_read(x->s), want;
 
+	if (xfer_canceled(x))
+		return;
 	while (x->state == X_DATA && x->next_off < x->size &&
 	    sftp_room(x->s, max)) {
 		want = x->size - x->next_off < max ?

@@ -1,0 +1,73 @@
+/* treesync push | diff | check LOCAL_DIR TARGET */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "report.h"
+
+enum tree_verb { VERB_PUSH, VERB_DIFF, VERB_CHECK };
+
+static int
+tree_command(const struct cli *o, enum tree_verb verb)
+{
+	static const char *const names[] = { "push", "diff", "check" };
+	struct ts_sync_opts	 so = o->sync;
+	struct ts_summary	 sum;
+	struct ts_error		 err = { 0 };
+	struct report		*r = NULL;
+	struct ts_conn		*c;
+	enum report_mode	 mode;
+	int			 rc;
+
+	if (o->nargs != 2) {
+		fprintf(stderr, "usage: treesync %s [OPTIONS] LOCAL_DIR "
+		    "[user@]host:dir\n", names[verb]);
+		return 2;
+	}
+	if (verb == VERB_DIFF)
+		so.dry_run = true;
+	mode = o->json ? REPORT_JSON : o->itemize || o->verbose > 0 ||
+	    verb != VERB_PUSH || so.dry_run ? REPORT_ITEMIZE : REPORT_QUIET;
+	if (o->quiet && !o->json)
+		mode = REPORT_QUIET;
+	if (report_new(&r, mode, o->stats, o->verbose > 0, so.dry_run, stdout,
+	    stderr) != 0) {
+		fputs("treesync: out of memory\n", stderr);
+		return 1;
+	}
+	if ((c = cli_connect(o, o->args[1], &rc)) == NULL) {
+		report_free(r);
+		return rc;
+	}
+	if (verb == VERB_CHECK)
+		rc = ts_check(&sum, c, o->args[0], ts_conn_path(c), &so,
+		    report_item, r, &err);
+	else
+		rc = ts_push(&sum, c, o->args[0], ts_conn_path(c), &so,
+		    report_item, r, &err);
+	report_summary(r, &sum, rc, rc != 0 ? err.msg : NULL);
+	if (rc != 0 && !(verb == VERB_CHECK && rc == TS_EDIFFER && o->quiet))
+		fprintf(stderr, "treesync: %s\n", err.msg);
+	ts_conn_free(c);
+	report_free(r);
+	return exitcode_for(rc);
+}
+
+int
+cmd_push(const struct cli *o)
+{
+	return tree_command(o, VERB_PUSH);
+}
+
+int
+cmd_diff(const struct cli *o)
+{
+	return tree_command(o, VERB_DIFF);
+}
+
+int
+cmd_check(const struct cli *o)
+{
+	return tree_command(o, VERB_CHECK);
+}
