@@ -178,10 +178,12 @@ struct ts_sync_opts {
 	 * of sent, when the server offers hardlink@openssh.com (rsync's
 	 * --link-dest).  NULL: none. */
 	const char	*link_dest;
+	bool		 perms;		/* pull: modes as on the server, not
+					 * masked by the umask (--perms) */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL }
+	  NULL, 0, NULL, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -229,6 +231,7 @@ struct ts_summary {
 	uint64_t	 attrs_set;
 	uint64_t	 bytes_sent;		/* file bytes moved */
 	uint64_t	 files_linked;		/* hard-linked from link_dest */
+	bool		 pull;			/* files came from the server */
 	uint64_t	 errors;		/* items that failed */
 	uint64_t	 checked_match, checked_differ, checked_missing;
 	double		 elapsed;		/* seconds */
@@ -247,6 +250,17 @@ struct ts_summary {
  */
 TS_EXTERN int	ts_push(struct ts_summary *out, struct ts_conn *c,
 		    const char *local_dir, const char *remote_dir,
+		    const struct ts_sync_opts *opts, ts_item_fn *fn,
+		    void *payload, struct ts_error *err);
+/*
+ * Makes local_dir equal to remote_dir on c's server, the other way round
+ * from ts_push: downloads go to temporary files, checked, fsynced and
+ * renamed into place; no write ever goes through a symlink, and names the
+ * server sends are checked before use.  Items are
+ * TS_ITEM_DOWNLOAD and the local mkdir, symlink, setattr, delete.
+ */
+TS_EXTERN int	ts_pull(struct ts_summary *out, struct ts_conn *c,
+		    const char *remote_dir, const char *local_dir,
 		    const struct ts_sync_opts *opts, ts_item_fn *fn,
 		    void *payload, struct ts_error *err);
 /* Compares the trees file by file by hash; reports every file as a

@@ -35,8 +35,8 @@ int	exitcode_for(int ts_code);
 /* Opens the connection for target, reporting failures; NULL on failure
  * with *rc set to the exit code. */
 struct ts_conn *cli_connect(const struct cli *o, const char *target, int *rc);
-/* Writes s with control characters escaped (\n, \t, \ooo), so one name
- * is always one line. */
+/* Writes s with the report escapes (report_write_name), so one name is
+ * always one line. */
 void	cli_print_name(FILE *f, const char *s);
 
 int	cmd_ls(const struct cli *o);
@@ -45,6 +45,7 @@ int	cmd_mkdir(const struct cli *o);
 int	cmd_put(const struct cli *o);
 int	cmd_get(const struct cli *o);
 int	cmd_push(const struct cli *o);
+int	cmd_pull(const struct cli *o);
 int	cmd_diff(const struct cli *o);
 int	cmd_check(const struct cli *o);
 

@@ -18,6 +18,7 @@ static const struct {
 	{ "put", cmd_put },
 	{ "get", cmd_get },
 	{ "push", cmd_push },
+	{ "pull", cmd_pull },
 	{ "diff", cmd_diff },
 	{ "check", cmd_check },
 };

@@ -13,7 +13,7 @@ enum {
 	OPT_IDENTITY = 256, OPT_KNOWN_HOSTS, OPT_ACCEPT_NEW, OPT_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_VERIFY, OPT_PORT, OPT_HASH, OPT_DELETE,
 	OPT_DELETE_EXCLUDED, OPT_MAX_DELETE, OPT_EXCLUDE, OPT_INCLUDE,
-	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS,
+	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 };
 
 static const struct option long_opts[] = {
@@ -39,6 +39,8 @@ static const struct option long_opts[] = {
 	{ "itemize-changes",	no_argument,	   NULL, 'i' },
 	{ "json",		no_argument,	   NULL, OPT_JSON },
 	{ "stats",		no_argument,	   NULL, OPT_STATS },
+	{ "perms",		no_argument,	   NULL, OPT_PERMS },
+	{ "reverse",		no_argument,	   NULL, OPT_REVERSE },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -57,7 +59,9 @@ cli_usage(FILE *f)
 	    "  put LOCAL TARGET         upload one file, atomically\n"
 	    "  get TARGET LOCAL         download one file, atomically\n"
 	    "  push LOCAL_DIR TARGET    make the remote directory equal to LOCAL_DIR\n"
-	    "  diff LOCAL_DIR TARGET    show what push would change (changes nothing)\n"
+	    "  pull TARGET LOCAL_DIR    make LOCAL_DIR equal to the remote directory\n"
+	    "  diff LOCAL_DIR TARGET    show what push would change (changes nothing;\n"
+	    "                           TARGET LOCAL_DIR or --reverse: what pull would)\n"
 	    "  check LOCAL_DIR TARGET   compare both trees by hash\n"
 	    "\n"
 	    "TARGET is [user@]host:path or sftp://[user@]host[:port]/path;\n"
@@ -85,6 +89,7 @@ cli_usage(FILE *f)
 	    "  -i, --itemize            one line per change, as rsync -i\n"
 	    "  --json                   one JSON object per line (docs/json.md)\n"
 	    "  --stats                  totals at the end\n"
+	    "  --perms                  pull: keep modes as on the server (no umask)\n"
 	    "  -v, --verbose            say more (twice: debug)\n"
 	    "  -q, --quiet              only errors\n"
 	    "\n"
@@ -276,6 +281,12 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case OPT_STATS:
 			o->stats = true;
+			break;
+		case OPT_PERMS:
+			o->sync.perms = true;
+			break;
+		case OPT_REVERSE:
+			o->reverse = true;
 			break;
 		case 'v':
 			o->verbose++;

@@ -136,7 +136,10 @@ report_json_summary(FILE *f, const struct ts_summary *s, int rc,
 
 	fputs("{\"type\":\"summary\"", f);
 	json_u64(f, "files_scanned", s->files_scanned);
-	json_u64(f, "files_uploaded", s->files_created + s->files_updated);
+	json_u64(f, "files_uploaded", s->pull ? 0 :
+	    s->files_created + s->files_updated);
+	json_u64(f, "files_downloaded", s->pull ?
+	    s->files_created + s->files_updated : 0);
 	json_u64(f, "files_created", s->files_created);
 	json_u64(f, "files_updated", s->files_updated);
 	json_u64(f, "files_deleted", s->files_deleted);

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,9 @@ struct job {
 	ts_item_fn	*fn;
 	void		*payload;
 	struct ts_summary *sum;
+	bool		 pull;		/* src is remote, dst local */
+	int		 root_fd;	/* pull: the local root, or -1 */
+	bool		 disk_full;	/* pull: stop starting downloads */
 	enum hash_kind	 hash_kind;
 	bool		 hash_remote;	/* the server can run the hash tool */
 	bool		 exec_probed;
@@ -183,7 +187,7 @@ job_report(struct job *j)
 					j->sum->files_linked++;
 				break;
 			}
-			it.action = TS_ITEM_UPLOAD;
+			it.action = j->pull ? TS_ITEM_DOWNLOAD : TS_ITEM_UPLOAD;
 			if (a->dst != NULL && a->dst->type == a->src->type) {
 				if (a->dst->size != a->src->size)
 					it.attrs |= TS_ATTR_SIZE;
@@ -523,8 +527,8 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 	for (i = 0, n = 0; i < j->plan.n; i++) {
 		if (j->plan.v[i].kind != ACT_NEED_HASH)
 			continue;
-		lf[n] = j->plan.v[i].src;
-		rf[n] = j->plan.v[i].dst;
+		lf[n] = j->pull ? j->plan.v[i].dst : j->plan.v[i].src;
+		rf[n] = j->pull ? j->plan.v[i].src : j->plan.v[i].dst;
 		if ((rpaths[n] = remote_path(j->remote_root, rf[n]->path)) ==
 		    NULL) {
 			rc = error_set(err, TS_ENOMEM, "out of memory");
@@ -556,7 +560,8 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 			rhex[i][1] = '\0';
 		}
 		if ((len = hex_to_bytes(bytes, lhex[i])) < 0 ||
-		    entries_set_hash(&j->src, lf[i], bytes, (size_t)len,
+		    entries_set_hash(j->pull ? &j->dst : &j->src, lf[i], bytes,
+		    (size_t)len,
 		    err) != 0) {
 			rc = err != NULL && err->code != TS_OK ? err->code :
 			    TS_ENOMEM;
@@ -564,7 +569,8 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 		}
 		/* Unhashable on the server: a one-byte hash never equals. */
 		len = rhex[i][0] == 'x' ? 1 : hex_to_bytes(bytes, rhex[i]);
-		if (len < 0 || entries_set_hash(&j->dst, rf[i], bytes,
+		if (len < 0 || entries_set_hash(j->pull ? &j->src : &j->dst,
+		    rf[i], bytes,
 		    (size_t)len, err) != 0) {
 			rc = err != NULL && err->code != TS_OK ? err->code :
 			    TS_ENOMEM;
@@ -791,7 +797,197 @@ upload_on_phase(struct xfer *x, void *payload)
 		return;
 	}
 	xfer_result(x, &e);
+	/* A full local disk stops the pull: the file was removed, those
+	 * done stay valid, nothing more is started. */
+	if (j->pull && e.sys_errno == ENOSPC && !j->disk_full) {
+		j->disk_full = true;
+		log_msg(TS_LOG_ERROR, "the local disk is full; stopping");
+	}
 	job_finish(j, u->idx, e.code, e.msg);
+}
+
+/* --- pull: the local side -------------------------------------------- */
+
+/*
+ * Opens directory rel (relative to the local root) one component at a
+ * time with O_NOFOLLOW: a symlink planted anywhere on the way, even after
+ * the plan was made, makes the open fail instead of leading outside the
+ * tree.  Returns the fd, or -1 with errno set.
+ */
+static int
+local_open_dir(struct job *j, const char *rel, size_t len)
+{
+	char	 comp[NAME_MAX + 1];
+	size_t	 i = 0, n;
+	int	 fd, nfd;
+
+	if ((fd = fcntl(j->root_fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	while (i < len) {
+		n = strcspn(rel + i, "/");
+		if (n > len - i)
+			n = len - i;
+		if (n == 0 || n > NAME_MAX) {
+			close(fd);
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(comp, rel + i, n);
+		comp[n] = '\0';
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		close(fd);
+		if (nfd == -1)
+			return -1;
+		fd = nfd;
+		i += n + 1;
+	}
+	return fd;
+}
+
+/* The parent directory of rel, opened safely; *name is rel's last part. */
+static int
+local_parent(struct job *j, const char *rel, const char **name)
+{
+	const char	*slash = strrchr(rel, '/');
+
+	*name = slash != NULL ? slash + 1 : rel;
+	return local_open_dir(j, rel, slash != NULL ? (size_t)(slash - rel) :
+	    0);
+}
+
+static mode_t
+local_mode(const struct job *j, uint32_t mode)
+{
+	mode_t	 mask;
+
+	if (j->opts->perms)
+		return mode & 07777;
+	mask = umask(0);
+	umask(mask);
+	return (mode & 0777) & ~mask;
+}
+
+/* mkdir, delete, setattr, symlink on the local side: done at once. */
+static void
+job_local_op(struct job *j, size_t idx)
+{
+	const struct action	*a = &j->plan.v[idx];
+	const char		*name, *what = "";
+	struct timespec		 t[2];
+	struct ts_error		 e = { 0 };
+	char			*tmp = NULL, *shown;
+	int			 dfd, rc = 0;
+
+	if ((dfd = local_parent(j, a_path(j, idx), &name)) == -1) {
+		what = "open the directory of";
+		rc = -1;
+		goto out;
+	}
+	switch (a->kind) {
+	case ACT_MKDIR:
+		what = "mkdir";
+		rc = mkdirat(dfd, name, (a->src->mode & 0777) | 0700);
+		break;
+	case ACT_DELETE:
+		what = "delete";
+		rc = unlinkat(dfd, name, a->dst->type == ENTRY_DIR ?
+		    AT_REMOVEDIR : 0);
+		break;
+	case ACT_SETATTR:
+		what = "set attributes of";
+		if ((a->attrs & ATTR_MODE) != 0)
+			rc = fchmodat(dfd, name, local_mode(j, a->src->mode),
+			    AT_SYMLINK_NOFOLLOW);
+		if (rc == 0 && (a->attrs & ATTR_MTIME) != 0) {
+			t[0].tv_sec = t[1].tv_sec = a->src->mtime_ns / 1000000000;
+			t[0].tv_nsec = t[1].tv_nsec = 0;
+			rc = utimensat(dfd, name, t, AT_SYMLINK_NOFOLLOW);
+		}
+		break;
+	case ACT_SYMLINK:
+		/* Made at a temporary name, renamed over the old one. */
+		what = "symlink";
+		if (xfer_temp_name(&tmp, name) != 0) {
+			errno = ENOMEM;
+			rc = -1;
+			break;
+		}
+		if ((rc = symlinkat(a->src->link, dfd, tmp)) == 0 &&
+		    (rc = renameat(dfd, tmp, dfd, name)) != 0) {
+			int	 saved = errno;
+
+			unlinkat(dfd, tmp, 0);
+			errno = saved;
+		}
+		break;
+	case ACT_CONFLICT:
+		close(dfd);
+		job_start_op(j, idx);	/* reports the conflict */
+		return;
+	default:
+		break;
+	}
+	close(dfd);
+out:
+	free(tmp);
+	if (rc != 0) {
+		shown = local_path(j->local_root, a_path(j, idx));
+		error_set_errno(&e, errno, "%s \"%s\"", what, shown != NULL ?
+		    shown : a_path(j, idx));
+		free(shown);
+		if (e.sys_errno == ENOSPC)
+			j->disk_full = true;
+	}
+	job_finish(j, idx, e.code, e.msg);
+}
+
+static void
+job_start_download(struct job *j, size_t idx, struct upload **list)
+{
+	const struct action	*a = &j->plan.v[idx];
+	struct xfer_opts	 o = { 0 };
+	struct ts_error		 e = { 0 };
+	struct upload		*u;
+	const char		*name;
+	char			*src = NULL, *shown = NULL;
+	int			 dfd = -1;
+
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (src = remote_path(j->remote_root, a->src->path)) == NULL ||
+	    (shown = local_path(j->local_root, a->src->path)) == NULL) {
+		job_finish(j, idx, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((dfd = local_parent(j, a->src->path, &name)) == -1) {
+		error_set_errno(&e, errno, "open the directory of \"%s\"",
+		    shown);
+		job_finish(j, idx, e.code, e.msg);
+		goto out;
+	}
+	u->job = j;
+	u->idx = idx;
+	o.hash = j->opts->verify == TS_VERIFY_HASH;
+	o.hash_kind = HASH_SHA256;
+	o.keep_mode = true;
+	o.perms = j->opts->perms;
+	o.stop_at_verify = o.hash;
+	o.skip_size_check = j->opts->verify == TS_VERIFY_NONE;
+	if (xfer_download_at(&u->x, j->s, src, dfd, shown, &o,
+	    upload_on_phase, u, &e) != 0) {
+		job_finish(j, idx, e.code, e.msg);
+		goto out;
+	}
+	u->next = *list;
+	*list = u;
+	u = NULL;	/* transferred */
+	j->active++;
+out:
+	if (dfd != -1)
+		close(dfd);
+	free(u);
+	free(src);
+	free(shown);
 }
 
 /* Checks the uploads waiting at their temporary names with one remote
@@ -810,7 +1006,7 @@ job_verify_batch(struct job *j)
 		return;
 	j->nverify = 0;
 	for (i = 0; i < n; i++)
-		paths[i] = xfer_tmp_path(j->verify_q[i]->x);
+		paths[i] = xfer_remote_path(j->verify_q[i]->x);
 	/* Uploads hash with SHA-256 as they read (see put). */
 	job_probe_exec(j);
 	j->hash_kind = HASH_SHA256;
@@ -832,7 +1028,8 @@ job_verify_batch(struct job *j)
 			    e.code != TS_OK ? ": " : "", e.msg);
 		else if (strcmp(hex[i], xfer_hash(u->x)) != 0)
 			error_set(&why, TS_EVERIFY, "\"%s\": SHA-256 on the server "
-			    "differs from the bytes sent", a_path(j, u->idx));
+			    "differs from the bytes %s", a_path(j, u->idx),
+			    j->pull ? "received" : "sent");
 		xfer_commit(u->x, why.code == TS_OK, &why);
 	}
 }
@@ -946,7 +1143,16 @@ job_run(struct job *j, const size_t *idx, size_t n)
 			job_finish(j, idx[i], TS_ECANCELED, "interrupted");
 			continue;
 		}
-		if (a->kind == ACT_COPY && j->out[idx[i]].link)
+		if (j->disk_full) {
+			job_finish(j, idx[i], TS_ELOCAL, "not done: the local "
+			    "disk is full");
+			continue;
+		}
+		if (j->pull && a->kind == ACT_COPY)
+			job_start_download(j, idx[i], &list);
+		else if (j->pull)
+			job_local_op(j, idx[i]);
+		else if (a->kind == ACT_COPY && j->out[idx[i]].link)
 			job_start_hardlink(j, idx[i]);
 		else if (a->kind == ACT_COPY)
 			job_start_upload(j, idx[i], &list);
@@ -1108,15 +1314,40 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		goto out;
 	wo.follow_links = j->opts->copy_links;
 	wo.filter = &j->filter;
-	if ((rc = walk_local(&j->src, j->local_root, &wo, &lp, err)) != 0)
-		goto out;
-	report_problems(j, &lp);
 	ro.filter = &j->filter;
 	ro.descend_excluded = j->opts->delete_excluded;
-	if ((rc = walk_remote(&j->dst, j->s, j->remote_root, &ro, &rp,
-	    &root_missing, err)) != 0)
-		goto out;
-	report_problems(j, &rp);
+	if (j->pull) {
+		/* The local side is the destination: it lists everything, so
+		 * the planner sees (and protects) excluded local entries. */
+		wo.filter = NULL;
+		ro.descend_excluded = false;
+		if ((rc = walk_remote(&j->src, j->s, j->remote_root, &ro, &rp,
+		    &root_missing, err)) != 0)
+			goto out;
+		if (root_missing) {
+			rc = error_set(err, TS_ENOENT, "remote directory \"%s\" "
+			    "does not exist", j->remote_root);
+			goto out;
+		}
+		report_problems(j, &rp);
+		if ((rc = walk_local(&j->dst, j->local_root, &wo, &lp,
+		    err)) == TS_ENOENT && access(j->local_root, F_OK) != 0) {
+			error_clear(err);	/* a new directory: empty */
+			rc = 0;
+		}
+		if (rc != 0)
+			goto out;
+		report_problems(j, &lp);
+	} else {
+		if ((rc = walk_local(&j->src, j->local_root, &wo, &lp,
+		    err)) != 0)
+			goto out;
+		report_problems(j, &lp);
+		if ((rc = walk_remote(&j->dst, j->s, j->remote_root, &ro, &rp,
+		    &root_missing, err)) != 0)
+			goto out;
+		report_problems(j, &rp);
+	}
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)
 			j->sum->files_scanned++;
@@ -1164,6 +1395,8 @@ job_dispose(struct job *j)
 		for (i = 0; i < j->plan.n; i++)
 			free(j->out[i].error);
 	free(j->out);
+	if (j->root_fd != -1)
+		close(j->root_fd);
 	plan_dispose(&j->plan);
 	entries_dispose(&j->src);
 	entries_dispose(&j->dst);
@@ -1180,6 +1413,7 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
 
 	memset(j, 0, sizeof(*j));
 	memset(sum, 0, sizeof(*sum));
+	j->root_fd = -1;
 	j->conn = c;
 	j->s = conn_sftp(c);
 	j->opts = opts != NULL ? opts : &defaults;
@@ -1197,10 +1431,11 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
 	return 0;
 }
 
-int
-ts_push(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
-    const char *remote_dir, const struct ts_sync_opts *opts, ts_item_fn *fn,
-    void *payload, struct ts_error *err)
+/* A push, or with pull the same the other way round. */
+static int
+job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
+    const char *remote_dir, const struct ts_sync_opts *opts, bool pull,
+    ts_item_fn *fn, void *payload, struct ts_error *err)
 {
 	struct ts_summary	 sum;
 	struct job		 j;
@@ -1211,6 +1446,7 @@ ts_push(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	int			 rc;
 
 	job_init(&j, &sum, c, local_dir, remote_dir, opts, fn, payload);
+	j.pull = sum.pull = pull;
 	if ((rc = job_plan(&j, &maxdel, &e)) != 0)
 		goto out;
 	if (j.opts->dry_run) {
@@ -1228,8 +1464,21 @@ ts_push(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 		rc = error_set(&e, TS_ENOMEM, "out of memory");
 		goto out;
 	}
-	/* A missing remote root is an empty tree: create it first. */
-	if (j.plan.n > 0 && (rc = ts_mkdir(c, remote_dir, true, &e)) != 0)
+	/* A missing destination root is an empty tree: create it first. */
+	if (pull) {
+		if (mkdir(local_dir, 0777) != 0 && errno != EEXIST) {
+			rc = error_set_errno(&e, errno, "create \"%s\"",
+			    local_dir);
+			goto out;
+		}
+		if ((j.root_fd = open(local_dir, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1) {
+			rc = error_set_errno(&e, errno, "open \"%s\"",
+			    local_dir);
+			goto out;
+		}
+	} else if (j.plan.n > 0 && (rc = ts_mkdir(c, remote_dir, true,
+	    &e)) != 0)
 		goto out;
 	job_phase(&j, PH_TYPE_DELETE, idx);
 	job_phase(&j, PH_MKDIR, idx);
@@ -1237,7 +1486,8 @@ ts_push(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	job_phase(&j, PH_DELETE, idx);
 	job_phase(&j, PH_DIR_ATTRS, idx);
 	job_report(&j);
-	job_root_attrs(&j);
+	if (!pull)
+		job_root_attrs(&j);
 	if (sftp_failed(j.s) != NULL)
 		rc = error_set(&e, sftp_failed(j.s)->code, "%s",
 		    sftp_failed(j.s)->msg);
@@ -1258,6 +1508,24 @@ out:
 	if (out != NULL)
 		*out = sum;
 	return rc;
+}
+
+int
+ts_push(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
+    const char *remote_dir, const struct ts_sync_opts *opts, ts_item_fn *fn,
+    void *payload, struct ts_error *err)
+{
+	return job_sync(out, c, local_dir, remote_dir, opts, false, fn,
+	    payload, err);
+}
+
+int
+ts_pull(struct ts_summary *out, struct ts_conn *c, const char *remote_dir,
+    const char *local_dir, const struct ts_sync_opts *opts, ts_item_fn *fn,
+    void *payload, struct ts_error *err)
+{
+	return job_sync(out, c, local_dir, remote_dir, opts, true, fn,
+	    payload, err);
 }
 
 /* check: every file on either side is reported as match, differ, or

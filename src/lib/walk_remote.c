@@ -27,7 +27,7 @@
 #define WALK_PATH_MAX	(32 * 1024)
 #define LINK_MAX_LEN	(1024 * 1024)	/* symlink target, bytes */
 #define ROOT_DIR	SIZE_MAX	/* "entry index" of the root */
-#define SHOWN_MAX	100		/* bytes of a name quoted in a message */
+#define SHOWN_MAX	100		/* bytes of a name shown in a message */
 /* READDIRs in flight on one handle: 2 at first (a small directory's names
  * and its EOF, in one round trip), doubled by every reply with names. */
 #define READDIR_START	2
@@ -536,7 +536,8 @@ take_name(struct walker *w, struct rdir *d, const char *dir,
 	}
 	need = dn + 1 + nm->name_len + 1;
 	if (need > WALK_PATH_MAX) {
-		problemf(w, d->self, dir, TS_EREMOTE, "\"%s/%s\": path too long",
+		problemf(w, d->self, dir, TS_EREMOTE, "\"%s/%s\": path too "
+		    "long",
 		    shown_rel(w, sd, sizeof(sd), dir),
 		    shown(sn, sizeof(sn), nm->name, nm->name_len));
 		return;
@@ -703,8 +704,8 @@ link_reply(struct walker *w, struct pend *p, const struct sftp_reply *r)
 	if (sftp_name_next(&it, &nm, NULL) != 1 || nm.name_len == 0 ||
 	    nm.name_len > LINK_MAX_LEN ||
 	    memchr(nm.name, '\0', nm.name_len) != NULL) {
-		problemf(w, p->parent, p->rel, TS_EREMOTE, "read remote symlink "
-		    "\"%s\": the server returned no valid target",
+		problemf(w, p->parent, p->rel, TS_EREMOTE, "read remote "
+		    "symlink \"%s\": the server returned no valid target",
 		    shown_rel(w, sp, sizeof(sp), p->rel));
 		return;
 	}
@@ -992,7 +993,8 @@ walk_remote(struct entries *out, struct sftp *s, const char *root,
 			if (!walker_has_work(&w))
 				break;
 		}
-		(void)sftp_pump(s, NULL);	/* failures reach us as replies */
+		/* A failure reaches us as replies: see dir_on_reply. */
+		(void)sftp_pump(s, NULL);
 	}
 	assert(w.inflight == 0 && w.busy == 0);
 	if (stopping(&w)) {

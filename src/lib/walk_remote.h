@@ -5,12 +5,16 @@
  * target's length, directories of size 0).
  *
  * Pipelined: up to sftp_max_handles() directories are open at once, each
- * with one READDIR in flight, and the directories found wait in a queue
- * (an explicit stack: nothing recurses).  Attributes come from the READDIR
+ * with several READDIRs in flight (2, doubling up to 16 while the
+ * directory has more), and the directories found wait in a queue (an
+ * explicit stack: nothing recurses).  Attributes come from the READDIR
  * replies; only a symlink costs one more request (READLINK), sent as soon
- * as the engine has room.  So a tree costs about depth x entries-per-reply
- * round trips, not one per directory or per file.  SFTP v3 keeps whole
- * seconds: mtime_ns is mtime * 1e9.
+ * as the engine has room.  So round trips grow with the tree's depth (about
+ * three a level: OPENDIR, READDIR, CLOSE), not with its directories or
+ * files.  Measured through a proxy adding 20 ms a round trip, against the
+ * directory-at-a-time loop of ts_list: 1,111 directories of 10 files,
+ * 1.4 s instead of 96 s; one directory of 20,000 files, 0.4 s instead of
+ * 4.6 s.  SFTP v3 keeps whole seconds: mtime_ns is mtime * 1e9.
  *
  * Names the server returns are data, never paths: "." and ".." are
  * skipped, and any other name walk_remote_name_ok() refuses is recorded

@@ -54,6 +54,9 @@ struct xfer {
 	struct xfer_opts opts;
 	char		*src, *dst, *tmp, *backup;
 	int		 fd;		/* local file, or -1 */
+	int		 dirfd;		/* download: the destination directory */
+	const char	*name;		/* download: dst's and tmp's last */
+	const char	*tmpname;	/* components, opened under dirfd */
 	struct stat	 st;		/* upload: the local file at open */
 	struct sftp_handle handle;
 	bool		 have_handle;
@@ -111,6 +114,7 @@ xfer_new(struct sftp *s, const char *src, const char *dst,
 		return NULL;
 	x->s = s;
 	x->fd = -1;
+	x->dirfd = -1;
 	x->opts = *o;
 	x->fn = fn;
 	x->payload = payload;
@@ -155,7 +159,7 @@ xfer_cleanup(struct xfer *x)
 		xfer_sent(x, sftp_remove(x->s, x->tmp, xfer_on_reply, x));
 	else {
 		if (!x->upload && x->tmp != NULL)
-			unlink(x->tmp);
+			unlinkat(x->dirfd, x->tmpname, 0);
 		x->state = X_DONE;
 		xfer_finish(x);
 	}
@@ -454,7 +458,8 @@ download_commit(struct xfer *x)
 	    (x->rattrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0) {
 		mask = umask(0);
 		umask(mask);
-		if (fchmod(x->fd, (x->rattrs.perm & 0777) & ~mask) != 0) {
+		if (fchmod(x->fd, x->opts.perms ? x->rattrs.perm & 07777 :
+		    (x->rattrs.perm & 0777) & ~mask) != 0) {
 			error_set_errno(&x->err, errno, "chmod \"%s\"", x->tmp);
 			xfer_cleanup(x);
 			return;
@@ -483,7 +488,7 @@ download_commit(struct xfer *x)
 		return;
 	}
 	x->fd = -1;
-	if (rename(x->tmp, x->dst) != 0) {
+	if (renameat(x->dirfd, x->tmpname, x->dirfd, x->name) != 0) {
 		error_set_errno(&x->err, errno, "rename \"%s\" to \"%s\"",
 		    x->tmp, x->dst);
 		xfer_cleanup(x);
@@ -710,7 +715,7 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 			break;
 		}
 		if (!x->upload && x->tmp != NULL)
-			unlink(x->tmp);
+			unlinkat(x->dirfd, x->tmpname, 0);
 		x->state = X_DONE;
 		xfer_finish(x);
 		break;
@@ -766,38 +771,83 @@ xfer_upload(struct xfer **out, struct sftp *s, const char *src,
 	return 0;
 }
 
+static const char *
+last_component(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
 int
-xfer_download(struct xfer **out, struct sftp *s, const char *src,
-    const char *dst, const struct xfer_opts *o, xfer_fn *fn, void *payload,
-    struct ts_error *err)
+xfer_download_at(struct xfer **out, struct sftp *s, const char *src,
+    int dirfd, const char *dst, const struct xfer_opts *o, xfer_fn *fn,
+    void *payload, struct ts_error *err)
 {
 	struct xfer	*x;
 	int		 rc;
 
 	*out = NULL;
 	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
-	    (dst != NULL && xfer_temp_name(&x->tmp, dst) != 0)) {
+	    (dst != NULL && xfer_temp_name(&x->tmp, dst) != 0) ||
+	    (dst != NULL && (x->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) ==
+	    -1)) {
 		xfer_free(x);
 		return error_set(err, TS_ENOMEM, "out of memory");
 	}
-	if (dst != NULL && (x->fd = open(x->tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
-		rc = error_set_errno(err, errno, "create \"%s\"", x->tmp);
-		free(x->tmp);
-		x->tmp = NULL;
-		xfer_free(x);
-		return rc;
+	if (dst != NULL) {
+		x->name = last_component(x->dst);
+		x->tmpname = last_component(x->tmp);
+		/* O_NOFOLLOW and O_EXCL: never write through a symlink, even
+		 * one planted at the temporary name. */
+		if ((x->fd = openat(x->dirfd, x->tmpname, O_WRONLY | O_CREAT |
+		    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
+			rc = error_set_errno(err, errno, "create \"%s\"", x->tmp);
+			free(x->tmp);
+			x->tmp = NULL;
+			xfer_free(x);
+			return rc;
+		}
 	}
 	x->state = X_OPEN;
 	if (sftp_open(s, src, SSH_FXF_READ, NULL, xfer_on_reply, x) != 0) {
 		rc = error_set(err, sftp_failed(s)->code, "%s",
 		    sftp_failed(s)->msg);
-		unlink(x->tmp);
+		if (x->tmp != NULL)
+			unlinkat(x->dirfd, x->tmpname, 0);
 		xfer_free(x);
 		return rc;
 	}
 	*out = x;
 	return 0;
+}
+
+int
+xfer_download(struct xfer **out, struct sftp *s, const char *src,
+    const char *dst, const struct xfer_opts *o, xfer_fn *fn, void *payload,
+    struct ts_error *err)
+{
+	const char	*base;
+	char		*dir;
+	int		 dirfd, rc;
+
+	*out = NULL;
+	if (dst == NULL)
+		return xfer_download_at(out, s, src, -1, NULL, o, fn, payload,
+		    err);
+	base = last_component(dst);
+	if ((dir = base == dst ? strdup(".") : strndup(dst,
+	    (size_t)(base - dst))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		rc = error_set_errno(err, errno, "local directory \"%s\"", dir);
+		free(dir);
+		return rc;
+	}
+	free(dir);
+	rc = xfer_download_at(out, s, src, dirfd, dst, o, fn, payload, err);
+	close(dirfd);
+	return rc;
 }
 
 enum xfer_phase
@@ -828,6 +878,18 @@ const char *
 xfer_tmp_path(const struct xfer *x)
 {
 	return x->tmp;
+}
+
+const char *
+xfer_remote_path(const struct xfer *x)
+{
+	return x->upload ? x->tmp : x->src;
+}
+
+int
+xfer_errno(const struct xfer *x)
+{
+	return x->err.sys_errno;
 }
 
 const char *
@@ -867,6 +929,8 @@ xfer_free(struct xfer *x)
 	    x->data_in_flight == 0);
 	if (x->fd != -1)
 		close(x->fd);
+	if (x->dirfd != -1)
+		close(x->dirfd);
 	while ((p = x->ahead) != NULL) {
 		x->ahead = p->next;
 		free(p);

@@ -25,6 +25,7 @@ struct xfer_opts {
 	bool		 hash;		/* hash the bytes while moving them */
 	enum hash_kind	 hash_kind;
 	bool		 keep_mode;	/* copy permission bits */
+	bool		 perms;		/* download: not masked by the umask */
 	bool		 stop_at_verify; /* pause in XFER_VERIFY */
 	bool		 skip_size_check; /* --verify=none */
 };
@@ -48,6 +49,13 @@ int	xfer_download(struct xfer **out, struct sftp *s, const char *src,
 	    const char *dst, const struct xfer_opts *o, xfer_fn *fn,
 	    void *payload, struct ts_error *err);
 
+/* The same into directory dirfd (borrowed; duplicated): the temporary
+ * file and the final one are opened and renamed under it, never through
+ * a symlink; dst is dirfd's path joined with the name, for messages. */
+int	xfer_download_at(struct xfer **out, struct sftp *s, const char *src,
+	    int dirfd, const char *dst, const struct xfer_opts *o, xfer_fn *fn,
+	    void *payload, struct ts_error *err);
+
 /* Gives a waiting upload more write requests when the engine has room. */
 void	xfer_kick(struct xfer *x);
 enum xfer_phase xfer_phase(const struct xfer *x);
@@ -57,6 +65,11 @@ void	xfer_commit(struct xfer *x, bool ok, const struct ts_error *why);
  * the bytes moved (hex, "" without hashing), the bytes moved. */
 const char *xfer_tmp_path(const struct xfer *x);
 const char *xfer_hash(const struct xfer *x);
+/* The remote file to hash when verifying: the upload's temporary name,
+ * the download's source. */
+const char *xfer_remote_path(const struct xfer *x);
+/* errno of the failure, if it came from a system call (ENOSPC...). */
+int	xfer_errno(const struct xfer *x);
 uint64_t xfer_bytes(const struct xfer *x);
 /* In DONE: 0 or the first error; whether the rename needed a fallback. */
 int	xfer_result(const struct xfer *x, struct ts_error *err);

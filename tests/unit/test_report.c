@@ -1127,9 +1127,9 @@ test_report_json_summary_keys(void **state)
 	report_summary(c.r, &s, 0, NULL);
 	cap_close(&c);
 	assert_string_equal(c.out, "{\"type\":\"summary\","
-	    "\"files_scanned\":1234,\"files_uploaded\":12,"
+	    "\"files_scanned\":1234,\"files_uploaded\":12,\"files_downloaded\":0,"
 	    "\"files_created\":7,\"files_updated\":5,\"files_deleted\":3,"
-	    "\"dirs_created\":2,\"symlinks\":1,\"attrs_set\":4,"
+	    "\"dirs_created\":2,\"symlinks\":1,\"attrs_set\":4,\"files_linked\":0,"
 	    "\"files_unchanged\":1219,\"bytes_sent\":12901234,\"errors\":0,"
 	    "\"matched\":0,\"differed\":0,\"missing\":0,"
 	    "\"elapsed\":1.235,\"rate\":10449728,\"dry_run\":false,"
@@ -1153,9 +1153,10 @@ test_report_json_summary_error(void **state)
 	cap_close(&c);
 	assert_string_equal(c.out, "{\"type\":\"summary\","
 	    "\"files_scanned\":0,\"files_uploaded\":0,"
-	    "\"files_created\":0,\"files_updated\":0,\"files_deleted\":0,"
+	    "\"files_downloaded\":0,\"files_created\":0,"
+	    "\"files_updated\":0,\"files_deleted\":0,"
 	    "\"dirs_created\":0,\"symlinks\":0,\"attrs_set\":0,"
-	    "\"files_unchanged\":0,\"bytes_sent\":0,\"errors\":0,"
+	    "\"files_linked\":0,\"files_unchanged\":0,\"bytes_sent\":0,\"errors\":0,"
 	    "\"matched\":10,\"differed\":1,\"missing\":2,"
 	    "\"elapsed\":0.000,\"rate\":0,\"dry_run\":true,"
 	    "\"hash\":null,\"hash_where\":null,\"exit_code\":24,"
