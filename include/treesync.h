@@ -27,6 +27,7 @@ enum ts_code {				/* stable: never renumber or reuse */
 	TS_EPARTIAL = -13,		/* some files failed, the rest done */
 	TS_EDIFFER = -14,		/* check: the trees differ */
 	TS_EMAXDELETE = -15,		/* --max-delete stopped deletions */
+	TS_ELOCKED = -16,		/* backup: another run holds the lock */
 };
 
 struct ts_error {
@@ -161,6 +162,16 @@ struct ts_filter_rule {
 	bool		 from_file;	/* --exclude-from */
 };
 
+/* Where a running job is; see ts_sync_opts.progress. */
+struct ts_progress {
+	uint64_t	 files_done, files_total;
+	uint64_t	 bytes_done, bytes_total;
+	int		 connections;	/* working now */
+	double		 elapsed;	/* seconds */
+};
+/* Called on the caller's thread, at most ten times a second. */
+typedef void	ts_progress_fn(const struct ts_progress *p, void *payload);
+
 struct ts_sync_opts {
 	bool		 dry_run;	/* -n, and diff: change nothing */
 	bool		 checksum;	/* -c: equal sizes compared by hash */
@@ -180,10 +191,15 @@ struct ts_sync_opts {
 	const char	*link_dest;
 	bool		 perms;		/* pull: modes as on the server, not
 					 * masked by the umask (--perms) */
+	int		 jobs;		/* connections (-j); 0: 4 */
+	int		 retries;	/* tries after a dropped connection
+					 * (--retries); -1: 3 */
+	ts_progress_fn	*progress;	/* NULL: none */
+	void		*progress_payload;
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false }
+	  NULL, 0, NULL, false, 0, -1, NULL, NULL }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -269,6 +285,77 @@ TS_EXTERN int	ts_check(struct ts_summary *out, struct ts_conn *c,
 		    const char *local_dir, const char *remote_dir,
 		    const struct ts_sync_opts *opts, ts_item_fn *fn,
 		    void *payload, struct ts_error *err);
+
+/* --- backup: dated snapshots, verified, hard-linked, rotated ---------- */
+
+struct ts_backup_opts {
+	int		 keep;		/* complete snapshots to keep, >= 1 */
+	const char	*stamp;		/* "YYYYMMDD-HHMMSS": the run's time
+					 * (local); NULL: now, from the clock */
+	bool		 prune_dry_run;	/* report the rotation, remove nothing */
+	bool		 break_lock;	/* remove a lock left by another run */
+	/* Filters, -L, -c, hash and verify (TS_VERIFY_HASH by default).
+	 * dry_run must be false; delete_extra and link_dest are set by the
+	 * backup itself. */
+	struct ts_sync_opts sync;
+};
+#define TS_BACKUP_OPTS_INIT \
+	{ .keep = 7, .stamp = NULL, .prune_dry_run = false, \
+	  .break_lock = false, .sync = { .hash = TS_HASH_AUTO, \
+	  .verify = TS_VERIFY_HASH, .max_delete = -1 } }
+
+/* What a backup did; filled by ts_backup, also on failure. */
+struct ts_backup_result {
+	char		 snapshot[32];	/* the final name ("20261101"), or ""
+					 * when the run stopped before one was
+					 * chosen */
+	char		 in_progress[48]; /* the name it was built under */
+	char		 link_from[32];	/* the complete snapshot unchanged files
+					 * were hard-linked from, or "" */
+	bool		 complete;	/* renamed to its final name */
+	struct ts_summary sum;		/* every PATH together */
+	size_t		 kept;		/* complete snapshots kept */
+	size_t		 removed;	/* snapshots and leftovers removed (with
+					 * prune_dry_run: to remove) */
+};
+
+/* One name under the root that the rotation considered; strings are
+ * borrowed for the call. */
+struct ts_prune_item {
+	const char	*name;		/* e.g. "20261101" */
+	bool		 keep;
+	const char	*reason;	/* keep: "newest", "current",
+					 * "in-progress"; remove: "expired",
+					 * "stale", "removing" (docs/backup.md) */
+	bool		 dry_run;	/* prune_dry_run: nothing was removed */
+	int		 code;		/* TS_OK, or why the removal failed */
+	const char	*error;		/* message when code != TS_OK */
+};
+typedef void	ts_prune_fn(const struct ts_prune_item *p, void *payload);
+
+/*
+ * Backs up local files and directories paths[0..npaths) into a new
+ * snapshot root/YYYYMMDD (root/YYYYMMDD-HHMMSS when that exists) on c's
+ * server, each PATH as its base name (as rsync without a trailing slash).
+ * Creates root if missing and takes the lock root/.treesync-backup.lock
+ * (TS_ELOCKED when another run holds it).  The snapshot is built as
+ * root/.YYYYMMDD-HHMMSS.in-progress, every upload verified (sync.verify),
+ * files unchanged since the newest complete snapshot hard-linked from it
+ * when the server offers hardlink@openssh.com, and renamed to its final
+ * name only when all of it is there.  Then, and only then, keeps the
+ * newest o->keep complete snapshots and removes older ones and stale
+ * leftovers over SFTP; nothing else under root is touched.  The lock is
+ * removed in every case.  fn (may be NULL) hears of every file item, its
+ * path prefixed with the PATH's base name; pfn (may be NULL) of every
+ * name the rotation considered.  Strings and o are borrowed for the call;
+ * o may be NULL (TS_BACKUP_OPTS_INIT).  Returns 0, or the error that
+ * stopped the run (TS_EPARTIAL when files failed: the snapshot was not
+ * completed); *out is filled either way.
+ */
+TS_EXTERN int	ts_backup(struct ts_backup_result *out, struct ts_conn *c,
+		    const char *const *paths, size_t npaths, const char *root,
+		    const struct ts_backup_opts *o, ts_item_fn *fn,
+		    ts_prune_fn *pfn, void *payload, struct ts_error *err);
 
 #ifdef __cplusplus
 }

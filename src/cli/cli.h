@@ -18,7 +18,13 @@ struct cli {
 	bool		 itemize;	/* -i */
 	bool		 json;		/* --json */
 	bool		 stats;		/* --stats */
+	bool		 progress;	/* --progress */
 	bool		 reverse;	/* diff/check --reverse (pull order) */
+	bool		 verify_set;	/* --verify given (backup: else hash) */
+	int		 keep;		/* backup --keep; 0: the default */
+	const char	*stamp;		/* backup --stamp */
+	bool		 prune_dry_run;	/* backup --prune-dry-run */
+	bool		 break_lock;	/* backup --break-lock */
 	const char	*command;
 	char		**args;		/* operands after the command */
 	int		 nargs;
@@ -48,5 +54,6 @@ int	cmd_push(const struct cli *o);
 int	cmd_pull(const struct cli *o);
 int	cmd_diff(const struct cli *o);
 int	cmd_check(const struct cli *o);
+int	cmd_backup(const struct cli *o);
 
 #endif

@@ -2,12 +2,47 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "report.h"
 #include "target.h"
 
 enum tree_verb { VERB_PUSH, VERB_DIFF, VERB_CHECK, VERB_PULL };
+
+static void
+human_bytes(char *out, size_t size, double b)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int	 u = 0;
+
+	while (b >= 1024 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(out, size, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+}
+
+/* One status line on stderr, redrawn in place. */
+static void
+show_progress(const struct ts_progress *p, void *payload)
+{
+	char	 done[32], total[32], rate[32], eta[32] = "";
+	double	 r = p->elapsed > 0 ? (double)p->bytes_done / p->elapsed : 0;
+
+	(void)payload;
+	human_bytes(done, sizeof(done), (double)p->bytes_done);
+	human_bytes(total, sizeof(total), (double)p->bytes_total);
+	human_bytes(rate, sizeof(rate), r);
+	if (r > 0 && p->bytes_total > p->bytes_done)
+		snprintf(eta, sizeof(eta), "  ETA %.0f s",
+		    (double)(p->bytes_total - p->bytes_done) / r);
+	fprintf(stderr, "\r\033[K%llu/%llu files  %s/%s  %s/s%s  %d conn",
+	    (unsigned long long)p->files_done,
+	    (unsigned long long)p->files_total, done, total, rate, eta,
+	    p->connections);
+	fflush(stderr);
+}
 
 static int
 tree_command(const struct cli *o, enum tree_verb verb)
@@ -34,10 +69,20 @@ tree_command(const struct cli *o, enum tree_verb verb)
 	if (verb != VERB_PUSH && verb != VERB_PULL && (o->reverse ||
 	    (target_is_remote(o->args[0]) && !target_is_remote(o->args[1]))))
 		pull = true;
-	local = pull ? o->args[1] : o->args[0];
-	remote = pull ? o->args[0] : o->args[1];
+	/* Whichever order the two come in, the target is the remote one. */
+	if (target_is_remote(o->args[0]) && !target_is_remote(o->args[1])) {
+		remote = o->args[0];
+		local = o->args[1];
+	} else {
+		local = o->args[0];
+		remote = o->args[1];
+	}
 	if (verb == VERB_DIFF)
 		so.dry_run = true;
+	/* Progress on a terminal only, never with -q. */
+	if (o->progress || (isatty(STDERR_FILENO) && !o->quiet &&
+	    verb != VERB_CHECK && !so.dry_run))
+		so.progress = show_progress;
 	mode = o->json ? REPORT_JSON : o->itemize || o->verbose > 0 ||
 	    verb != VERB_PUSH || so.dry_run ? REPORT_ITEMIZE : REPORT_QUIET;
 	if (o->quiet && !o->json)
@@ -60,6 +105,8 @@ tree_command(const struct cli *o, enum tree_verb verb)
 	else
 		rc = ts_push(&sum, c, local, ts_conn_path(c), &so,
 		    report_item, r, &err);
+	if (so.progress != NULL)
+		fputs("\r\033[K", stderr);
 	report_summary(r, &sum, rc, rc != 0 ? err.msg : NULL);
 	if (rc != 0 && !(verb == VERB_CHECK && rc == TS_EDIFFER && o->quiet))
 		fprintf(stderr, "treesync: %s\n", err.msg);

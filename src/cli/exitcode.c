@@ -19,6 +19,7 @@ exitcode_for(int ts_code)
 	case TS_EPARTIAL:	return 23;
 	case TS_EDIFFER:	return 24;
 	case TS_EMAXDELETE:	return 25;
+	case TS_ELOCKED:	return 26;
 	default:		return 1;
 	}
 }

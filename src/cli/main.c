@@ -21,6 +21,7 @@ static const struct {
 	{ "pull", cmd_pull },
 	{ "diff", cmd_diff },
 	{ "check", cmd_check },
+	{ "backup", cmd_backup },
 };
 
 static void

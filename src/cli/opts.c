@@ -14,6 +14,8 @@ enum {
 	OPT_CONNECT_TIMEOUT, OPT_VERIFY, OPT_PORT, OPT_HASH, OPT_DELETE,
 	OPT_DELETE_EXCLUDED, OPT_MAX_DELETE, OPT_EXCLUDE, OPT_INCLUDE,
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
+	OPT_RETRIES, OPT_PROGRESS,
+	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
 };
 
 static const struct option long_opts[] = {
@@ -40,7 +42,14 @@ static const struct option long_opts[] = {
 	{ "json",		no_argument,	   NULL, OPT_JSON },
 	{ "stats",		no_argument,	   NULL, OPT_STATS },
 	{ "perms",		no_argument,	   NULL, OPT_PERMS },
+	{ "jobs",		required_argument, NULL, 'j' },
+	{ "retries",		required_argument, NULL, OPT_RETRIES },
+	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
 	{ "reverse",		no_argument,	   NULL, OPT_REVERSE },
+	{ "keep",		required_argument, NULL, OPT_KEEP },
+	{ "stamp",		required_argument, NULL, OPT_STAMP },
+	{ "prune-dry-run",	no_argument,	   NULL, OPT_PRUNE_DRY_RUN },
+	{ "break-lock",		no_argument,	   NULL, OPT_BREAK_LOCK },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -63,6 +72,8 @@ cli_usage(FILE *f)
 	    "  diff LOCAL_DIR TARGET    show what push would change (changes nothing;\n"
 	    "                           TARGET LOCAL_DIR or --reverse: what pull would)\n"
 	    "  check LOCAL_DIR TARGET   compare both trees by hash\n"
+	    "  backup PATH... TARGET    a dated, verified snapshot under TARGET, then\n"
+	    "                           keep the newest --keep (docs/backup.md)\n"
 	    "\n"
 	    "TARGET is [user@]host:path or sftp://[user@]host[:port]/path;\n"
 	    "host may be an alias from ~/.ssh/config.\n"
@@ -90,6 +101,13 @@ cli_usage(FILE *f)
 	    "  --json                   one JSON object per line (docs/json.md)\n"
 	    "  --stats                  totals at the end\n"
 	    "  --perms                  pull: keep modes as on the server (no umask)\n"
+	    "  -j, --jobs N             connections to use (4)\n"
+	    "  --retries N              tries again after a dropped connection (3)\n"
+	    "  --progress               a status line on stderr (default on a terminal)\n"
+	    "  --keep N                 backup: complete snapshots to keep (7)\n"
+	    "  --stamp YYYYMMDD-HHMMSS  backup: the run's local time (default: now)\n"
+	    "  --prune-dry-run          backup: list what rotation would remove\n"
+	    "  --break-lock             backup: remove a lock left by a dead run\n"
 	    "  -v, --verbose            say more (twice: debug)\n"
 	    "  -q, --quiet              only errors\n"
 	    "\n"
@@ -147,7 +165,8 @@ find_command(int argc, char **argv)
 		if (a[0] != '-' || a[1] == '\0')
 			return a;
 		if (a[1] != '-') {	/* -F FILE, -p PORT; -Ffile takes none */
-			if ((a[1] == 'F' || a[1] == 'p') && a[2] == '\0')
+			if ((a[1] == 'F' || a[1] == 'p' || a[1] == 'j') &&
+			    a[2] == '\0')
 				i++;
 			continue;
 		}
@@ -175,7 +194,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 	cmd = find_command(argc, argv);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
-	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciL" : "F:p:lvqhnciL", long_opts,
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLj:" : "F:p:lvqhnciLj:", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -213,6 +232,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 				return 2;
 			break;
 		case OPT_VERIFY:
+			o->verify_set = true;
 			if (strcmp(optarg, "size") == 0)
 				o->verify = TS_VERIFY_SIZE;
 			else if (strcmp(optarg, "hash") == 0)
@@ -279,11 +299,37 @@ cli_parse(struct cli *o, int argc, char **argv)
 		case OPT_JSON:
 			o->json = true;
 			break;
+		case OPT_KEEP:
+			if (parse_int(optarg, 1, 1000000, "--keep",
+			    &o->keep) != 0)
+				return 2;
+			break;
+		case OPT_STAMP:
+			o->stamp = optarg;
+			break;
+		case OPT_PRUNE_DRY_RUN:
+			o->prune_dry_run = true;
+			break;
+		case OPT_BREAK_LOCK:
+			o->break_lock = true;
+			break;
 		case OPT_STATS:
 			o->stats = true;
 			break;
 		case OPT_PERMS:
 			o->sync.perms = true;
+			break;
+		case 'j':
+			if (parse_int(optarg, 1, 64, "--jobs", &o->sync.jobs) != 0)
+				return 2;
+			break;
+		case OPT_RETRIES:
+			if (parse_int(optarg, 0, 100, "--retries",
+			    &o->sync.retries) != 0)
+				return 2;
+			break;
+		case OPT_PROGRESS:
+			o->progress = true;
 			break;
 		case OPT_REVERSE:
 			o->reverse = true;

@@ -69,4 +69,10 @@ void	report_json_item(FILE *f, const struct ts_item *it, bool dry_run);
 void	report_json_summary(FILE *f, const struct ts_summary *s, int rc,
 	    const char *errmsg, bool dry_run);
 
+/* backup (cmd_backup.c): {"type":"prune",...} for one rotation decision,
+ * and the summary line with the snapshot's keys added (docs/json.md). */
+void	report_json_prune(FILE *f, const struct ts_prune_item *p);
+void	report_json_backup_summary(FILE *f, const struct ts_backup_result *b,
+	    int rc, const char *errmsg);
+
 #endif

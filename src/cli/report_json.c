@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "report.h"
@@ -164,5 +165,58 @@ report_json_summary(FILE *f, const struct ts_summary *s, int rc,
 	fprintf(f, ",\"exit_code\":%d", exitcode_for(rc));
 	if (errmsg != NULL && errmsg[0] != '\0')
 		json_str(f, "error", errmsg);
+	fputs("}\n", f);
+}
+
+/* {"type":"prune","name":..,"action":"keep"|"remove","reason":..} and,
+ * when they apply, "dry_run":true and "code"/"error" (a failed removal). */
+void
+report_json_prune(FILE *f, const struct ts_prune_item *p)
+{
+	fputs("{\"type\":\"prune\"", f);
+	json_str(f, "name", p->name);
+	json_str(f, "action", p->keep ? "keep" : "remove");
+	json_str(f, "reason", p->reason);
+	if (p->dry_run)
+		json_bool(f, "dry_run", true);
+	if (p->code != TS_OK) {
+		fprintf(f, ",\"code\":%d", exitcode_for(p->code));
+		json_str(f, "error", p->error != NULL ? p->error : "failed");
+	}
+	fputs("}\n", f);
+}
+
+/*
+ * The summary of a backup: the keys of every tree command's summary (so
+ * a reader of push summaries reads this one too), then "snapshot",
+ * "complete", "link_from", "kept", "removed".  The common part is
+ * report_json_summary's line, taken without its closing brace.
+ */
+void
+report_json_backup_summary(FILE *f, const struct ts_backup_result *b,
+    int rc, const char *errmsg)
+{
+	char	*line = NULL;
+	size_t	 len = 0;
+	FILE	*m;
+
+	if ((m = open_memstream(&line, &len)) == NULL) {
+		report_json_summary(f, &b->sum, rc, errmsg, false);
+		return;
+	}
+	report_json_summary(m, &b->sum, rc, errmsg, false);
+	if (fclose(m) != 0 || len < 2 || line[len - 2] != '}') {
+		free(line);
+		report_json_summary(f, &b->sum, rc, errmsg, false);
+		return;
+	}
+	fwrite(line, 1, len - 2, f);
+	free(line);
+	json_str(f, "snapshot", b->snapshot[0] != '\0' ? b->snapshot : NULL);
+	json_bool(f, "complete", b->complete);
+	json_str(f, "link_from", b->link_from[0] != '\0' ? b->link_from :
+	    NULL);
+	json_u64(f, "kept", b->kept);
+	json_u64(f, "removed", b->removed);
 	fputs("}\n", f);
 }

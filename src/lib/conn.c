@@ -26,6 +26,10 @@ struct ts_conn {
 	struct ssh	*ssh;
 	struct sftp	*sftp;
 	char		*path;		/* the target's path */
+	/* What it was opened with, so workers can open more like it. */
+	char		*target;
+	struct ts_conn_opts opts;
+	char		*ssh_config, *identity, *known_hosts;
 };
 
 int
@@ -135,10 +139,21 @@ conn_open(struct ts_conn **out, const char *target,
 	so.passphrase_payload = opts->passphrase_payload;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->path = strdup(t.path)) == NULL) {
+	    (c->path = strdup(t.path)) == NULL ||
+	    (c->target = strdup(target)) == NULL ||
+	    (opts->ssh_config != NULL &&
+	    (c->ssh_config = strdup(opts->ssh_config)) == NULL) ||
+	    (opts->identity != NULL &&
+	    (c->identity = strdup(opts->identity)) == NULL) ||
+	    (opts->known_hosts != NULL &&
+	    (c->known_hosts = strdup(opts->known_hosts)) == NULL)) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
 	}
+	c->opts = *opts;
+	c->opts.ssh_config = c->ssh_config;
+	c->opts.identity = c->identity;
+	c->opts.known_hosts = c->known_hosts;
 	if ((rc = ssh_connect(&c->ssh, &so, err)) != 0)
 		goto out;
 	if ((rc = sftp_start(&c->sftp, c->ssh, err)) != 0)
@@ -167,7 +182,23 @@ ts_conn_free(struct ts_conn *c)
 	sftp_free(c->sftp);
 	ssh_free(c->ssh);
 	free(c->path);
+	free(c->target);
+	free(c->ssh_config);
+	free(c->identity);
+	free(c->known_hosts);
 	free(c);
+}
+
+int
+conn_clone(struct ts_conn **out, const struct ts_conn *like,
+    struct ts_error *err)
+{
+	struct ts_conn_opts	 o = like->opts;
+
+	/* The first connection recorded a new host key if it was asked to;
+	 * the key must not change under a second one. */
+	o.accept_new = false;
+	return conn_open(out, like->target, &o, err);
 }
 
 const char *

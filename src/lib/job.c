@@ -22,6 +22,7 @@
 
 #include "cancel.h"
 #include "conn.h"
+#include "job.h"
 #include "error.h"
 #include "hash.h"
 #include "log.h"
@@ -30,62 +31,6 @@
 #include "walk_local.h"
 #include "walk_remote.h"
 #include "xfer.h"
-
-#define JOB_HASH_BATCH		2000	/* names per remote hash command */
-#define JOB_MAX_FILES_OPEN	64	/* uploads in flight on one engine */
-#define JOB_VERIFY_BATCH	64	/* uploads checked by one command */
-
-/* What became of one planned action. */
-struct outcome {
-	bool		 done;
-	bool		 link;		/* ACT_COPY done as a hard link from
-					 * link_dest */
-	int		 code;
-	char		*error;		/* owned; when code != TS_OK */
-};
-
-struct job {
-	struct ts_conn	*conn;
-	struct sftp	*s;
-	const struct ts_sync_opts *opts;
-	const char	*local_root, *remote_root;
-	struct entries	 src, dst;
-	struct entries	 ref;		/* the link_dest tree */
-	struct filter	 filter;
-	struct plan	 plan;
-	struct outcome	*out;		/* one per plan action */
-	size_t		 reported;	/* actions reported so far */
-	ts_item_fn	*fn;
-	void		*payload;
-	struct ts_summary *sum;
-	bool		 pull;		/* src is remote, dst local */
-	int		 root_fd;	/* pull: the local root, or -1 */
-	bool		 disk_full;	/* pull: stop starting downloads */
-	enum hash_kind	 hash_kind;
-	bool		 hash_remote;	/* the server can run the hash tool */
-	bool		 exec_probed;
-	bool		 exec_ok, has_xxhsum;
-	/* the file phase */
-	size_t		 active;	/* actions in flight */
-	struct upload	*verify_q[JOB_VERIFY_BATCH];
-	size_t		 nverify;
-};
-
-/* One upload in flight, for its callback. */
-struct upload {
-	struct job	*job;
-	size_t		 idx;		/* its action */
-	struct xfer	*x;
-	struct upload	*next;		/* the job's list of uploads */
-};
-
-/* One small request in flight (mkdir, remove, setstat, symlink). */
-struct op {
-	struct job	*job;
-	size_t		 idx;
-	int		 step;
-	char		*path, *tmp;
-};
 
 static double
 now_s(void)
@@ -97,7 +42,7 @@ now_s(void)
 }
 
 /* "root/rel" for the server; a root of "" is the login directory. */
-static char *
+char *
 remote_path(const char *root, const char *rel)
 {
 	char	*p;
@@ -115,7 +60,7 @@ remote_path(const char *root, const char *rel)
 	return p;
 }
 
-static char *
+char *
 local_path(const char *root, const char *rel)
 {
 	return remote_path(*root == '\0' ? "." : root, rel);
@@ -130,29 +75,88 @@ item_type(const struct entry *e)
 	    e->type == ENTRY_SYMLINK ? TS_TYPE_SYMLINK : TS_TYPE_FILE;
 }
 
-static const char *
+const char *
 a_path(const struct job *j, size_t idx)
 {
 	return plan_action_path(&j->plan.v[idx]);
 }
 
-/* Marks action idx done; the first error recorded for it wins. */
+/* Whether an action that failed this way is worth starting again: the
+ * connection dropped, or the local file changed while it was sent. */
+static bool
+retryable(int code, int sys_errno)
+{
+	return code == TS_ECONN || (code == TS_ELOCAL && sys_errno == EAGAIN);
+}
+
 static void
-job_finish(struct job *j, size_t idx, int code, const char *msg)
+job_finish2(struct job *j, size_t idx, int code, int sys_errno,
+    const char *msg)
 {
 	struct outcome	*o = &j->out[idx];
 
-	if (o->done)
+	pthread_mutex_lock(&j->mu);
+	if (o->done) {
+		pthread_mutex_unlock(&j->mu);
 		return;
+	}
+	if (retryable(code, sys_errno) && j->tries != NULL &&
+	    j->tries[idx] < j->retries && !cancel_requested()) {
+		j->tries[idx]++;
+		j->retry[j->nretry++] = idx;
+		pthread_cond_broadcast(&j->work_cv);
+		pthread_mutex_unlock(&j->mu);
+		log_msg(TS_LOG_INFO, "\"%s\" will be tried again (%d of %d): %s",
+		    a_path(j, idx), j->tries[idx], j->retries,
+		    msg != NULL ? msg : "");
+		return;
+	}
 	o->done = true;
 	o->code = code;
 	if (code != TS_OK)
 		o->error = strdup(msg != NULL ? msg : "failed");
+	if (j->pending > 0)
+		j->pending--;
+	pthread_cond_broadcast(&j->done_cv);
+	pthread_mutex_unlock(&j->mu);
+}
+
+void
+job_finish(struct job *j, size_t idx, int code, const char *msg)
+{
+	job_finish2(j, idx, code, 0, msg);
+}
+
+void
+job_finish_error(struct job *j, size_t idx, const struct ts_error *e)
+{
+	job_finish2(j, idx, e->code, e->sys_errno, e->msg);
+}
+
+void
+job_orphan(struct job *j, const char *path)
+{
+	char	**v;
+
+	pthread_mutex_lock(&j->mu);
+	if (j->norphans == j->orphans_cap) {
+		size_t	 cap = j->orphans_cap != 0 ? j->orphans_cap * 2 : 16;
+
+		if ((v = realloc(j->orphans, cap * sizeof(*v))) == NULL) {
+			pthread_mutex_unlock(&j->mu);
+			return;
+		}
+		j->orphans = v;
+		j->orphans_cap = cap;
+	}
+	if ((j->orphans[j->norphans] = strdup(path)) != NULL)
+		j->norphans++;
+	pthread_mutex_unlock(&j->mu);
 }
 
 /* Tells the caller about every action done so far, in plan order, and
  * counts them in the summary. */
-static void
+void
 job_report(struct job *j)
 {
 	const struct action	*a;
@@ -160,6 +164,8 @@ job_report(struct job *j)
 	struct outcome		*o;
 	struct ts_item		 it;
 
+	/* Under the lock: workers mark outcomes done meanwhile. */
+	pthread_mutex_lock(&j->mu);
 	for (; j->reported < j->plan.n && j->out[j->reported].done;
 	    j->reported++) {
 		a = &j->plan.v[j->reported];
@@ -241,6 +247,7 @@ job_report(struct job *j)
 		if (j->fn != NULL)
 			j->fn(&it, j->payload);
 	}
+	pthread_mutex_unlock(&j->mu);
 }
 
 /* Reports a walk problem as a skipped item. */
@@ -274,6 +281,11 @@ job_filter(struct job *j, struct ts_error *err)
 	int				 rc;
 
 	filter_init(&j->filter);
+	/* Our own temporary files are never part of a tree. */
+	if ((rc = filter_add(&j->filter, FILTER_EXCLUDE, ".*.treesync-tmp.*",
+	    err)) != 0 || (rc = filter_add(&j->filter, FILTER_EXCLUDE,
+	    ".*.treesync-old.*", err)) != 0)
+		return rc;
 	for (i = 0; i < j->opts->nrules; i++) {
 		r = &j->opts->rules[i];
 		if (r->from_file)
@@ -289,37 +301,16 @@ job_filter(struct job *j, struct ts_error *err)
 
 /* --- hashing both sides -------------------------------------------- */
 
-/* Finds out once whether the server runs commands and has xxhsum. */
-static void
-job_probe_exec(struct job *j)
-{
-	struct buf	 out;
-	int		 status = -1;
-
-	if (j->exec_probed)
-		return;
-	j->exec_probed = true;
-	buf_init(&out, 4096);
-	if (ssh_exec(sftp_ssh(j->s), "echo treesync-exec; command -v xxhsum "
-	    ">/dev/null 2>&1 && echo has-xxhsum", NULL, 0, &out, &status,
-	    NULL) == 0 && out.len > 0) {
-		j->exec_ok = memmem(out.data, out.len, "treesync-exec", 13) !=
-		    NULL;
-		j->has_xxhsum = memmem(out.data, out.len, "has-xxhsum", 10) !=
-		    NULL;
-	}
-	buf_dispose(&out);
-	log_msg(TS_LOG_DEBUG, "server runs commands: %s, has xxhsum: %s",
-	    j->exec_ok ? "yes" : "no", j->has_xxhsum ? "yes" : "no");
-}
 
 /* Chooses the hash: XXH3-128 wherever both sides are hashed here, or the
  * server has xxhsum; SHA-256 otherwise (--hash overrides). */
 static void
 job_choose_hash(struct job *j)
 {
-	job_probe_exec(j);
-	j->hash_remote = j->exec_ok;
+	struct worker	*w = &j->w[0];
+
+	worker_probe_exec(w);
+	j->hash_remote = w->exec_ok;
 	switch (j->opts->hash) {
 	case TS_HASH_SHA256:
 		j->hash_kind = HASH_SHA256;
@@ -327,11 +318,11 @@ job_choose_hash(struct job *j)
 	case TS_HASH_XXH128:
 		j->hash_kind = HASH_XXH128;
 		/* Without xxhsum on the server, read back and hash here. */
-		if (!j->has_xxhsum)
+		if (!w->has_xxhsum)
 			j->hash_remote = false;
 		break;
 	case TS_HASH_AUTO:
-		j->hash_kind = !j->exec_ok || j->has_xxhsum ? HASH_XXH128 :
+		j->hash_kind = !w->exec_ok || w->has_xxhsum ? HASH_XXH128 :
 		    HASH_SHA256;
 		break;
 	}
@@ -400,99 +391,6 @@ local_hash_thread(void *arg)
 	return NULL;
 }
 
-struct readback {
-	struct job	*job;
-	size_t		 i;
-	struct xfer	*x;
-	bool		 done;
-};
-
-static void
-readback_done(struct xfer *x, void *payload)
-{
-	(void)x;
-	((struct readback *)payload)->done = true;
-}
-
-/* Hashes remote files by reading them over SFTP, many at once. */
-static int
-remote_hash_readback(struct job *j, const char *const *paths, size_t n,
-    char (*hex)[HASH_HEX_MAX], struct ts_error *err)
-{
-	struct xfer_opts o = { .hash = true, .hash_kind = j->hash_kind };
-	struct readback	*rb;
-	size_t		 next = 0, active = 0, i;
-	int		 rc = 0;
-
-	if ((rb = calloc(n != 0 ? n : 1, sizeof(*rb))) == NULL)
-		return error_set(err, TS_ENOMEM, "out of memory");
-	while (next < n || active > 0) {
-		while (next < n && active < JOB_MAX_FILES_OPEN / 2) {
-			hex[next][0] = '\0';
-			rb[next].job = j;
-			rb[next].i = next;
-			if (xfer_download(&rb[next].x, j->s, paths[next], NULL,
-			    &o, readback_done, &rb[next], NULL) != 0)
-				rb[next].done = true;
-			else
-				active++;
-			next++;
-		}
-		for (i = 0; i < next; i++)
-			if (rb[i].x != NULL) {
-				if (rb[i].done) {
-					if (xfer_result(rb[i].x, NULL) == 0)
-						strcpy(hex[i], xfer_hash(rb[i].x));
-					xfer_free(rb[i].x);
-					rb[i].x = NULL;
-					active--;
-				} else
-					xfer_kick(rb[i].x);
-			}
-		if (active > 0 && (rc = sftp_pump(j->s, err)) != 0 &&
-		    sftp_failed(j->s) == NULL)
-			break;
-		if (sftp_failed(j->s) != NULL && active == 0)
-			break;
-	}
-	for (i = 0; i < n; i++)
-		xfer_free(rb[i].x);
-	free(rb);
-	if (sftp_failed(j->s) != NULL)
-		return error_set(err, sftp_failed(j->s)->code, "%s",
-		    sftp_failed(j->s)->msg);
-	return rc;
-}
-
-/* Hashes remote files: on the server in batches when it can, else by
- * reading them back. */
-static int
-remote_hash(struct job *j, const char *const *paths, size_t n,
-    char (*hex)[HASH_HEX_MAX], struct ts_error *err)
-{
-	size_t	 i, k;
-	int	 rc;
-
-	if (j->hash_remote) {
-		for (i = 0; i < n; i += k) {
-			k = n - i < JOB_HASH_BATCH ? n - i : JOB_HASH_BATCH;
-			rc = verify_remote_hash(sftp_ssh(j->s), j->hash_kind,
-			    paths + i, k, hex + i, NULL);
-			if (rc != 0) {
-				if (sftp_failed(j->s) != NULL)
-					return error_set(err, TS_ECONN, "%s",
-					    sftp_failed(j->s)->msg);
-				/* A batch failing as a whole (say a name
-				 * xxhsum cannot print): read those back. */
-				if ((rc = remote_hash_readback(j, paths + i, k,
-				    hex + i, err)) != 0)
-					return rc;
-			}
-		}
-		return 0;
-	}
-	return remote_hash_readback(j, paths, n, hex, err);
-}
 
 /* Hashes the pairs the plan asked for, on both sides at once, and records
  * the hashes in the entry lists. */
@@ -545,7 +443,8 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 		started = true;
 	else
 		local_hash_thread(&w);
-	rc = remote_hash(j, rpaths, n, rhex, err);
+	rc = worker_remote_hash(&j->w[0], j->hash_kind, j->hash_remote, rpaths,
+	    n, rhex, err);
 	if (started)
 		pthread_join(th, NULL);
 	if (rc != 0)
@@ -589,580 +488,6 @@ out:
 	return rc;
 }
 
-/* --- carrying out the plan ----------------------------------------- */
-
-static void
-op_failed(struct op *op, const struct sftp_reply *r, const char *what)
-{
-	struct ts_error	 e = { 0 };
-
-	sftp_status_error(&e, r->status, r->msg, r->msg_len, what, op->path);
-	job_finish(op->job, op->idx, e.code, e.msg);
-}
-
-static void
-op_free(struct op *op)
-{
-	op->job->active--;
-	free(op->path);
-	free(op->tmp);
-	free(op);
-}
-
-/* mkdir, remove, rmdir, setstat: one request, one reply. */
-static void
-op_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
-{
-	struct op		*op = payload;
-	const struct action	*a = &op->job->plan.v[op->idx];
-
-	(void)s;
-	if (r->status != SSH_FX_OK)
-		op_failed(op, r, a->kind == ACT_MKDIR ? "mkdir" :
-		    a->kind == ACT_DELETE ? "delete" : a->kind == ACT_COPY ?
-		    "hard-link" : "set attributes of");
-	else
-		job_finish(op->job, op->idx, TS_OK, NULL);
-	op_free(op);
-}
-
-static void	op_sent(struct op *op, int rc);
-
-/* Whether a symlink can replace an old one atomically: made at a
- * temporary name, then renamed over it.  Without posix-rename: remove,
- * then create. */
-static bool
-link_atomic(struct sftp *s)
-{
-	return sftp_has(s, SFTP_EXT_POSIX_RENAME);
-}
-
-static void
-link_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
-{
-	struct op		*op = payload;
-	const struct action	*a = &op->job->plan.v[op->idx];
-	bool			 atomic = link_atomic(s) && op->tmp != NULL;
-
-	switch (op->step++) {
-	case 0:		/* symlink at tmp (atomic) or remove of the old */
-		if (r->status != SSH_FX_OK && (atomic ||
-		    r->status != SSH_FX_NO_SUCH_FILE)) {
-			op_failed(op, r, atomic ? "symlink" : "replace");
-			break;
-		}
-		if (atomic)
-			op_sent(op, sftp_posix_rename(s, op->tmp, op->path,
-			    link_on_reply, op));
-		else
-			op_sent(op, sftp_symlink(s, op->path, a->src->link,
-			    link_on_reply, op));
-		return;
-	case 1:
-		if (r->status != SSH_FX_OK) {
-			op_failed(op, r, "symlink");
-			if (atomic)
-				sftp_remove(s, op->tmp, NULL, NULL);
-		} else
-			job_finish(op->job, op->idx, TS_OK, NULL);
-		break;
-	}
-	op_free(op);
-}
-
-/* A request the engine refused (the session failed): the action fails
- * with the session's error, as no reply will come. */
-static void
-op_sent(struct op *op, int rc)
-{
-	const struct ts_error	*f;
-
-	if (rc == 0)
-		return;
-	f = sftp_failed(op->job->s);
-	job_finish(op->job, op->idx, f != NULL ? f->code : TS_ECONN,
-	    f != NULL ? f->msg : "connection lost");
-	op_free(op);
-}
-
-static struct op *
-op_new(struct job *j, size_t idx, const char *rel)
-{
-	struct op	*op;
-
-	if ((op = calloc(1, sizeof(*op))) == NULL)
-		return NULL;
-	op->job = j;
-	op->idx = idx;
-	if ((op->path = remote_path(j->remote_root, rel)) == NULL) {
-		free(op);
-		return NULL;
-	}
-	j->active++;
-	return op;
-}
-
-static void
-attrs_of(struct sftp_attrs *a, const struct entry *e, unsigned which)
-{
-	memset(a, 0, sizeof(*a));
-	if ((which & ATTR_MODE) != 0) {
-		a->flags |= SSH_FILEXFER_ATTR_PERMISSIONS;
-		a->perm = e->mode & 07777;
-	}
-	if ((which & ATTR_MTIME) != 0) {
-		a->flags |= SSH_FILEXFER_ATTR_ACMODTIME;
-		a->mtime = a->atime = (uint32_t)(e->mtime_ns / 1000000000);
-	}
-}
-
-/* Sends the request(s) for one non-upload action. */
-static void
-job_start_op(struct job *j, size_t idx)
-{
-	const struct action	*a = &j->plan.v[idx];
-	struct sftp_attrs	 at;
-	struct op		*op;
-
-	if ((op = op_new(j, idx, plan_action_path(a))) == NULL) {
-		job_finish(j, idx, TS_ENOMEM, "out of memory");
-		return;
-	}
-	switch (a->kind) {
-	case ACT_MKDIR:
-		/* Writable by us until its real mode is set, last. */
-		memset(&at, 0, sizeof(at));
-		at.flags = SSH_FILEXFER_ATTR_PERMISSIONS;
-		at.perm = (a->src->mode & 0777) | 0700;
-		op_sent(op, sftp_mkdir(j->s, op->path, &at, op_on_reply, op));
-		break;
-	case ACT_DELETE:
-		if (a->dst->type == ENTRY_DIR)
-			op_sent(op, sftp_rmdir(j->s, op->path, op_on_reply, op));
-		else
-			op_sent(op, sftp_remove(j->s, op->path, op_on_reply,
-			    op));
-		break;
-	case ACT_SETATTR:
-		attrs_of(&at, a->src, a->attrs);
-		op_sent(op, sftp_setstat(j->s, op->path, &at, op_on_reply, op));
-		break;
-	case ACT_SYMLINK:
-		if (a->dst != NULL && link_atomic(j->s)) {
-			if (xfer_temp_name(&op->tmp, op->path) != 0) {
-				job_finish(j, idx, TS_ENOMEM, "out of memory");
-				op_free(op);
-				return;
-			}
-			op_sent(op, sftp_symlink(j->s, op->tmp, a->src->link,
-			    link_on_reply, op));
-		} else if (a->dst != NULL)
-			op_sent(op, sftp_remove(j->s, op->path, link_on_reply,
-			    op));
-		else {
-			op->step = 1;
-			op_sent(op, sftp_symlink(j->s, op->path, a->src->link,
-			    link_on_reply, op));
-		}
-		break;
-	case ACT_CONFLICT: {
-		char	 msg[256];
-
-		snprintf(msg, sizeof(msg), "cannot replace \"%s\": %s",
-		    plan_action_path(a), a->reason == REASON_NOT_EMPTY ?
-		    "a non-empty directory is in the way (use --delete)" :
-		    a->reason == REASON_PROTECTED ? "the directory in the way "
-		    "holds excluded files" : "--max-delete stopped the delete "
-		    "it needs");
-		job_finish(j, idx, TS_EREMOTE, msg);
-		op_free(op);
-		return;
-	}
-	default:
-		job_finish(j, idx, TS_OK, NULL);
-		op_free(op);
-		return;
-	}
-}
-
-static void
-upload_on_phase(struct xfer *x, void *payload)
-{
-	struct upload	*u = payload;
-	struct job	*j = u->job;
-	struct ts_error	 e = { 0 };
-
-	if (xfer_phase(x) == XFER_VERIFY) {
-		j->verify_q[j->nverify++] = u;
-		return;
-	}
-	xfer_result(x, &e);
-	/* A full local disk stops the pull: the file was removed, those
-	 * done stay valid, nothing more is started. */
-	if (j->pull && e.sys_errno == ENOSPC && !j->disk_full) {
-		j->disk_full = true;
-		log_msg(TS_LOG_ERROR, "the local disk is full; stopping");
-	}
-	job_finish(j, u->idx, e.code, e.msg);
-}
-
-/* --- pull: the local side -------------------------------------------- */
-
-/*
- * Opens directory rel (relative to the local root) one component at a
- * time with O_NOFOLLOW: a symlink planted anywhere on the way, even after
- * the plan was made, makes the open fail instead of leading outside the
- * tree.  Returns the fd, or -1 with errno set.
- */
-static int
-local_open_dir(struct job *j, const char *rel, size_t len)
-{
-	char	 comp[NAME_MAX + 1];
-	size_t	 i = 0, n;
-	int	 fd, nfd;
-
-	if ((fd = fcntl(j->root_fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return -1;
-	while (i < len) {
-		n = strcspn(rel + i, "/");
-		if (n > len - i)
-			n = len - i;
-		if (n == 0 || n > NAME_MAX) {
-			close(fd);
-			errno = EINVAL;
-			return -1;
-		}
-		memcpy(comp, rel + i, n);
-		comp[n] = '\0';
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		close(fd);
-		if (nfd == -1)
-			return -1;
-		fd = nfd;
-		i += n + 1;
-	}
-	return fd;
-}
-
-/* The parent directory of rel, opened safely; *name is rel's last part. */
-static int
-local_parent(struct job *j, const char *rel, const char **name)
-{
-	const char	*slash = strrchr(rel, '/');
-
-	*name = slash != NULL ? slash + 1 : rel;
-	return local_open_dir(j, rel, slash != NULL ? (size_t)(slash - rel) :
-	    0);
-}
-
-static mode_t
-local_mode(const struct job *j, uint32_t mode)
-{
-	mode_t	 mask;
-
-	if (j->opts->perms)
-		return mode & 07777;
-	mask = umask(0);
-	umask(mask);
-	return (mode & 0777) & ~mask;
-}
-
-/* mkdir, delete, setattr, symlink on the local side: done at once. */
-static void
-job_local_op(struct job *j, size_t idx)
-{
-	const struct action	*a = &j->plan.v[idx];
-	const char		*name, *what = "";
-	struct timespec		 t[2];
-	struct ts_error		 e = { 0 };
-	char			*tmp = NULL, *shown;
-	int			 dfd, rc = 0;
-
-	if ((dfd = local_parent(j, a_path(j, idx), &name)) == -1) {
-		what = "open the directory of";
-		rc = -1;
-		goto out;
-	}
-	switch (a->kind) {
-	case ACT_MKDIR:
-		what = "mkdir";
-		rc = mkdirat(dfd, name, (a->src->mode & 0777) | 0700);
-		break;
-	case ACT_DELETE:
-		what = "delete";
-		rc = unlinkat(dfd, name, a->dst->type == ENTRY_DIR ?
-		    AT_REMOVEDIR : 0);
-		break;
-	case ACT_SETATTR:
-		what = "set attributes of";
-		if ((a->attrs & ATTR_MODE) != 0)
-			rc = fchmodat(dfd, name, local_mode(j, a->src->mode),
-			    AT_SYMLINK_NOFOLLOW);
-		if (rc == 0 && (a->attrs & ATTR_MTIME) != 0) {
-			t[0].tv_sec = t[1].tv_sec = a->src->mtime_ns / 1000000000;
-			t[0].tv_nsec = t[1].tv_nsec = 0;
-			rc = utimensat(dfd, name, t, AT_SYMLINK_NOFOLLOW);
-		}
-		break;
-	case ACT_SYMLINK:
-		/* Made at a temporary name, renamed over the old one. */
-		what = "symlink";
-		if (xfer_temp_name(&tmp, name) != 0) {
-			errno = ENOMEM;
-			rc = -1;
-			break;
-		}
-		if ((rc = symlinkat(a->src->link, dfd, tmp)) == 0 &&
-		    (rc = renameat(dfd, tmp, dfd, name)) != 0) {
-			int	 saved = errno;
-
-			unlinkat(dfd, tmp, 0);
-			errno = saved;
-		}
-		break;
-	case ACT_CONFLICT:
-		close(dfd);
-		job_start_op(j, idx);	/* reports the conflict */
-		return;
-	default:
-		break;
-	}
-	close(dfd);
-out:
-	free(tmp);
-	if (rc != 0) {
-		shown = local_path(j->local_root, a_path(j, idx));
-		error_set_errno(&e, errno, "%s \"%s\"", what, shown != NULL ?
-		    shown : a_path(j, idx));
-		free(shown);
-		if (e.sys_errno == ENOSPC)
-			j->disk_full = true;
-	}
-	job_finish(j, idx, e.code, e.msg);
-}
-
-static void
-job_start_download(struct job *j, size_t idx, struct upload **list)
-{
-	const struct action	*a = &j->plan.v[idx];
-	struct xfer_opts	 o = { 0 };
-	struct ts_error		 e = { 0 };
-	struct upload		*u;
-	const char		*name;
-	char			*src = NULL, *shown = NULL;
-	int			 dfd = -1;
-
-	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (src = remote_path(j->remote_root, a->src->path)) == NULL ||
-	    (shown = local_path(j->local_root, a->src->path)) == NULL) {
-		job_finish(j, idx, TS_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((dfd = local_parent(j, a->src->path, &name)) == -1) {
-		error_set_errno(&e, errno, "open the directory of \"%s\"",
-		    shown);
-		job_finish(j, idx, e.code, e.msg);
-		goto out;
-	}
-	u->job = j;
-	u->idx = idx;
-	o.hash = j->opts->verify == TS_VERIFY_HASH;
-	o.hash_kind = HASH_SHA256;
-	o.keep_mode = true;
-	o.perms = j->opts->perms;
-	o.stop_at_verify = o.hash;
-	o.skip_size_check = j->opts->verify == TS_VERIFY_NONE;
-	if (xfer_download_at(&u->x, j->s, src, dfd, shown, &o,
-	    upload_on_phase, u, &e) != 0) {
-		job_finish(j, idx, e.code, e.msg);
-		goto out;
-	}
-	u->next = *list;
-	*list = u;
-	u = NULL;	/* transferred */
-	j->active++;
-out:
-	if (dfd != -1)
-		close(dfd);
-	free(u);
-	free(src);
-	free(shown);
-}
-
-/* Checks the uploads waiting at their temporary names with one remote
- * hash command (or by reading them back), then lets them finish. */
-static void
-job_verify_batch(struct job *j)
-{
-	const char	*paths[JOB_VERIFY_BATCH];
-	char		 hex[JOB_VERIFY_BATCH][HASH_HEX_MAX];
-	struct ts_error	 e = { 0 }, why;
-	size_t		 i, n = j->nverify;
-	enum hash_kind	 saved = j->hash_kind;
-	bool		 saved_remote = j->hash_remote;
-
-	if (n == 0)
-		return;
-	j->nverify = 0;
-	for (i = 0; i < n; i++)
-		paths[i] = xfer_remote_path(j->verify_q[i]->x);
-	/* Uploads hash with SHA-256 as they read (see put). */
-	job_probe_exec(j);
-	j->hash_kind = HASH_SHA256;
-	j->hash_remote = j->exec_ok;
-	if (remote_hash(j, paths, n, hex, &e) != 0)
-		for (i = 0; i < n; i++)
-			hex[i][0] = '\0';
-	j->hash_kind = saved;
-	j->hash_remote = saved_remote;
-	if (j->sum->hash_where == NULL)
-		j->sum->hash_where = j->exec_ok ? "server" : "read-back";
-	for (i = 0; i < n; i++) {
-		struct upload	*u = j->verify_q[i];
-
-		memset(&why, 0, sizeof(why));
-		if (hex[i][0] == '\0')
-			error_set(&why, TS_EVERIFY, "\"%s\": could not hash it on "
-			    "the server%s%s", a_path(j, u->idx),
-			    e.code != TS_OK ? ": " : "", e.msg);
-		else if (strcmp(hex[i], xfer_hash(u->x)) != 0)
-			error_set(&why, TS_EVERIFY, "\"%s\": SHA-256 on the server "
-			    "differs from the bytes %s", a_path(j, u->idx),
-			    j->pull ? "received" : "sent");
-		xfer_commit(u->x, why.code == TS_OK, &why);
-	}
-}
-
-/* A new file unchanged since the link_dest copy: one HARDLINK request. */
-static void
-job_start_hardlink(struct job *j, size_t idx)
-{
-	struct op	*op;
-
-	if ((op = op_new(j, idx, a_path(j, idx))) == NULL ||
-	    (op->tmp = remote_path(j->opts->link_dest, a_path(j, idx))) ==
-	    NULL) {
-		if (op != NULL)
-			op_free(op);
-		job_finish(j, idx, TS_ENOMEM, "out of memory");
-		return;
-	}
-	op_sent(op, sftp_hardlink(j->s, op->tmp, op->path, op_on_reply, op));
-}
-
-static void
-job_start_upload(struct job *j, size_t idx, struct upload **list)
-{
-	const struct action	*a = &j->plan.v[idx];
-	struct xfer_opts	 o = { 0 };
-	struct ts_error		 e = { 0 };
-	struct upload		*u;
-	char			*src = NULL, *dst = NULL;
-
-	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (src = local_path(j->local_root, a->src->path)) == NULL ||
-	    (dst = remote_path(j->remote_root, a->src->path)) == NULL) {
-		job_finish(j, idx, TS_ENOMEM, "out of memory");
-		goto out;
-	}
-	u->job = j;
-	u->idx = idx;
-	o.hash = j->opts->verify == TS_VERIFY_HASH;
-	o.hash_kind = HASH_SHA256;
-	o.keep_mode = true;
-	o.stop_at_verify = o.hash;
-	o.skip_size_check = j->opts->verify == TS_VERIFY_NONE;
-	if (xfer_upload(&u->x, j->s, src, dst, &o, upload_on_phase, u,
-	    &e) != 0) {
-		job_finish(j, idx, e.code, e.msg);
-		goto out;
-	}
-	u->next = *list;
-	*list = u;
-	u = NULL;	/* transferred */
-	j->active++;
-out:
-	free(u);
-	free(src);
-	free(dst);
-}
-
-/* Pumps once, feeding uploads and checking those waiting to be verified;
- * frees the uploads that are done. */
-static void
-job_step(struct job *j, struct upload **list)
-{
-	struct upload	**pp, *u;
-	size_t		 waiting = 0, uploads = 0;
-
-	for (u = *list; u != NULL; u = u->next) {
-		uploads++;
-		if (xfer_phase(u->x) == XFER_RUNNING)
-			xfer_kick(u->x);
-		else if (xfer_phase(u->x) == XFER_VERIFY)
-			waiting++;
-	}
-	/* Verify in batches: when enough wait, or when all uploads do. */
-	if (j->nverify > 0 && (j->nverify >= JOB_VERIFY_BATCH / 2 ||
-	    waiting == uploads))
-		job_verify_batch(j);
-	if (j->active > 0)
-		sftp_pump(j->s, NULL);
-	for (pp = list; (u = *pp) != NULL; ) {
-		if (xfer_phase(u->x) == XFER_DONE) {
-			*pp = u->next;
-			xfer_free(u->x);
-			free(u);
-			j->active--;
-		} else
-			pp = &u->next;
-	}
-	job_report(j);
-}
-
-/* Carries out the actions idx[0..n), many in flight, and waits for all. */
-static void
-job_run(struct job *j, const size_t *idx, size_t n)
-{
-	struct upload		*list = NULL;
-	const struct action	*a;
-	const struct ts_error	*f;
-	size_t			 i;
-
-	for (i = 0; i < n; i++) {
-		a = &j->plan.v[idx[i]];
-		while (j->active > 0 && (j->active >= JOB_MAX_FILES_OPEN ||
-		    !sftp_room(j->s, 65536)) && sftp_failed(j->s) == NULL)
-			job_step(j, &list);
-		if ((f = sftp_failed(j->s)) != NULL) {
-			job_finish(j, idx[i], f->code, f->msg);
-			continue;
-		}
-		if (cancel_requested()) {
-			job_finish(j, idx[i], TS_ECANCELED, "interrupted");
-			continue;
-		}
-		if (j->disk_full) {
-			job_finish(j, idx[i], TS_ELOCAL, "not done: the local "
-			    "disk is full");
-			continue;
-		}
-		if (j->pull && a->kind == ACT_COPY)
-			job_start_download(j, idx[i], &list);
-		else if (j->pull)
-			job_local_op(j, idx[i]);
-		else if (a->kind == ACT_COPY && j->out[idx[i]].link)
-			job_start_hardlink(j, idx[i]);
-		else if (a->kind == ACT_COPY)
-			job_start_upload(j, idx[i], &list);
-		else
-			job_start_op(j, idx[i]);
-	}
-	while (j->active > 0)
-		job_step(j, &list);
-	job_report(j);
-}
 
 static int
 depth_of(const char *path)
@@ -1243,15 +568,17 @@ job_root_attrs(struct job *j)
 	struct stat		 st;
 	char			*root;
 
-	if (stat(j->local_root, &st) != 0 || sftp_failed(j->s) != NULL ||
+	struct sftp		*s = j->w[0].s;
+
+	if (stat(j->local_root, &st) != 0 || sftp_failed(s) != NULL ||
 	    (root = remote_path(j->remote_root, "")) == NULL)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.flags = SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_ACMODTIME;
 	a.perm = st.st_mode & 07777;
 	a.atime = a.mtime = (uint32_t)st.st_mtim.tv_sec;
-	if (sftp_setstat(j->s, root, &a, sftp_call_cb, &call) == 0 &&
-	    sftp_call_wait(j->s, &call, "set attributes of", root, &e) != 0)
+	if (sftp_setstat(s, root, &a, sftp_call_cb, &call) == 0 &&
+	    sftp_call_wait(s, &call, "set attributes of", root, &e) != 0)
 		log_msg(TS_LOG_WARN, "%s", e.msg);
 	free(root);
 }
@@ -1292,6 +619,33 @@ job_link_dest(struct job *j)
 		    r->mode == a->src->mode && r->mtime_ns / 1000000000 ==
 		    a->src->mtime_ns / 1000000000)
 			j->out[i].link = true;
+	}
+}
+
+/* Temporary files an interrupted run left on the server are removed at
+ * the end of this one.  They are excluded from the plan (job_filter).
+ * XXX A push running at the same time into the same directory would lose
+ * its temporary files: treesync assumes one push per directory. */
+static void
+job_find_leftovers(struct job *j)
+{
+	const char	*base;
+	char		*p;
+	size_t		 i;
+
+	for (i = 0; i < j->dst.n; i++) {
+		base = strrchr(j->dst.v[i].path, '/');
+		base = base != NULL ? base + 1 : j->dst.v[i].path;
+		if (j->dst.v[i].type != ENTRY_FILE && j->dst.v[i].type !=
+		    ENTRY_SYMLINK)
+			continue;
+		if (base[0] != '.' || (strstr(base, ".treesync-tmp.") == NULL &&
+		    strstr(base, ".treesync-old.") == NULL))
+			continue;
+		if ((p = remote_path(j->remote_root, j->dst.v[i].path)) != NULL) {
+			job_orphan(j, p);
+			free(p);
+		}
 	}
 }
 
@@ -1347,6 +701,7 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		    &root_missing, err)) != 0)
 			goto out;
 		report_problems(j, &rp);
+		job_find_leftovers(j);
 	}
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)
@@ -1375,7 +730,9 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		goto out;
 	}
 	j->sum->files_unchanged = j->plan.stats.unchanged;
-	if ((j->out = calloc(j->plan.n + 1, sizeof(*j->out))) == NULL) {
+	if ((j->out = calloc(j->plan.n + 1, sizeof(*j->out))) == NULL ||
+	    (j->tries = calloc(j->plan.n + 1, sizeof(*j->tries))) == NULL ||
+	    (j->retry = calloc(j->plan.n + 1, sizeof(*j->retry))) == NULL) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1395,6 +752,19 @@ job_dispose(struct job *j)
 		for (i = 0; i < j->plan.n; i++)
 			free(j->out[i].error);
 	free(j->out);
+	free(j->tries);
+	free(j->retry);
+	for (i = 0; i < j->norphans; i++)
+		free(j->orphans[i]);
+	free(j->orphans);
+	for (i = 1; i < (size_t)j->nw; i++)
+		if (j->w[i].owned)
+			ts_conn_free(j->w[i].conn);
+	if (j->w[0].owned)
+		ts_conn_free(j->w[0].conn);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->work_cv);
+	pthread_cond_destroy(&j->done_cv);
 	if (j->root_fd != -1)
 		close(j->root_fd);
 	plan_dispose(&j->plan);
@@ -1417,6 +787,12 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
 	j->conn = c;
 	j->s = conn_sftp(c);
 	j->opts = opts != NULL ? opts : &defaults;
+	j->retries = j->opts->retries >= 0 ? j->opts->retries : 3;
+	j->nw = 1;
+	worker_init(&j->w[0], j, 0, c, false);
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->work_cv, NULL);
+	pthread_cond_init(&j->done_cv, NULL);
 	j->local_root = local_dir;
 	j->remote_root = remote_dir;
 	j->fn = fn;
@@ -1431,6 +807,77 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
 	return 0;
 }
 
+/* Forgets a plan made in part, to walk and plan again. */
+static void
+job_unplan(struct job *j, const struct ts_summary *saved)
+{
+	size_t	 i;
+
+	if (j->out != NULL)
+		for (i = 0; i < j->plan.n; i++)
+			free(j->out[i].error);
+	free(j->out);
+	free(j->tries);
+	free(j->retry);
+	j->out = NULL;
+	j->tries = NULL;
+	j->retry = NULL;
+	plan_dispose(&j->plan);
+	plan_init(&j->plan);
+	entries_dispose(&j->src);
+	entries_dispose(&j->dst);
+	entries_dispose(&j->ref);
+	entries_init(&j->src);
+	entries_init(&j->dst);
+	entries_init(&j->ref);
+	filter_dispose(&j->filter);
+	filter_init(&j->filter);
+	*j->sum = *saved;
+}
+
+/* Walks and plans; a connection dropped meanwhile is opened again (on a
+ * connection of our own: the caller's is gone) and the walk starts over,
+ * with backoff, as a worker reconnects (worker.c). */
+static int
+job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
+{
+	static const int	 delay_ms[] = { 250, 1000, 2000, 4000, 8000 };
+	struct ts_summary	 saved = *j->sum;
+	struct ts_conn		*c;
+	struct ts_error		 e;
+	struct timespec		 ts;
+	size_t			 tries = 0;
+	int			 rc;
+
+	for (;;) {
+		memset(&e, 0, sizeof(e));
+		if ((rc = job_plan(j, maxdel, &e)) == 0 || rc == TS_EMAXDELETE ||
+		    sftp_failed(j->s) == NULL || j->retries == 0 ||
+		    tries >= sizeof(delay_ms) / sizeof(delay_ms[0]) ||
+		    cancel_requested())
+			break;
+		ts.tv_sec = delay_ms[tries] / 1000;
+		ts.tv_nsec = (long)(delay_ms[tries] % 1000) * 1000000;
+		tries++;
+		nanosleep(&ts, NULL);
+		log_msg(TS_LOG_WARN, "connection lost while listing: %s; "
+		    "reconnecting", e.msg);
+		job_unplan(j, &saved);
+		memset(&e, 0, sizeof(e));
+		if (conn_clone(&c, j->conn, &e) != 0) {
+			rc = e.code;
+			break;
+		}
+		if (j->w[0].owned)
+			ts_conn_free(j->w[0].conn);
+		worker_init(&j->w[0], j, 0, c, true);
+		j->s = conn_sftp(c);
+	}
+	if (err != NULL && err->code == TS_OK && e.code != TS_OK)
+		*err = e;
+	return rc;
+}
+
 /* A push, or with pull the same the other way round. */
 static int
 job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
@@ -1438,29 +885,32 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
     ts_item_fn *fn, void *payload, struct ts_error *err)
 {
 	struct ts_summary	 sum;
-	struct job		 j;
+	struct job		*j;
 	struct ts_error		 e = { 0 };
-	size_t			*idx = NULL, i;
+	size_t			*idx = NULL, i, nfiles;
 	double			 t0 = now_s();
 	bool			 maxdel = false;
-	int			 rc;
+	int			 rc, want;
 
-	job_init(&j, &sum, c, local_dir, remote_dir, opts, fn, payload);
-	j.pull = sum.pull = pull;
-	if ((rc = job_plan(&j, &maxdel, &e)) != 0)
+	/* The job holds a worker per connection: too big for the stack. */
+	if ((j = malloc(sizeof(*j))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	job_init(j, &sum, c, local_dir, remote_dir, opts, fn, payload);
+	j->pull = sum.pull = pull;
+	if ((rc = job_plan_retrying(j, &maxdel, &e)) != 0)
 		goto out;
-	if (j.opts->dry_run) {
-		for (i = 0; i < j.plan.n; i++)
-			job_finish(&j, i, TS_OK, NULL);
-		job_report(&j);
+	if (j->opts->dry_run) {
+		for (i = 0; i < j->plan.n; i++)
+			job_finish(j, i, TS_OK, NULL);
+		job_report(j);
 		/* Planned, not done: nothing was sent. */
 		sum.bytes_sent = 0;
-		for (i = 0; i < j.plan.n; i++)
-			if (j.plan.v[i].kind == ACT_COPY && !j.out[i].link)
-				sum.bytes_sent += j.plan.v[i].src->size;
+		for (i = 0; i < j->plan.n; i++)
+			if (j->plan.v[i].kind == ACT_COPY && !j->out[i].link)
+				sum.bytes_sent += j->plan.v[i].src->size;
 		goto out;
 	}
-	if ((idx = calloc(j.plan.n + 1, sizeof(*idx))) == NULL) {
+	if ((idx = calloc(j->plan.n + 1, sizeof(*idx))) == NULL) {
 		rc = error_set(&e, TS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1471,31 +921,40 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 			    local_dir);
 			goto out;
 		}
-		if ((j.root_fd = open(local_dir, O_RDONLY | O_DIRECTORY |
+		if ((j->root_fd = open(local_dir, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC)) == -1) {
 			rc = error_set_errno(&e, errno, "open \"%s\"",
 			    local_dir);
 			goto out;
 		}
-	} else if (j.plan.n > 0 && (rc = ts_mkdir(c, remote_dir, true,
+	} else if (j->plan.n > 0 && (rc = ts_mkdir(j->w[0].conn, remote_dir, true,
 	    &e)) != 0)
 		goto out;
-	job_phase(&j, PH_TYPE_DELETE, idx);
-	job_phase(&j, PH_MKDIR, idx);
-	job_phase(&j, PH_FILES, idx);
-	job_phase(&j, PH_DELETE, idx);
-	job_phase(&j, PH_DIR_ATTRS, idx);
-	job_report(&j);
+	j->t0 = t0;
+	/* More connections only help with files to move. */
+	for (i = 0, nfiles = 0; i < j->plan.n; i++)
+		nfiles += j->plan.v[i].kind == ACT_COPY && !j->out[i].link;
+	want = j->opts->jobs > 0 ? j->opts->jobs : 4;
+	workers_start(j, nfiles == 0 ? 1 : nfiles < (size_t)want ?
+	    (int)nfiles : want);
+	job_phase(j, PH_TYPE_DELETE, idx);
+	job_phase(j, PH_MKDIR, idx);
+	job_phase(j, PH_FILES, idx);
+	job_phase(j, PH_DELETE, idx);
+	job_phase(j, PH_DIR_ATTRS, idx);
+	workers_stop(j);
+	job_report(j);
+	job_sweep_orphans(j);
 	if (!pull)
-		job_root_attrs(&j);
-	if (sftp_failed(j.s) != NULL)
-		rc = error_set(&e, sftp_failed(j.s)->code, "%s",
-		    sftp_failed(j.s)->msg);
+		job_root_attrs(j);
 out:
 	sum.elapsed = now_s() - t0;
 	if (cancel_requested())
 		rc = error_set(&e, TS_ECANCELED, "interrupted; nothing was left "
 		    "half-written");
+	else if (rc == 0 && j->disk_full)
+		rc = error_set(&e, TS_ELOCAL, "the local disk is full: the "
+		    "pull stopped; the files it completed are intact");
 	else if (rc == 0 && maxdel)
 		rc = TS_EMAXDELETE;
 	else if (rc == 0 && sum.errors > 0)
@@ -1504,7 +963,8 @@ out:
 	if (rc != 0 && err != NULL && err->code == TS_OK)
 		*err = e;
 	free(idx);
-	job_dispose(&j);
+	job_dispose(j);
+	free(j);
 	if (out != NULL)
 		*out = sum;
 	return rc;
@@ -1539,7 +999,7 @@ ts_check(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	    (struct ts_sync_opts)TS_SYNC_OPTS_INIT;
 	struct ts_summary	 sum;
 	struct ts_item		 it;
-	struct job		 j;
+	struct job		*j;
 	struct ts_error		 e = { 0 };
 	const struct entry	*le, *re;
 	double			 t0 = now_s();
@@ -1551,17 +1011,19 @@ ts_check(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	o.checksum = true;
 	o.delete_extra = false;
 	o.dry_run = true;
-	job_init(&j, &sum, c, local_dir, remote_dir, &o, fn, payload);
-	if ((rc = job_plan(&j, &maxdel, &e)) != 0)
+	if ((j = malloc(sizeof(*j))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	job_init(j, &sum, c, local_dir, remote_dir, &o, fn, payload);
+	if ((rc = job_plan_retrying(j, &maxdel, &e)) != 0)
 		goto out;
 	if (sum.hash_used == NULL) {
-		job_choose_hash(&j);
+		job_choose_hash(j);
 	}
 	/* Walk both sorted lists side by side: the plan has no entry for
 	 * matches, so compare here with the hashes it gathered. */
-	for (a = 0, b = 0; a < j.src.n || b < j.dst.n; ) {
-		le = a < j.src.n ? &j.src.v[a] : NULL;
-		re = b < j.dst.n ? &j.dst.v[b] : NULL;
+	for (a = 0, b = 0; a < j->src.n || b < j->dst.n; ) {
+		le = a < j->src.n ? &j->src.v[a] : NULL;
+		re = b < j->dst.n ? &j->dst.v[b] : NULL;
 		cmp = le == NULL ? 1 : re == NULL ? -1 :
 		    entries_path_cmp(le->path, re->path);
 		memset(&it, 0, sizeof(it));
@@ -1569,7 +1031,7 @@ ts_check(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 		if (cmp < 0) {
 			a++;
 			if (le->type == ENTRY_DIR ||
-			    filter_excluded(&j.filter, le->path, false))
+			    filter_excluded(&j->filter, le->path, false))
 				continue;
 			it.path = le->path;
 			it.type = item_type(le);
@@ -1579,7 +1041,7 @@ ts_check(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 		} else if (cmp > 0) {
 			b++;
 			if (re->type == ENTRY_DIR ||
-			    filter_excluded(&j.filter, re->path, false))
+			    filter_excluded(&j->filter, re->path, false))
 				continue;
 			it.path = re->path;
 			it.type = item_type(re);
@@ -1625,7 +1087,8 @@ out:
 	sum.dry_run = false;
 	if (rc != 0 && err != NULL && err->code == TS_OK)
 		*err = e;
-	job_dispose(&j);
+	job_dispose(j);
+	free(j);
 	if (out != NULL)
 		*out = sum;
 	return rc;

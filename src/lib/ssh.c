@@ -170,6 +170,11 @@ ssh_error(struct ssh *s, int rc, struct ts_error *err, const char *what)
 		code = TS_ECONN;
 		break;
 	}
+	/* libssh2's words for a dead socket ("transport read") say little. */
+	if (rc == LIBSSH2_ERROR_SOCKET_RECV || rc == LIBSSH2_ERROR_SOCKET_SEND ||
+	    rc == LIBSSH2_ERROR_SOCKET_DISCONNECT)
+		return error_set(err, code, "%s on \"%s\": the connection was "
+		    "lost", what, s->host);
 	return error_set(err, code, "%s on \"%s\": %s", what, s->host,
 	    msg != NULL && *msg != '\0' ? msg : "connection lost");
 }

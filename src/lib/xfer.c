@@ -140,6 +140,10 @@ xfer_sent(struct xfer *x, int rc)
 			error_set(&x->err, f->code, "%s", f->msg);
 		else
 			error_set(&x->err, TS_ERROR, "request refused");
+		/* The session is gone: a remote temporary file stays for the
+		 * next run to remove, a local one goes now. */
+		if (!x->upload && x->tmp != NULL)
+			unlinkat(x->dirfd, x->tmpname, 0);
 		x->state = X_DONE;
 		xfer_finish(x);
 	}

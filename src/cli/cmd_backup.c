@@ -1,0 +1,144 @@
+/* treesync backup [--keep N] [--stamp S] [--prune-dry-run] PATH... TARGET */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "report.h"
+
+struct backup_ctx {
+	struct report	*r;		/* the item lines */
+	bool		 json;
+	bool		 quiet;
+	int		 keep;
+};
+
+/* Why a snapshot is kept or removed, for people. */
+static void
+write_reason(FILE *f, const char *reason, int keep)
+{
+	if (strcmp(reason, "newest") == 0)
+		fprintf(f, "one of the newest %d", keep);
+	else if (strcmp(reason, "current") == 0)
+		fputs("made by this run", f);
+	else if (strcmp(reason, "expired") == 0)
+		fprintf(f, "older than the newest %d", keep);
+	else if (strcmp(reason, "stale") == 0)
+		fputs("unfinished run, older than the newest snapshot", f);
+	else if (strcmp(reason, "in-progress") == 0)
+		fputs("unfinished run, not older than the newest snapshot", f);
+	else if (strcmp(reason, "removing") == 0)
+		fputs("unfinished removal", f);
+	else
+		report_write_name(f, reason);
+}
+
+/* One line per rotation decision: "keep NAME (why)", "remove NAME (why)",
+ * with --prune-dry-run "would remove NAME (why)"; JSON: a "prune" line.
+ * A failed removal is also said on stderr. */
+static void
+on_prune(const struct ts_prune_item *p, void *payload)
+{
+	struct backup_ctx	*x = payload;
+
+	if (x->json)
+		report_json_prune(stdout, p);
+	else if (!x->quiet) {
+		fputs(p->keep ? "keep " : p->dry_run ? "would remove " :
+		    "remove ", stdout);
+		report_write_name(stdout, p->name);
+		fputs(" (", stdout);
+		write_reason(stdout, p->reason, x->keep);
+		fputs(")\n", stdout);
+	}
+	if (p->code != TS_OK) {
+		fputs("treesync: ", stderr);
+		report_write_name(stderr, p->error != NULL ? p->error :
+		    "removal failed");
+		fputc('\n', stderr);
+	}
+}
+
+static void
+on_item(const struct ts_item *it, void *payload)
+{
+	report_item(it, ((struct backup_ctx *)payload)->r);
+}
+
+int
+cmd_backup(const struct cli *o)
+{
+	struct ts_backup_opts	 bo = TS_BACKUP_OPTS_INIT;
+	struct ts_backup_result	 res;
+	struct ts_error		 err = { 0 };
+	struct backup_ctx	 x = { 0 };
+	struct ts_conn		*c;
+	enum report_mode	 mode;
+	const char		*target;
+	int			 rc;
+
+	if (o->nargs < 2) {
+		fputs("usage: treesync backup [--keep N] [--stamp "
+		    "YYYYMMDD-HHMMSS] [--prune-dry-run] [OPTIONS] PATH... "
+		    "[user@]host:ROOT\n", stderr);
+		return 2;
+	}
+	if (o->sync.dry_run) {
+		fputs("treesync: backup has no -n/--dry-run; --prune-dry-run "
+		    "shows what the rotation would remove\n", stderr);
+		return 2;
+	}
+	target = o->args[o->nargs - 1];
+	bo.keep = o->keep > 0 ? o->keep : bo.keep;
+	bo.stamp = o->stamp;
+	bo.prune_dry_run = o->prune_dry_run;
+	bo.break_lock = o->break_lock;
+	bo.sync = o->sync;
+	/* A backup is checked by hash unless told otherwise. */
+	bo.sync.verify = o->verify_set ? o->verify : TS_VERIFY_HASH;
+	mode = o->json ? REPORT_JSON : o->itemize || o->verbose > 0 ?
+	    REPORT_ITEMIZE : REPORT_QUIET;
+	if (o->quiet && !o->json)
+		mode = REPORT_QUIET;
+	x.json = o->json;
+	x.quiet = o->quiet;
+	x.keep = bo.keep;
+	if (report_new(&x.r, mode, o->stats, o->verbose > 0, false, stdout,
+	    stderr) != 0) {
+		fputs("treesync: out of memory\n", stderr);
+		return 1;
+	}
+	if ((c = cli_connect(o, target, &rc)) == NULL) {
+		report_free(x.r);
+		return rc;
+	}
+	rc = ts_backup(&res, c, (const char *const *)o->args,
+	    (size_t)o->nargs - 1, ts_conn_path(c), &bo, on_item, on_prune, &x,
+	    &err);
+	if (o->json)
+		report_json_backup_summary(stdout, &res, rc, rc != 0 ? err.msg :
+		    NULL);
+	else {
+		report_summary(x.r, &res.sum, rc, NULL);
+		if (res.complete && !o->quiet)
+			printf("snapshot %s complete: %" PRIu64 " files (%" PRIu64
+			    " hard-linked), %" PRIu64 " bytes sent\n",
+			    res.snapshot, res.sum.files_scanned,
+			    res.sum.files_linked, res.sum.bytes_sent);
+	}
+	fflush(stdout);
+	if (rc != 0) {
+		fprintf(stderr, "treesync: %s\n", err.msg);
+		if (res.complete)
+			fprintf(stderr, "treesync: snapshot %s is complete; "
+			    "the rotation did not finish\n", res.snapshot);
+		else if (res.in_progress[0] != '\0' && rc != TS_ELOCKED)
+			fprintf(stderr, "treesync: the snapshot was not completed "
+			    "(left as %s, removed by a later run); nothing was "
+			    "pruned\n", res.in_progress);
+	}
+	ts_conn_free(c);
+	report_free(x.r);
+	return exitcode_for(rc);
+}

@@ -1,0 +1,124 @@
+/*
+ * What job.c (planning, reporting, the public calls) and worker.c
+ * (carrying the plan out over N connections) share.
+ */
+#ifndef TS_JOB_H
+#define TS_JOB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "entries.h"
+#include "filter.h"
+#include "hash.h"
+#include "plan.h"
+#include "sftp.h"
+#include "treesync.h"
+
+#define JOB_HASH_BATCH		2000	/* names per remote hash command */
+#define JOB_MAX_FILES_OPEN	64	/* actions in flight on one engine */
+#define JOB_VERIFY_BATCH	64	/* uploads checked by one command */
+#define JOB_MAX_WORKERS		64
+
+/* What became of one planned action. */
+struct outcome {
+	bool		 done;
+	bool		 link;		/* ACT_COPY done as a hard link from
+					 * link_dest */
+	int		 code;
+	char		*error;		/* owned; when code != TS_OK */
+};
+
+struct upload;
+
+/* One connection and the thread that drives it (worker.c). */
+struct worker {
+	struct job	*job;
+	int		 id;
+	struct ts_conn	*conn;		/* the caller's, or owned */
+	bool		 owned;
+	struct sftp	*s;
+	size_t		 active;	/* actions in flight */
+	struct upload	*list;		/* transfers in flight */
+	struct upload	*verify_q[JOB_VERIFY_BATCH];
+	size_t		 nverify;
+	bool		 exec_probed, exec_ok, has_xxhsum;
+	pthread_t	 th;
+	bool		 started;
+	bool		 dead;		/* lost its connection for good */
+	unsigned	 gen;		/* the last batch it saw */
+};
+
+struct job {
+	struct ts_conn	*conn;		/* the caller's */
+	struct sftp	*s;		/* its engine, for planning */
+	const struct ts_sync_opts *opts;
+	const char	*local_root, *remote_root;
+	struct entries	 src, dst;
+	struct entries	 ref;		/* the link_dest tree */
+	struct filter	 filter;
+	struct plan	 plan;
+	struct outcome	*out;		/* one per plan action */
+	uint8_t		*tries;		/* retries used, per action */
+	size_t		 reported;	/* actions reported so far */
+	ts_item_fn	*fn;
+	void		*payload;
+	struct ts_summary *sum;
+	bool		 pull;		/* src is remote, dst local */
+	int		 root_fd;	/* pull: the local root, or -1 */
+	volatile bool	 disk_full;	/* pull: start nothing more */
+	enum hash_kind	 hash_kind;	/* -c and check */
+	bool		 hash_remote;	/* hashed by the server */
+	double		 t0;
+	double		 last_progress;	/* when progress was last called */
+	/* Workers; w[0] drives the caller's connection. */
+	struct worker	 w[JOB_MAX_WORKERS];
+	int		 nw;
+	int		 retries;
+	/* Shared between workers: everything below, under mu. */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 work_cv;	/* a batch or a retry to take */
+	pthread_cond_t	 done_cv;	/* an action finished */
+	const size_t	*batch;		/* the actions of the running batch */
+	size_t		 batch_n, batch_next;
+	size_t		 pending;	/* of the batch, not finished */
+	size_t		*retry;		/* actions to start again */
+	size_t		 nretry;
+	unsigned	 gen;		/* batch number */
+	bool		 quit;
+	char		**orphans;	/* temp files a lost connection left */
+	size_t		 norphans, orphans_cap;
+	struct ts_error	 last_conn_error;
+};
+
+char	*remote_path(const char *root, const char *rel);
+char	*local_path(const char *root, const char *rel);
+const char *a_path(const struct job *j, size_t idx);
+
+/* Records the outcome of action idx (thread-safe).  A dropped connection
+ * or a file that changed while being sent puts it back in the queue,
+ * while it has retries left. */
+void	job_finish(struct job *j, size_t idx, int code, const char *msg);
+void	job_finish_error(struct job *j, size_t idx, const struct ts_error *e);
+/* Remembers a temporary file to remove at the end (thread-safe). */
+void	job_orphan(struct job *j, const char *path);
+/* Reports, in plan order, what finished; caller holds nothing. */
+void	job_report(struct job *j);
+
+/* worker.c */
+void	worker_init(struct worker *w, struct job *j, int id,
+	    struct ts_conn *c, bool owned);
+void	worker_probe_exec(struct worker *w);
+int	worker_remote_hash(struct worker *w, enum hash_kind kind,
+	    bool on_server, const char *const *paths, size_t n,
+	    char (*hex)[HASH_HEX_MAX], struct ts_error *err);
+/* Opens the other connections and starts a thread per connection. */
+void	workers_start(struct job *j, int want);
+void	workers_stop(struct job *j);
+/* Carries out actions idx[0..n) over every worker; returns when all have
+ * finished, reporting and showing progress meanwhile. */
+void	job_run(struct job *j, const size_t *idx, size_t n);
+/* Removes the orphaned temporary files, best effort. */
+void	job_sweep_orphans(struct job *j);
+
+#endif

@@ -1,0 +1,1064 @@
+/*
+ * Carrying out a plan: -j connections, one worker thread each, each with
+ * many actions in flight on its pipelined SFTP channel.  Workers take
+ * actions from the running batch one at a time, so small files spread
+ * over every connection and a slow one never holds the others up.  A
+ * connection that drops is opened again with backoff; the actions that
+ * were in flight on it go back to the queue and start over (from the
+ * first byte, under a new temporary name), on whichever worker takes them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cancel.h"
+#include "conn.h"
+#include "error.h"
+#include "job.h"
+#include "log.h"
+#include "verify.h"
+#include "xfer.h"
+
+/* One transfer in flight, for its callback. */
+struct upload {
+	struct worker	*w;
+	size_t		 idx;		/* its action */
+	struct xfer	*x;
+	char		*tmp;		/* upload: its remote temporary name */
+	struct upload	*next;		/* the worker's list */
+};
+
+/* One small request in flight (mkdir, remove, setstat, symlink). */
+struct op {
+	struct worker	*w;
+	size_t		 idx;
+	int		 step;
+	char		*path, *tmp;
+};
+
+void
+worker_init(struct worker *w, struct job *j, int id, struct ts_conn *c,
+    bool owned)
+{
+	memset(w, 0, sizeof(*w));
+	w->job = j;
+	w->id = id;
+	w->conn = c;
+	w->owned = owned;
+	w->s = conn_sftp(c);
+}
+
+/* Finds out once whether the server runs commands and has xxhsum. */
+void
+worker_probe_exec(struct worker *w)
+{
+	struct buf	 out;
+	int		 status = -1;
+
+	if (w->exec_probed)
+		return;
+	w->exec_probed = true;
+	buf_init(&out, 4096);
+	if (ssh_exec(sftp_ssh(w->s), "echo treesync-exec; command -v xxhsum "
+	    ">/dev/null 2>&1 && echo has-xxhsum", NULL, 0, &out, &status,
+	    NULL) == 0 && out.len > 0) {
+		w->exec_ok = memmem(out.data, out.len, "treesync-exec", 13) !=
+		    NULL;
+		w->has_xxhsum = memmem(out.data, out.len, "has-xxhsum", 10) !=
+		    NULL;
+	}
+	buf_dispose(&out);
+	log_msg(TS_LOG_DEBUG, "server runs commands: %s, has xxhsum: %s",
+	    w->exec_ok ? "yes" : "no", w->has_xxhsum ? "yes" : "no");
+}
+
+struct readback {
+	size_t		 i;
+	struct xfer	*x;
+	bool		 done;
+};
+
+static void
+readback_done(struct xfer *x, void *payload)
+{
+	(void)x;
+	((struct readback *)payload)->done = true;
+}
+
+/* Hashes remote files by reading them over SFTP, many at once. */
+static int
+remote_hash_readback(struct worker *w, enum hash_kind kind,
+    const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
+    struct ts_error *err)
+{
+	struct xfer_opts o = { .hash = true, .hash_kind = kind };
+	struct readback	*rb;
+	size_t		 next = 0, active = 0, i;
+	int		 rc = 0;
+
+	if ((rb = calloc(n != 0 ? n : 1, sizeof(*rb))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	while (next < n || active > 0) {
+		while (next < n && active < JOB_MAX_FILES_OPEN / 2) {
+			hex[next][0] = '\0';
+			rb[next].i = next;
+			if (xfer_download(&rb[next].x, w->s, paths[next], NULL,
+			    &o, readback_done, &rb[next], NULL) != 0)
+				rb[next].done = true;
+			else
+				active++;
+			next++;
+		}
+		for (i = 0; i < next; i++)
+			if (rb[i].x != NULL) {
+				if (rb[i].done) {
+					if (xfer_result(rb[i].x, NULL) == 0)
+						strcpy(hex[i], xfer_hash(rb[i].x));
+					xfer_free(rb[i].x);
+					rb[i].x = NULL;
+					active--;
+				} else
+					xfer_kick(rb[i].x);
+			}
+		if (active > 0 && (rc = sftp_pump(w->s, err)) != 0 &&
+		    sftp_failed(w->s) == NULL)
+			break;
+		if (sftp_failed(w->s) != NULL && active == 0)
+			break;
+	}
+	for (i = 0; i < n; i++)
+		xfer_free(rb[i].x);
+	free(rb);
+	if (sftp_failed(w->s) != NULL)
+		return error_set(err, sftp_failed(w->s)->code, "%s",
+		    sftp_failed(w->s)->msg);
+	return rc;
+}
+
+/* Hashes remote files: on the server in batches when it can, else by
+ * reading them back. */
+int
+worker_remote_hash(struct worker *w, enum hash_kind kind, bool on_server,
+    const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
+    struct ts_error *err)
+{
+	size_t	 i, k;
+	int	 rc;
+
+	if (on_server) {
+		for (i = 0; i < n; i += k) {
+			k = n - i < JOB_HASH_BATCH ? n - i : JOB_HASH_BATCH;
+			rc = verify_remote_hash(sftp_ssh(w->s), kind,
+			    paths + i, k, hex + i, NULL);
+			if (rc != 0) {
+				if (sftp_failed(w->s) != NULL)
+					return error_set(err, TS_ECONN, "%s",
+					    sftp_failed(w->s)->msg);
+				/* A batch failing as a whole (say a name
+				 * xxhsum cannot print): read those back. */
+				if ((rc = remote_hash_readback(w, kind,
+				    paths + i, k, hex + i, err)) != 0)
+					return rc;
+			}
+		}
+		return 0;
+	}
+	return remote_hash_readback(w, kind, paths, n, hex, err);
+}
+
+/* --- carrying out the plan ----------------------------------------- */
+
+static void
+op_failed(struct op *op, const struct sftp_reply *r, const char *what)
+{
+	struct ts_error	 e = { 0 };
+
+	sftp_status_error(&e, r->status, r->msg, r->msg_len, what, op->path);
+	job_finish(op->w->job, op->idx, e.code, e.msg);
+}
+
+static void
+op_free(struct op *op)
+{
+	op->w->active--;
+	free(op->path);
+	free(op->tmp);
+	free(op);
+}
+
+/* mkdir, remove, rmdir, setstat: one request, one reply. */
+static void
+op_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct op		*op = payload;
+	const struct action	*a = &op->w->job->plan.v[op->idx];
+
+	(void)s;
+	if (r->status != SSH_FX_OK)
+		op_failed(op, r, a->kind == ACT_MKDIR ? "mkdir" :
+		    a->kind == ACT_DELETE ? "delete" : a->kind == ACT_COPY ?
+		    "hard-link" : "set attributes of");
+	else
+		job_finish(op->w->job, op->idx, TS_OK, NULL);
+	op_free(op);
+}
+
+static void	op_sent(struct op *op, int rc);
+
+/* Whether a symlink can replace an old one atomically: made at a
+ * temporary name, then renamed over it.  Without posix-rename: remove,
+ * then create. */
+static bool
+link_atomic(struct sftp *s)
+{
+	return sftp_has(s, SFTP_EXT_POSIX_RENAME);
+}
+
+static void
+link_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct op		*op = payload;
+	const struct action	*a = &op->w->job->plan.v[op->idx];
+	bool			 atomic = link_atomic(s) && op->tmp != NULL;
+
+	switch (op->step++) {
+	case 0:		/* symlink at tmp (atomic) or remove of the old */
+		if (r->status != SSH_FX_OK && (atomic ||
+		    r->status != SSH_FX_NO_SUCH_FILE)) {
+			op_failed(op, r, atomic ? "symlink" : "replace");
+			break;
+		}
+		if (atomic)
+			op_sent(op, sftp_posix_rename(s, op->tmp, op->path,
+			    link_on_reply, op));
+		else
+			op_sent(op, sftp_symlink(s, op->path, a->src->link,
+			    link_on_reply, op));
+		return;
+	case 1:
+		if (r->status != SSH_FX_OK) {
+			op_failed(op, r, "symlink");
+			if (atomic)
+				sftp_remove(s, op->tmp, NULL, NULL);
+		} else
+			job_finish(op->w->job, op->idx, TS_OK, NULL);
+		break;
+	}
+	op_free(op);
+}
+
+/* A request the engine refused (the session failed): the action fails
+ * with the session's error, as no reply will come. */
+static void
+op_sent(struct op *op, int rc)
+{
+	const struct ts_error	*f;
+
+	if (rc == 0)
+		return;
+	f = sftp_failed(op->w->s);
+	job_finish(op->w->job, op->idx, f != NULL ? f->code : TS_ECONN,
+	    f != NULL ? f->msg : "connection lost");
+	op_free(op);
+}
+
+static struct op *
+op_new(struct worker *w, size_t idx, const char *rel)
+{
+	struct job		*j = w->job;
+	struct op	*op;
+
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return NULL;
+	op->w = w;
+	op->idx = idx;
+	if ((op->path = remote_path(j->remote_root, rel)) == NULL) {
+		free(op);
+		return NULL;
+	}
+	w->active++;
+	return op;
+}
+
+static void
+attrs_of(struct sftp_attrs *a, const struct entry *e, unsigned which)
+{
+	memset(a, 0, sizeof(*a));
+	if ((which & ATTR_MODE) != 0) {
+		a->flags |= SSH_FILEXFER_ATTR_PERMISSIONS;
+		a->perm = e->mode & 07777;
+	}
+	if ((which & ATTR_MTIME) != 0) {
+		a->flags |= SSH_FILEXFER_ATTR_ACMODTIME;
+		a->mtime = a->atime = (uint32_t)(e->mtime_ns / 1000000000);
+	}
+}
+
+/* Sends the request(s) for one non-upload action. */
+static void
+job_start_op(struct worker *w, size_t idx)
+{
+	struct job		*j = w->job;
+	const struct action	*a = &j->plan.v[idx];
+	struct sftp_attrs	 at;
+	struct op		*op;
+
+	if ((op = op_new(w, idx, plan_action_path(a))) == NULL) {
+		job_finish(j, idx, TS_ENOMEM, "out of memory");
+		return;
+	}
+	switch (a->kind) {
+	case ACT_MKDIR:
+		/* Writable by us until its real mode is set, last. */
+		memset(&at, 0, sizeof(at));
+		at.flags = SSH_FILEXFER_ATTR_PERMISSIONS;
+		at.perm = (a->src->mode & 0777) | 0700;
+		op_sent(op, sftp_mkdir(w->s, op->path, &at, op_on_reply, op));
+		break;
+	case ACT_DELETE:
+		if (a->dst->type == ENTRY_DIR)
+			op_sent(op, sftp_rmdir(w->s, op->path, op_on_reply, op));
+		else
+			op_sent(op, sftp_remove(w->s, op->path, op_on_reply,
+			    op));
+		break;
+	case ACT_SETATTR:
+		attrs_of(&at, a->src, a->attrs);
+		op_sent(op, sftp_setstat(w->s, op->path, &at, op_on_reply, op));
+		break;
+	case ACT_SYMLINK:
+		if (a->dst != NULL && link_atomic(w->s)) {
+			if (xfer_temp_name(&op->tmp, op->path) != 0) {
+				job_finish(j, idx, TS_ENOMEM, "out of memory");
+				op_free(op);
+				return;
+			}
+			op_sent(op, sftp_symlink(w->s, op->tmp, a->src->link,
+			    link_on_reply, op));
+		} else if (a->dst != NULL)
+			op_sent(op, sftp_remove(w->s, op->path, link_on_reply,
+			    op));
+		else {
+			op->step = 1;
+			op_sent(op, sftp_symlink(w->s, op->path, a->src->link,
+			    link_on_reply, op));
+		}
+		break;
+	case ACT_CONFLICT: {
+		char	 msg[256];
+
+		snprintf(msg, sizeof(msg), "cannot replace \"%s\": %s",
+		    plan_action_path(a), a->reason == REASON_NOT_EMPTY ?
+		    "a non-empty directory is in the way (use --delete)" :
+		    a->reason == REASON_PROTECTED ? "the directory in the way "
+		    "holds excluded files" : "--max-delete stopped the delete "
+		    "it needs");
+		job_finish(j, idx, TS_EREMOTE, msg);
+		op_free(op);
+		return;
+	}
+	default:
+		job_finish(j, idx, TS_OK, NULL);
+		op_free(op);
+		return;
+	}
+}
+
+static void
+upload_on_phase(struct xfer *x, void *payload)
+{
+	struct upload	*u = payload;
+	struct worker	*w = u->w;
+	struct job	*j = w->job;
+	struct ts_error	 e = { 0 };
+
+	if (xfer_phase(x) == XFER_VERIFY) {
+		w->verify_q[w->nverify++] = u;
+		return;
+	}
+	xfer_result(x, &e);
+	/* A full local disk stops the pull: the file was removed, those
+	 * done stay valid, nothing more is started. */
+	if (j->pull && e.sys_errno == ENOSPC && !j->disk_full) {
+		j->disk_full = true;
+		log_msg(TS_LOG_ERROR, "the local disk is full; stopping");
+	}
+	/* A dropped connection could not remove the temporary file. */
+	if (e.code == TS_ECONN && !j->pull && u->tmp != NULL)
+		job_orphan(j, u->tmp);
+	job_finish_error(j, u->idx, &e);
+}
+
+/* --- pull: the local side -------------------------------------------- */
+
+/*
+ * Opens directory rel (relative to the local root) one component at a
+ * time with O_NOFOLLOW: a symlink planted anywhere on the way, even after
+ * the plan was made, makes the open fail instead of leading outside the
+ * tree.  Returns the fd, or -1 with errno set.
+ */
+static int
+local_open_dir(struct job *j, const char *rel, size_t len)
+{
+	char	 comp[NAME_MAX + 1];
+	size_t	 i = 0, n;
+	int	 fd, nfd;
+
+	if ((fd = fcntl(j->root_fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	while (i < len) {
+		n = strcspn(rel + i, "/");
+		if (n > len - i)
+			n = len - i;
+		if (n == 0 || n > NAME_MAX) {
+			close(fd);
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(comp, rel + i, n);
+		comp[n] = '\0';
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		close(fd);
+		if (nfd == -1)
+			return -1;
+		fd = nfd;
+		i += n + 1;
+	}
+	return fd;
+}
+
+/* The parent directory of rel, opened safely; *name is rel's last part. */
+static int
+local_parent(struct job *j, const char *rel, const char **name)
+{
+	const char	*slash = strrchr(rel, '/');
+
+	*name = slash != NULL ? slash + 1 : rel;
+	return local_open_dir(j, rel, slash != NULL ? (size_t)(slash - rel) :
+	    0);
+}
+
+static mode_t
+local_mode(const struct job *j, uint32_t mode)
+{
+	mode_t	 mask;
+
+	if (j->opts->perms)
+		return mode & 07777;
+	mask = umask(0);
+	umask(mask);
+	return (mode & 0777) & ~mask;
+}
+
+/* mkdir, delete, setattr, symlink on the local side: done at once. */
+static void
+job_local_op(struct worker *w, size_t idx)
+{
+	struct job		*j = w->job;
+	const struct action	*a = &j->plan.v[idx];
+	const char		*name, *what = "";
+	struct timespec		 t[2];
+	struct ts_error		 e = { 0 };
+	char			*tmp = NULL, *shown;
+	int			 dfd, rc = 0;
+
+	if ((dfd = local_parent(j, a_path(j, idx), &name)) == -1) {
+		what = "open the directory of";
+		rc = -1;
+		goto out;
+	}
+	switch (a->kind) {
+	case ACT_MKDIR:
+		what = "mkdir";
+		rc = mkdirat(dfd, name, (a->src->mode & 0777) | 0700);
+		break;
+	case ACT_DELETE:
+		what = "delete";
+		rc = unlinkat(dfd, name, a->dst->type == ENTRY_DIR ?
+		    AT_REMOVEDIR : 0);
+		break;
+	case ACT_SETATTR:
+		what = "set attributes of";
+		if ((a->attrs & ATTR_MODE) != 0)
+			rc = fchmodat(dfd, name, local_mode(j, a->src->mode),
+			    AT_SYMLINK_NOFOLLOW);
+		if (rc == 0 && (a->attrs & ATTR_MTIME) != 0) {
+			t[0].tv_sec = t[1].tv_sec = a->src->mtime_ns / 1000000000;
+			t[0].tv_nsec = t[1].tv_nsec = 0;
+			rc = utimensat(dfd, name, t, AT_SYMLINK_NOFOLLOW);
+		}
+		break;
+	case ACT_SYMLINK:
+		/* Made at a temporary name, renamed over the old one. */
+		what = "symlink";
+		if (xfer_temp_name(&tmp, name) != 0) {
+			errno = ENOMEM;
+			rc = -1;
+			break;
+		}
+		if ((rc = symlinkat(a->src->link, dfd, tmp)) == 0 &&
+		    (rc = renameat(dfd, tmp, dfd, name)) != 0) {
+			int	 saved = errno;
+
+			unlinkat(dfd, tmp, 0);
+			errno = saved;
+		}
+		break;
+	case ACT_CONFLICT:
+		close(dfd);
+		job_start_op(w, idx);	/* reports the conflict */
+		return;
+	default:
+		break;
+	}
+	close(dfd);
+out:
+	free(tmp);
+	if (rc != 0) {
+		shown = local_path(j->local_root, a_path(j, idx));
+		error_set_errno(&e, errno, "%s \"%s\"", what, shown != NULL ?
+		    shown : a_path(j, idx));
+		free(shown);
+		if (e.sys_errno == ENOSPC)
+			j->disk_full = true;
+	}
+	job_finish(j, idx, e.code, e.msg);
+}
+
+static void
+job_start_download(struct worker *w, size_t idx)
+{
+	struct job		*j = w->job;
+	const struct action	*a = &j->plan.v[idx];
+	struct xfer_opts	 o = { 0 };
+	struct ts_error		 e = { 0 };
+	struct upload		*u;
+	const char		*name;
+	char			*src = NULL, *shown = NULL;
+	int			 dfd = -1;
+
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (src = remote_path(j->remote_root, a->src->path)) == NULL ||
+	    (shown = local_path(j->local_root, a->src->path)) == NULL) {
+		job_finish(j, idx, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((dfd = local_parent(j, a->src->path, &name)) == -1) {
+		error_set_errno(&e, errno, "open the directory of \"%s\"",
+		    shown);
+		job_finish(j, idx, e.code, e.msg);
+		goto out;
+	}
+	u->w = w;
+	u->idx = idx;
+	o.hash = j->opts->verify == TS_VERIFY_HASH;
+	o.hash_kind = HASH_SHA256;
+	o.keep_mode = true;
+	o.perms = j->opts->perms;
+	o.stop_at_verify = o.hash;
+	o.skip_size_check = j->opts->verify == TS_VERIFY_NONE;
+	if (xfer_download_at(&u->x, w->s, src, dfd, shown, &o,
+	    upload_on_phase, u, &e) != 0) {
+		job_finish(j, idx, e.code, e.msg);
+		goto out;
+	}
+	u->next = w->list;
+	w->list = u;
+	u = NULL;	/* transferred */
+	w->active++;
+out:
+	if (dfd != -1)
+		close(dfd);
+	free(u);
+	free(src);
+	free(shown);
+}
+
+/* Checks the uploads waiting at their temporary names with one remote
+ * hash command (or by reading them back), then lets them finish. */
+static void
+job_verify_batch(struct worker *w)
+{
+	struct job		*j = w->job;
+	const char	*paths[JOB_VERIFY_BATCH];
+	char		 hex[JOB_VERIFY_BATCH][HASH_HEX_MAX];
+	struct ts_error	 e = { 0 }, why;
+	size_t		 i, n = w->nverify;
+
+	if (n == 0)
+		return;
+	w->nverify = 0;
+	for (i = 0; i < n; i++)
+		paths[i] = xfer_remote_path(w->verify_q[i]->x);
+	/* Uploads hash with SHA-256 as they read (see put). */
+	worker_probe_exec(w);
+	if (worker_remote_hash(w, HASH_SHA256, w->exec_ok, paths, n, hex,
+	    &e) != 0)
+		for (i = 0; i < n; i++)
+			hex[i][0] = '\0';
+	pthread_mutex_lock(&j->mu);
+	if (j->sum->hash_where == NULL)
+		j->sum->hash_where = w->exec_ok ? "server" : "read-back";
+	pthread_mutex_unlock(&j->mu);
+	for (i = 0; i < n; i++) {
+		struct upload	*u = w->verify_q[i];
+
+		memset(&why, 0, sizeof(why));
+		if (hex[i][0] == '\0')
+			error_set(&why, TS_EVERIFY, "\"%s\": could not hash it on "
+			    "the server%s%s", a_path(j, u->idx),
+			    e.code != TS_OK ? ": " : "", e.msg);
+		else if (strcmp(hex[i], xfer_hash(u->x)) != 0)
+			error_set(&why, TS_EVERIFY, "\"%s\": SHA-256 on the server "
+			    "differs from the bytes %s", a_path(j, u->idx),
+			    j->pull ? "received" : "sent");
+		xfer_commit(u->x, why.code == TS_OK, &why);
+	}
+}
+
+/* A new file unchanged since the link_dest copy: one HARDLINK request. */
+static void
+job_start_hardlink(struct worker *w, size_t idx)
+{
+	struct job		*j = w->job;
+	struct op	*op;
+
+	if ((op = op_new(w, idx, a_path(j, idx))) == NULL ||
+	    (op->tmp = remote_path(j->opts->link_dest, a_path(j, idx))) ==
+	    NULL) {
+		if (op != NULL)
+			op_free(op);
+		job_finish(j, idx, TS_ENOMEM, "out of memory");
+		return;
+	}
+	op_sent(op, sftp_hardlink(w->s, op->tmp, op->path, op_on_reply, op));
+}
+
+static void
+job_start_upload(struct worker *w, size_t idx)
+{
+	struct job		*j = w->job;
+	const struct action	*a = &j->plan.v[idx];
+	struct xfer_opts	 o = { 0 };
+	struct ts_error		 e = { 0 };
+	struct upload		*u;
+	char			*src = NULL, *dst = NULL;
+
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (src = local_path(j->local_root, a->src->path)) == NULL ||
+	    (dst = remote_path(j->remote_root, a->src->path)) == NULL) {
+		job_finish(j, idx, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	u->w = w;
+	u->idx = idx;
+	o.hash = j->opts->verify == TS_VERIFY_HASH;
+	o.hash_kind = HASH_SHA256;
+	o.keep_mode = true;
+	o.stop_at_verify = o.hash;
+	o.skip_size_check = j->opts->verify == TS_VERIFY_NONE;
+	if (xfer_upload(&u->x, w->s, src, dst, &o, upload_on_phase, u,
+	    &e) != 0) {
+		job_finish_error(j, idx, &e);
+		goto out;
+	}
+	u->tmp = strdup(xfer_tmp_path(u->x));
+	u->next = w->list;
+	w->list = u;
+	u = NULL;	/* transferred */
+	w->active++;
+out:
+	free(u);
+	free(src);
+	free(dst);
+}
+
+
+/* Pumps once, feeding transfers and checking those waiting to be
+ * verified; frees the transfers that are done. */
+static void
+worker_step(struct worker *w)
+{
+	struct upload	**pp, *u;
+	size_t		 waiting = 0, transfers = 0;
+
+	for (u = w->list; u != NULL; u = u->next) {
+		transfers++;
+		if (xfer_phase(u->x) == XFER_RUNNING)
+			xfer_kick(u->x);
+		else if (xfer_phase(u->x) == XFER_VERIFY)
+			waiting++;
+	}
+	/* Verify in batches: when enough wait, or when all transfers do. */
+	if (w->nverify > 0 && (w->nverify >= JOB_VERIFY_BATCH / 2 ||
+	    waiting == transfers))
+		job_verify_batch(w);
+	if (w->active > 0)
+		sftp_pump(w->s, NULL);
+	for (pp = &w->list; (u = *pp) != NULL; ) {
+		if (xfer_phase(u->x) == XFER_DONE) {
+			*pp = u->next;
+			xfer_free(u->x);
+			free(u->tmp);
+			free(u);
+			w->active--;
+		} else
+			pp = &u->next;
+	}
+}
+
+/* The next action of the running batch for this worker: a retry first. */
+static bool
+worker_take(struct job *j, size_t *idx)
+{
+	bool	 ok = true;
+
+	pthread_mutex_lock(&j->mu);
+	if (j->nretry > 0)
+		*idx = j->retry[--j->nretry];
+	else if (j->batch_next < j->batch_n)
+		*idx = j->batch[j->batch_next++];
+	else
+		ok = false;
+	pthread_mutex_unlock(&j->mu);
+	return ok;
+}
+
+static void
+worker_start_action(struct worker *w, size_t idx)
+{
+	struct job		*j = w->job;
+	const struct action	*a = &j->plan.v[idx];
+
+	if (cancel_requested())
+		job_finish(j, idx, TS_ECANCELED, "interrupted");
+	else if (j->disk_full)
+		job_finish(j, idx, TS_ELOCAL, "not done: the local disk is "
+		    "full");
+	else if (j->pull && a->kind == ACT_COPY)
+		job_start_download(w, idx);
+	else if (j->pull)
+		job_local_op(w, idx);
+	else if (a->kind == ACT_COPY && j->out[idx].link)
+		job_start_hardlink(w, idx);
+	else if (a->kind == ACT_COPY)
+		job_start_upload(w, idx);
+	else
+		job_start_op(w, idx);
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec	 ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR &&
+	    !cancel_requested())
+		;
+}
+
+/* Opens the worker's connection again, with backoff.  Returns 0, or -1
+ * when the server stays out of reach (the worker is then dead). */
+static int
+worker_reconnect(struct worker *w)
+{
+	static const int	 delays[] = { 250, 1000, 2000, 4000, 8000 };
+	struct job		*j = w->job;
+	struct ts_conn		*c = NULL;
+	struct ts_error		 e = { 0 };
+	size_t			 i;
+
+	pthread_mutex_lock(&j->mu);
+	j->last_conn_error = *sftp_failed(w->s);
+	pthread_mutex_unlock(&j->mu);
+	log_msg(TS_LOG_WARN, "connection %d lost: %s; reconnecting", w->id + 1,
+	    sftp_failed(w->s)->msg);
+	for (i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
+		sleep_ms(delays[i]);
+		if (cancel_requested())
+			return -1;
+		error_clear(&e);
+		if (conn_clone(&c, j->conn, &e) == 0)
+			break;
+		log_msg(TS_LOG_INFO, "connection %d: %s", w->id + 1, e.msg);
+		/* A host key or login refused will not get better. */
+		if (e.code == TS_EHOSTKEY || e.code == TS_EAUTH)
+			break;
+	}
+	if (c == NULL) {
+		log_msg(TS_LOG_WARN, "connection %d: giving up: %s", w->id + 1,
+		    e.msg);
+		return -1;
+	}
+	if (w->owned)
+		ts_conn_free(w->conn);
+	w->conn = c;
+	w->owned = true;
+	w->s = conn_sftp(c);
+	w->exec_probed = false;
+	log_msg(TS_LOG_INFO, "connection %d: reconnected", w->id + 1);
+	return 0;
+}
+
+/* Works on the running batch until nothing of it is left to take and
+ * nothing is in flight here. */
+static void
+worker_batch(struct worker *w)
+{
+	struct job	*j = w->job;
+	size_t		 idx;
+	bool		 more;
+
+	while (!w->dead) {
+		more = true;
+		while (w->active < JOB_MAX_FILES_OPEN && (w->active == 0 ||
+		    sftp_room(w->s, 65536)) && sftp_failed(w->s) == NULL &&
+		    (more = worker_take(j, &idx)))
+			worker_start_action(w, idx);
+		if (w->active > 0) {
+			worker_step(w);
+			continue;
+		}
+		if (sftp_failed(w->s) != NULL) {
+			if (worker_reconnect(w) != 0) {
+				pthread_mutex_lock(&j->mu);
+				w->dead = true;
+				pthread_cond_broadcast(&j->done_cv);
+				pthread_mutex_unlock(&j->mu);
+			}
+			continue;
+		}
+		if (more)
+			continue;
+		/* Idle: others may still hand back work (a retry), until the
+		 * batch is finished. */
+		pthread_mutex_lock(&j->mu);
+		if (j->pending == 0 || j->quit) {
+			pthread_mutex_unlock(&j->mu);
+			break;
+		}
+		if (j->nretry == 0) {
+			struct timespec	 ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&j->work_cv, &j->mu, &ts);
+		}
+		pthread_mutex_unlock(&j->mu);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+	struct job	*j = w->job;
+
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		while (!j->quit && w->gen == j->gen)
+			pthread_cond_wait(&j->work_cv, &j->mu);
+		if (j->quit) {
+			pthread_mutex_unlock(&j->mu);
+			break;
+		}
+		w->gen = j->gen;
+		pthread_mutex_unlock(&j->mu);
+		worker_batch(w);
+	}
+	return NULL;
+}
+
+void
+workers_start(struct job *j, int want)
+{
+	struct ts_conn	*c;
+	struct ts_error	 e = { 0 };
+	int		 k;
+
+	if (want < 1)
+		want = 1;
+	if (want > JOB_MAX_WORKERS)
+		want = JOB_MAX_WORKERS;
+	for (k = 1; k < want; k++) {
+		error_clear(&e);
+		if (conn_clone(&c, j->conn, &e) != 0) {
+			/* MaxStartups, MaxSessions, a per-user limit: carry
+			 * on with what the server gave, and say so once. */
+			log_msg(TS_LOG_WARN, "the server took %d of %d "
+			    "connections (%s); carrying on with %d", k, want,
+			    e.msg, k);
+			break;
+		}
+		worker_init(&j->w[k], j, k, c, true);
+	}
+	j->nw = k;
+	for (k = 0; k < j->nw; k++)
+		if (pthread_create(&j->w[k].th, NULL, worker_main,
+		    &j->w[k]) == 0)
+			j->w[k].started = true;
+		else
+			j->w[k].dead = true;
+}
+
+void
+workers_stop(struct job *j)
+{
+	int	 k;
+
+	pthread_mutex_lock(&j->mu);
+	j->quit = true;
+	pthread_cond_broadcast(&j->work_cv);
+	pthread_mutex_unlock(&j->mu);
+	for (k = 0; k < j->nw; k++) {
+		if (j->w[k].started)
+			pthread_join(j->w[k].th, NULL);
+		j->w[k].started = false;
+	}
+	j->quit = false;
+}
+
+static int
+workers_alive(struct job *j)
+{
+	int	 k, n = 0;
+
+	for (k = 0; k < j->nw; k++)
+		n += j->w[k].started && !j->w[k].dead;
+	return n;
+}
+
+/* Every worker is dead: what is left fails with the last error. */
+static void
+job_fail_rest(struct job *j)
+{
+	size_t	 i;
+	char	 msg[300];
+
+	snprintf(msg, sizeof(msg), "no connection left: %s",
+	    j->last_conn_error.msg[0] != '\0' ? j->last_conn_error.msg :
+	    "connection lost");
+	for (i = 0; i < j->batch_n; i++)
+		if (!j->out[j->batch[i]].done) {
+			j->out[j->batch[i]].done = true;
+			j->out[j->batch[i]].code = TS_ECONN;
+			j->out[j->batch[i]].error = strdup(msg);
+		}
+	j->nretry = 0;
+	j->batch_next = j->batch_n;
+	j->pending = 0;
+}
+
+static void
+job_progress(struct job *j)
+{
+	struct ts_progress	 p;
+	size_t			 i;
+
+	struct timespec		 ts;
+	double			 now;
+
+	if (j->opts->progress == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	if (now - j->last_progress < 0.1)	/* ten a second at most */
+		return;
+	j->last_progress = now;
+	memset(&p, 0, sizeof(p));
+	for (i = 0; i < j->plan.n; i++) {
+		const struct action *a = &j->plan.v[i];
+
+		if (a->kind != ACT_COPY)
+			continue;
+		p.files_total++;
+		p.bytes_total += a->src->size;
+		if (j->out[i].done) {
+			p.files_done++;
+			p.bytes_done += a->src->size;
+		}
+	}
+	p.connections = workers_alive(j);
+	p.elapsed = now - j->t0;
+	j->opts->progress(&p, j->opts->progress_payload);
+}
+
+void
+job_run(struct job *j, const size_t *idx, size_t n)
+{
+	struct timespec	 ts;
+
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&j->mu);
+	j->batch = idx;
+	j->batch_n = n;
+	j->batch_next = 0;
+	j->pending = n;
+	j->gen++;
+	pthread_cond_broadcast(&j->work_cv);
+	while (j->pending > 0) {
+		if (workers_alive(j) == 0) {
+			job_fail_rest(j);
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&j->done_cv, &j->mu, &ts);
+		pthread_mutex_unlock(&j->mu);
+		job_report(j);
+		pthread_mutex_lock(&j->mu);
+		job_progress(j);
+	}
+	pthread_mutex_unlock(&j->mu);
+	job_report(j);
+}
+
+static void
+sweep_done(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	(void)s;
+	(void)r;
+	(*(size_t *)payload)--;
+}
+
+void
+job_sweep_orphans(struct job *j)
+{
+	struct worker	*w = NULL;
+	size_t		 i, left = 0;
+	int		 k;
+
+	if (j->norphans == 0)
+		return;
+	for (k = 0; k < j->nw && w == NULL; k++)
+		if (!j->w[k].dead && sftp_failed(j->w[k].s) == NULL)
+			w = &j->w[k];
+	if (w == NULL) {
+		log_msg(TS_LOG_WARN, "%zu temporary files could not be removed; "
+		    "the next run removes them", j->norphans);
+		return;
+	}
+	for (i = 0; i < j->norphans; i++)
+		if (sftp_remove(w->s, j->orphans[i], sweep_done, &left) == 0)
+			left++;
+	while (left > 0 && sftp_pump(w->s, NULL) == 0)
+		;
+	log_msg(TS_LOG_INFO, "removed %zu temporary files left by dropped "
+	    "connections or earlier runs", j->norphans);
+}
