@@ -386,9 +386,13 @@ lock_field(const char *text, const char *key, char *out, size_t size)
 	out[i] = '\0';
 }
 
-/* The error for a lock someone else holds: who, since when, what to do. */
+/*
+ * Who holds the lock, from its text: "pid N on \"HOST\", since TIME (H h
+ * MM min ago)", ", probably stale" past BACKUP_LOCK_STALE.  Returns -1 when
+ * the lock cannot be read or is not one of ours.
+ */
 static int
-lock_held(struct backup *b, struct ts_error *err)
+lock_describe(struct backup *b, char *out, size_t size)
 {
 	struct lock_read	 l;
 	char			 host[64], pid[16], since[40], epoch[24];
@@ -397,17 +401,12 @@ lock_held(struct backup *b, struct ts_error *err)
 	const char		*open_paren;
 
 	if (lock_read(b, &l) != 0)
-		return error_set(err, TS_ELOCKED, "another backup is running: "
-		    "\"%s\" exists; if no backup is running, remove it or use "
-		    "--break-lock", b->lock_path);
+		return -1;
 	lock_field(l.buf, "host", host, sizeof(host));
 	lock_field(l.buf, "pid", pid, sizeof(pid));
 	lock_field(l.buf, "started", since, sizeof(since));
 	if (pid[0] == '\0' || host[0] == '\0' || since[0] == '\0')
-		return error_set(err, TS_ELOCKED, "another backup may be "
-		    "running: \"%s\" exists (not written by treesync); if no "
-		    "backup is running, remove it or use --break-lock",
-		    b->lock_path);
+		return -1;
 	/* "2026-11-01 02:00:00 +0100 (1793487600)": the age from the epoch */
 	if ((open_paren = strchr(since, '(')) != NULL) {
 		snprintf(epoch, sizeof(epoch), "%s", open_paren + 1);
@@ -420,9 +419,23 @@ lock_held(struct backup *b, struct ts_error *err)
 			    d / 3600, d / 60 % 60, d >= BACKUP_LOCK_STALE ?
 			    ", probably stale" : "");
 	}
-	return error_set(err, TS_ELOCKED, "another backup is running (pid %s "
-	    "on \"%s\", since %s%s); if it is not, remove \"%s\" or use "
-	    "--break-lock", pid, host, since, age, b->lock_path);
+	snprintf(out, size, "pid %s on \"%s\", since %s%s", pid, host, since,
+	    age);
+	return 0;
+}
+
+/* The error for a lock someone else holds: who, since when, what to do. */
+static int
+lock_held(struct backup *b, struct ts_error *err)
+{
+	char	 who[200];
+
+	if (lock_describe(b, who, sizeof(who)) != 0)
+		return error_set(err, TS_ELOCKED, "another backup may be "
+		    "running: \"%s\" exists; if no backup is running, remove "
+		    "it or use --break-lock", b->lock_path);
+	return error_set(err, TS_ELOCKED, "another backup is running (%s); if "
+	    "it is not, remove \"%s\" or use --break-lock", who, b->lock_path);
 }
 
 /*
@@ -437,9 +450,8 @@ lock_take(struct backup *b, struct ts_error *err)
 	struct sftp_attrs	 a;
 	struct sftp_handle	 h;
 	struct ts_error		 e = { 0 };
-	struct lock_read	 old;
 	struct tm		 tm;
-	char			 text[512], host[256], when[64];
+	char			 text[512], host[256], when[64], who[200];
 	time_t			 now = time(NULL);
 	int			 rc, attempt, n;
 
@@ -472,15 +484,10 @@ lock_take(struct backup *b, struct ts_error *err)
 		}
 		if (!b->o->break_lock || attempt > 0)
 			return lock_held(b, err);
-		if (lock_read(b, &old) != 0)
-			old.buf[0] = '\0';
-		for (char *p = old.buf; *p != '\0'; p++)
-			if (*p == '\n')
-				*p = ' ';
-			else if (*p < 0x20 || *p == 0x7f)
-				*p = '?';
-		log_msg(TS_LOG_WARN, "breaking the lock \"%s\" (%.200s)",
-		    b->lock_path, old.buf);
+		if (lock_describe(b, who, sizeof(who)) != 0)
+			snprintf(who, sizeof(who), "not written by treesync");
+		log_msg(TS_LOG_WARN, "breaking the lock \"%s\" (%s)",
+		    b->lock_path, who);
 		if ((rc = backup_remove(b, b->lock_path, err)) != 0)
 			return rc;
 	}

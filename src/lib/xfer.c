@@ -214,10 +214,11 @@ upload_send_writes(struct xfer *x)
 			n = pread(x->fd, x->chunk, want, (off_t)x->next_off);
 		} while (n == -1 && errno == EINTR);
 		if (n <= 0) {
-			if (n == 0)
-				error_set(&x->err, TS_ELOCAL, "\"%s\" shrank while "
-				    "being sent", x->src);
-			else
+			if (n == 0) {
+				error_set(&x->err, TS_ELOCAL, "\"%s\" shrank "
+				    "while being sent", x->src);
+				x->err.sys_errno = EAGAIN;
+			} else
 				error_set_errno(&x->err, errno, "read \"%s\"",
 				    x->src);
 			if (x->data_in_flight == 0)
@@ -247,6 +248,7 @@ upload_send_writes(struct xfer *x)
 		    now.st_mtim.tv_nsec != x->st.st_mtim.tv_nsec)) {
 			error_set(&x->err, TS_ELOCAL, "\"%s\" changed while being "
 			    "sent", x->src);
+			x->err.sys_errno = EAGAIN;	/* worth sending again */
 			xfer_cleanup(x);
 			return;
 		}
