@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -80,8 +81,10 @@ main(int argc, char **argv)
 	size_t		 i;
 	int		 rc;
 
-	if ((rc = cli_parse(&o, argc, argv)) != 0)
+	if ((rc = cli_parse(&o, argc, argv)) != 0) {
+		free(o.rules);
 		return rc;
+	}
 	ts_set_log(log_to_stderr, o.quiet ? TS_LOG_ERROR : o.verbose >= 2 ?
 	    TS_LOG_DEBUG : o.verbose == 1 ? TS_LOG_INFO : TS_LOG_WARN, NULL);
 	if (isatty(STDIN_FILENO))
@@ -89,17 +92,21 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	if (ts_global_init(&err) != 0)
+	if (ts_global_init(&err) != 0) {
+		free(o.rules);
 		return cli_fail(&err);
+	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(o.command, commands[i].name) == 0)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
 		fprintf(stderr, "treesync: unknown command \"%s\"; try "
 		    "\"treesync --help\"\n", o.command);
+		free(o.rules);
 		return 2;
 	}
 	rc = commands[i].run(&o);
+	free(o.rules);
 	ts_global_cleanup();
 	return rc;
 }

@@ -100,15 +100,18 @@ job_finish2(struct job *j, size_t idx, int code, int sys_errno,
 		pthread_mutex_unlock(&j->mu);
 		return;
 	}
+	/* A file whose connection dropped is not to blame: it goes back to
+	 * the queue while workers live (each reconnects --retries times at
+	 * most); the cap only stops a file that kills every connection. */
 	if (retryable(code, sys_errno) && j->tries != NULL &&
-	    j->tries[idx] < j->retries && !cancel_requested()) {
+	    j->tries[idx] < (code == TS_ECONN ? 2 * (j->retries + 1) *
+	    j->nw : j->retries) && !cancel_requested()) {
 		j->tries[idx]++;
 		j->retry[j->nretry++] = idx;
 		pthread_cond_broadcast(&j->work_cv);
 		pthread_mutex_unlock(&j->mu);
-		log_msg(TS_LOG_INFO, "\"%s\" will be tried again (%d of %d): %s",
-		    a_path(j, idx), j->tries[idx], j->retries,
-		    msg != NULL ? msg : "");
+		log_msg(TS_LOG_DEBUG, "\"%s\" will be tried again: %s",
+		    a_path(j, idx), msg != NULL ? msg : "");
 		return;
 	}
 	o->done = true;

@@ -46,6 +46,7 @@ struct worker {
 	pthread_t	 th;
 	bool		 started;
 	bool		 dead;		/* lost its connection for good */
+	int		 reconnects;	/* so far; --retries at most */
 	unsigned	 gen;		/* the last batch it saw */
 };
 
@@ -59,7 +60,7 @@ struct job {
 	struct filter	 filter;
 	struct plan	 plan;
 	struct outcome	*out;		/* one per plan action */
-	uint8_t		*tries;		/* retries used, per action */
+	uint16_t	*tries;		/* retries used, per action */
 	size_t		 reported;	/* actions reported so far */
 	ts_item_fn	*fn;
 	void		*payload;

@@ -345,6 +345,7 @@ sftp_fail(struct sftp *s, const struct ts_error *why)
 		return;
 	s->failed = true;
 	s->err = *why;
+	s->ssh->broken = true;
 	for (i = 0; i < sizeof(s->slots) / sizeof(s->slots[0]); i++) {
 		sl = &s->slots[i];
 		if (!sl->in_use)
@@ -727,7 +728,9 @@ sftp_free(struct sftp *s)
 {
 	if (s == NULL)
 		return;
-	ssh_channel_close(s->ssh, s->ch);
+	/* A failed session's channel goes with the session (ssh_free). */
+	if (!s->failed)
+		ssh_channel_close(s->ssh, s->ch);
 	buf_dispose(&s->out);
 	free(s->in);
 	free(s);

@@ -621,11 +621,18 @@ ssh_free(struct ssh *s)
 		return;
 	if (s->session != NULL) {
 		/* A polite goodbye, bounded: never wait long for a dead peer. */
-		for (i = 0; i < 20 && libssh2_session_disconnect(s->session,
-		    "bye") == LIBSSH2_ERROR_EAGAIN; i++)
+		for (i = 0; !s->broken && i < 20 && libssh2_session_disconnect(
+		    s->session, "bye") == LIBSSH2_ERROR_EAGAIN; i++)
 			if (ssh_wait(s, 100, false, NULL) != 0)
 				break;
-		libssh2_session_free(s->session);
+		/* Non-blocking, libssh2_session_free says EAGAIN while it
+		 * still has something to send; with the socket shut, sends
+		 * fail at once and it frees everything. */
+		if (s->fd != -1)
+			shutdown(s->fd, SHUT_RDWR);
+		for (i = 0; i < 100 && libssh2_session_free(s->session) ==
+		    LIBSSH2_ERROR_EAGAIN; i++)
+			;
 	}
 	if (s->fd != -1)
 		close(s->fd);

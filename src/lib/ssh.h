@@ -32,6 +32,7 @@ struct ssh {
 	LIBSSH2_SESSION	*session;
 	int		 io_timeout_ms;
 	char		 host[256];	/* for messages */
+	bool		 broken;	/* failed: no goodbye on free */
 	int		 port;
 };
 

@@ -778,6 +778,12 @@ worker_reconnect(struct worker *w)
 	pthread_mutex_lock(&j->mu);
 	j->last_conn_error = *sftp_failed(w->s);
 	pthread_mutex_unlock(&j->mu);
+	if (w->reconnects++ >= j->retries) {
+		log_msg(TS_LOG_WARN, "connection %d lost: %s; not reconnecting "
+		    "(--retries %d)", w->id + 1, sftp_failed(w->s)->msg,
+		    j->retries);
+		return -1;
+	}
 	log_msg(TS_LOG_WARN, "connection %d lost: %s; reconnecting", w->id + 1,
 	    sftp_failed(w->s)->msg);
 	for (i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
