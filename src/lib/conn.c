@@ -585,11 +585,7 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 		target = strdup(dst);
 	if (target == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
-	xo.hash = opts->verify == TS_VERIFY_HASH;
-	xo.hash_kind = HASH_SHA256;
-	xo.keep_mode = opts->keep_mode;
-	xo.stop_at_verify = xo.hash;
-	xo.skip_size_check = opts->verify == TS_VERIFY_NONE;
+	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
 	if ((rc = xfer_upload(&x, c->sftp, src, target, &xo, xfer_wake, &woke,
 	    err)) == 0)
 		rc = run_one(&res, c, x, &woke, true, target, "put", err);
@@ -627,11 +623,7 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 		target = strdup(dst);
 	if (target == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
-	xo.hash = opts->verify == TS_VERIFY_HASH;
-	xo.hash_kind = HASH_SHA256;
-	xo.keep_mode = opts->keep_mode;
-	xo.stop_at_verify = xo.hash;
-	xo.skip_size_check = opts->verify == TS_VERIFY_NONE;
+	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
 	if ((rc = xfer_download(&x, c->sftp, src, target, &xo, xfer_wake,
 	    &woke, err)) == 0)
 		rc = run_one(&res, c, x, &woke, false, src, "get", err);

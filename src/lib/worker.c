@@ -558,12 +558,8 @@ job_start_download(struct worker *w, size_t idx)
 	}
 	u->w = w;
 	u->idx = idx;
-	o.hash = j->opts->verify == TS_VERIFY_HASH;
-	o.hash_kind = HASH_SHA256;
-	o.keep_mode = true;
+	xfer_opts_for(&o, j->opts->verify, true);
 	o.perms = j->opts->perms;
-	o.stop_at_verify = o.hash;
-	o.skip_size_check = j->opts->verify == TS_VERIFY_NONE;
 	if (xfer_download_at(&u->x, w->s, src, dfd, shown, &o,
 	    upload_on_phase, u, &e) != 0) {
 		job_finish(j, idx, e.code, e.msg);
@@ -659,11 +655,7 @@ job_start_upload(struct worker *w, size_t idx)
 	}
 	u->w = w;
 	u->idx = idx;
-	o.hash = j->opts->verify == TS_VERIFY_HASH;
-	o.hash_kind = HASH_SHA256;
-	o.keep_mode = true;
-	o.stop_at_verify = o.hash;
-	o.skip_size_check = j->opts->verify == TS_VERIFY_NONE;
+	xfer_opts_for(&o, j->opts->verify, true);
 	if (xfer_upload(&u->x, w->s, src, dst, &o, upload_on_phase, u,
 	    &e) != 0) {
 		job_finish_error(j, idx, &e);

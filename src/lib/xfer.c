@@ -80,6 +80,17 @@ static void	xfer_on_reply(struct sftp *s, const struct sftp_reply *r,
 		    void *payload);
 static void	xfer_finish(struct xfer *x);
 
+void
+xfer_opts_for(struct xfer_opts *o, enum ts_verify verify, bool keep_mode)
+{
+	memset(o, 0, sizeof(*o));
+	o->hash = verify == TS_VERIFY_HASH;
+	o->hash_kind = HASH_SHA256;
+	o->keep_mode = keep_mode;
+	o->stop_at_verify = o->hash;
+	o->skip_size_check = verify == TS_VERIFY_NONE;
+}
+
 int
 xfer_temp_name(char **out, const char *path)
 {

@@ -30,6 +30,12 @@ struct xfer_opts {
 	bool		 skip_size_check; /* --verify=none */
 };
 
+/* The options for a transfer checked as --verify says: size always
+ * (unless none), and with hash, SHA-256 of the bytes moved compared with
+ * the server's before the rename (the caller does that in XFER_VERIFY). */
+void	xfer_opts_for(struct xfer_opts *o, enum ts_verify verify,
+	    bool keep_mode);
+
 /* Called on the engine's thread when the transfer reaches VERIFY or DONE. */
 typedef void	xfer_fn(struct xfer *x, void *payload);
 
