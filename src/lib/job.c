@@ -791,6 +791,7 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
 	j->s = conn_sftp(c);
 	j->opts = opts != NULL ? opts : &defaults;
 	j->retries = j->opts->retries >= 0 ? j->opts->retries : 3;
+	j->mode_mask = j->opts->perms ? 07777 : 0777 & ~xfer_local_umask();
 	j->nw = 1;
 	worker_init(&j->w[0], j, 0, c, false);
 	pthread_mutex_init(&j->mu, NULL);

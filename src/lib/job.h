@@ -67,6 +67,7 @@ struct job {
 	struct ts_summary *sum;
 	bool		 pull;		/* src is remote, dst local */
 	int		 root_fd;	/* pull: the local root, or -1 */
+	mode_t		 mode_mask;	/* pull: mode bits kept (umask, --perms) */
 	volatile bool	 disk_full;	/* pull: start nothing more */
 	enum hash_kind	 hash_kind;	/* -c and check */
 	bool		 hash_remote;	/* hashed by the server */

@@ -448,13 +448,7 @@ local_parent(struct job *j, const char *rel, const char **name)
 static mode_t
 local_mode(const struct job *j, uint32_t mode)
 {
-	mode_t	 mask;
-
-	if (j->opts->perms)
-		return mode & 07777;
-	mask = umask(0);
-	umask(mask);
-	return (mode & 0777) & ~mask;
+	return mode & j->mode_mask;
 }
 
 /* mkdir, delete, setattr, symlink on the local side: done at once. */
@@ -559,7 +553,7 @@ job_start_download(struct worker *w, size_t idx)
 	u->w = w;
 	u->idx = idx;
 	xfer_opts_for(&o, j->opts->verify, true);
-	o.perms = j->opts->perms;
+	o.mode_mask = j->mode_mask;
 	if (xfer_download_at(&u->x, w->s, src, dfd, shown, &o,
 	    upload_on_phase, u, &e) != 0) {
 		job_finish(j, idx, e.code, e.msg);

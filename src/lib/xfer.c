@@ -87,8 +87,30 @@ xfer_opts_for(struct xfer_opts *o, enum ts_verify verify, bool keep_mode)
 	o->hash = verify == TS_VERIFY_HASH;
 	o->hash_kind = HASH_SHA256;
 	o->keep_mode = keep_mode;
+	o->mode_mask = 0777 & ~xfer_local_umask();
 	o->stop_at_verify = o->hash;
 	o->skip_size_check = verify == TS_VERIFY_NONE;
+}
+
+mode_t
+xfer_local_umask(void)
+{
+	FILE		*f;
+	char		 line[128];
+	unsigned	 mask;
+	mode_t		 old;
+
+	if ((f = fopen("/proc/self/status", "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "Umask: %o", &mask) == 1) {
+				fclose(f);
+				return (mode_t)mask & 0777;
+			}
+		fclose(f);
+	}
+	old = umask(022);
+	umask(old);
+	return old;
 }
 
 int
@@ -464,8 +486,6 @@ static void
 download_commit(struct xfer *x)
 {
 	struct timespec	 times[2];
-	mode_t		 mask;
-
 	if (x->fd == -1) {		/* read-back: nothing to keep */
 		x->state = X_DONE;
 		xfer_finish(x);
@@ -473,10 +493,7 @@ download_commit(struct xfer *x)
 	}
 	if (x->opts.keep_mode &&
 	    (x->rattrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0) {
-		mask = umask(0);
-		umask(mask);
-		if (fchmod(x->fd, x->opts.perms ? x->rattrs.perm & 07777 :
-		    (x->rattrs.perm & 0777) & ~mask) != 0) {
+		if (fchmod(x->fd, x->rattrs.perm & x->opts.mode_mask) != 0) {
 			error_set_errno(&x->err, errno, "chmod \"%s\"", x->tmp);
 			xfer_cleanup(x);
 			return;

@@ -25,7 +25,9 @@ struct xfer_opts {
 	bool		 hash;		/* hash the bytes while moving them */
 	enum hash_kind	 hash_kind;
 	bool		 keep_mode;	/* copy permission bits */
-	bool		 perms;		/* download: not masked by the umask */
+	mode_t		 mode_mask;	/* download: the bits of the server's
+					 * mode kept (0777 & ~umask, or 07777
+					 * with --perms) */
 	bool		 stop_at_verify; /* pause in XFER_VERIFY */
 	bool		 skip_size_check; /* --verify=none */
 };
@@ -35,6 +37,10 @@ struct xfer_opts {
  * the server's before the rename (the caller does that in XFER_VERIFY). */
 void	xfer_opts_for(struct xfer_opts *o, enum ts_verify verify,
 	    bool keep_mode);
+
+/* The process's umask, read without changing it where the system allows
+ * (umask() itself would briefly set it, racing other threads' mkdir). */
+mode_t	xfer_local_umask(void);
 
 /* Called on the engine's thread when the transfer reaches VERIFY or DONE. */
 typedef void	xfer_fn(struct xfer *x, void *payload);
