@@ -1,9 +1,12 @@
 /* treesync's entry point: parse, set up logging, run one command. */
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -37,17 +40,30 @@ log_to_stderr(enum ts_log_level level, const char *msg, void *payload)
 }
 
 /* Asks on the terminal, never on a pipe: unattended runs must fail, not
- * hang waiting for input nobody will type. */
+ * hang waiting for input nobody will type.  The extra connections of -j
+ * open at once on their own threads: one asks, the others reuse what it
+ * got for the same key instead of asking again. */
 static int
 ask_passphrase(const char *key, char *buf, size_t size, void *payload)
 {
-	struct termios	 old, quiet;
-	FILE		*tty;
-	int		 ok = -1;
+	static pthread_mutex_t	 mu = PTHREAD_MUTEX_INITIALIZER;
+	static char		 last_key[PATH_MAX], last[1024];
+	struct termios		 old, quiet;
+	FILE			*tty;
+	int			 ok = -1;
 
 	(void)payload;
-	if ((tty = fopen("/dev/tty", "r+")) == NULL)
+	pthread_mutex_lock(&mu);
+	if (last_key[0] != '\0' && strcmp(key, last_key) == 0 &&
+	    strlen(last) < size) {
+		memcpy(buf, last, strlen(last) + 1);
+		pthread_mutex_unlock(&mu);
+		return 0;
+	}
+	if ((tty = fopen("/dev/tty", "r+")) == NULL) {
+		pthread_mutex_unlock(&mu);
 		return -1;
+	}
 	if (tcgetattr(fileno(tty), &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
@@ -57,11 +73,17 @@ ask_passphrase(const char *key, char *buf, size_t size, void *payload)
 		if (fgets(buf, (int)size, tty) != NULL) {
 			buf[strcspn(buf, "\r\n")] = '\0';
 			ok = 0;
+			if (strlen(key) < sizeof(last_key) &&
+			    strlen(buf) < sizeof(last)) {
+				memcpy(last_key, key, strlen(key) + 1);
+				memcpy(last, buf, strlen(buf) + 1);
+			}
 		}
 		tcsetattr(fileno(tty), TCSAFLUSH, &old);
 		fputc('\n', tty);
 	}
 	fclose(tty);
+	pthread_mutex_unlock(&mu);
 	return ok;
 }
 
@@ -71,6 +93,21 @@ on_signal(int sig)
 {
 	ts_cancel();
 	signal(sig, SIG_DFL);
+}
+
+/* Every file in flight holds a descriptor, and -j connections keep
+ * hundreds in flight each: use what the hard limit allows (the library
+ * sizes its pipelines to the soft limit it finds). */
+static void
+raise_file_limit(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
+	    rl.rlim_cur < 65536) {
+		rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 int
@@ -92,6 +129,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	raise_file_limit();
 	if (ts_global_init(&err) != 0) {
 		free(o.rules);
 		return cli_fail(&err);

@@ -542,7 +542,10 @@ job_phase(struct job *j, enum phase ph, size_t *idx)
 		for (i = 0, n = 0; i < j->plan.n; i++)
 			if (in_phase(&j->plan.v[i], ph))
 				idx[n++] = i;
+		if (ph == PH_FILES)
+			job_split_files(j, idx, &n);
 		job_run(j, idx, n);
+		job_splits_dispose(j);
 		return 0;
 	}
 	step = ph == PH_MKDIR ? 1 : -1;
@@ -703,6 +706,7 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		if ((rc = walk_remote(&j->dst, j->s, j->remote_root, &ro, &rp,
 		    &root_missing, err)) != 0)
 			goto out;
+		j->dst_root_missing = root_missing;
 		report_problems(j, &rp);
 		job_find_leftovers(j);
 	}
@@ -882,6 +886,31 @@ job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
 	return rc;
 }
 
+/* How many connections the plan is worth: each extra one costs a
+ * handshake (a dozen round trips and a key exchange), so it must have at
+ * least JOB_FILES_PER_CONN files or JOB_BYTES_PER_CONN bytes to move. */
+static int
+job_connections(const struct job *j)
+{
+	uint64_t	 nfiles = 0, bytes = 0, useful;
+	size_t		 i;
+	int		 want = j->opts->jobs > 0 ? j->opts->jobs : 4;
+
+	for (i = 0; i < j->plan.n; i++)
+		if (j->plan.v[i].kind == ACT_COPY && !j->out[i].link) {
+			nfiles++;
+			bytes += j->plan.v[i].src->size;
+		}
+	useful = 1 + nfiles / JOB_FILES_PER_CONN + bytes / JOB_BYTES_PER_CONN;
+	/* No more than there are files, or ranges of split files. */
+	if (useful > nfiles && useful > bytes / JOB_SPLIT_MIN_PART)
+		useful = nfiles > bytes / JOB_SPLIT_MIN_PART ? nfiles :
+		    bytes / JOB_SPLIT_MIN_PART;
+	if (useful < 1)
+		useful = 1;
+	return useful < (uint64_t)want ? (int)useful : want;
+}
+
 /* A push, or with pull the same the other way round. */
 static int
 job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
@@ -891,7 +920,7 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	struct ts_summary	 sum;
 	struct job		*j;
 	struct ts_error		 e = { 0 };
-	size_t			*idx = NULL, i, nfiles;
+	size_t			*idx = NULL, i;
 	double			 t0 = now_s();
 	bool			 maxdel = false;
 	int			 rc, want;
@@ -914,7 +943,9 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 				sum.bytes_sent += j->plan.v[i].src->size;
 		goto out;
 	}
-	if ((idx = calloc(j->plan.n + 1, sizeof(*idx))) == NULL) {
+	/* Room for the ranges of split files too (job_split_files). */
+	if ((idx = calloc(j->plan.n + 1 + JOB_MAX_WORKERS * JOB_MAX_WORKERS,
+	    sizeof(*idx))) == NULL) {
 		rc = error_set(&e, TS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -931,16 +962,13 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 			    local_dir);
 			goto out;
 		}
-	} else if (j->plan.n > 0 && (rc = ts_mkdir(j->w[0].conn, remote_dir, true,
-	    &e)) != 0)
+	} else if (j->plan.n > 0 && j->dst_root_missing &&
+	    (rc = ts_mkdir(j->w[0].conn, remote_dir, true, &e)) != 0)
 		goto out;
 	j->t0 = t0;
-	/* More connections only help with files to move. */
-	for (i = 0, nfiles = 0; i < j->plan.n; i++)
-		nfiles += j->plan.v[i].kind == ACT_COPY && !j->out[i].link;
-	want = j->opts->jobs > 0 ? j->opts->jobs : 4;
-	workers_start(j, nfiles == 0 ? 1 : nfiles < (size_t)want ?
-	    (int)nfiles : want);
+	want = job_connections(j);
+	j->posix_rename = sftp_has(j->s, SFTP_EXT_POSIX_RENAME);
+	workers_start(j, want);
 	job_phase(j, PH_TYPE_DELETE, idx);
 	job_phase(j, PH_MKDIR, idx);
 	job_phase(j, PH_FILES, idx);

@@ -6,6 +6,7 @@
 #define TS_JOB_H
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 
 #include "entries.h"
@@ -16,9 +17,14 @@
 #include "treesync.h"
 
 #define JOB_HASH_BATCH		2000	/* names per remote hash command */
-#define JOB_MAX_FILES_OPEN	64	/* actions in flight on one engine */
-#define JOB_VERIFY_BATCH	64	/* uploads checked by one command */
+#define JOB_MAX_FILES_OPEN	256	/* actions in flight on one engine */
+#define JOB_VERIFY_BATCH	JOB_MAX_FILES_OPEN /* uploads checked by one
+						    * command: all in flight */
 #define JOB_MAX_WORKERS		64
+#define JOB_SPLIT_MIN_PART	(8u << 20) /* bytes: the smallest range worth a
+					    * connection of its own */
+#define JOB_FILES_PER_CONN	64	/* worth opening one more connection */
+#define JOB_BYTES_PER_CONN	(8u << 20)
 
 /* What became of one planned action. */
 struct outcome {
@@ -30,6 +36,26 @@ struct outcome {
 };
 
 struct upload;
+struct part_run;
+
+/*
+ * A file much bigger than the rest, moved as nparts byte ranges by as many
+ * workers at once into one temporary file; the worker finishing the last
+ * range checks the whole file and renames it (worker.c).  A batch holds
+ * one item per range: plan.n + split * JOB_MAX_WORKERS + range.
+ */
+struct split {
+	size_t		 idx;		/* its action */
+	int		 nparts, left;	/* ranges; those not finished (mu) */
+	uint64_t	 size;
+	int		 fd;		/* push: the source; pull: the temp file */
+	int		 dirfd;		/* pull: the destination directory */
+	char		*tmp;		/* push: remote temp path; pull: name */
+	const char	*name;		/* pull: the final name, in dirfd */
+	char		*remote;	/* push: the final path; pull: source */
+	struct stat	 st;		/* push: the source when opened */
+	struct ts_error	 err;		/* the first range's failure (mu) */
+};
 
 /* One connection and the thread that drives it (worker.c). */
 struct worker {
@@ -40,6 +66,7 @@ struct worker {
 	struct sftp	*s;
 	size_t		 active;	/* actions in flight */
 	struct upload	*list;		/* transfers in flight */
+	struct part_run	*parts;		/* ranges of split files in flight */
 	struct upload	*verify_q[JOB_VERIFY_BATCH];
 	size_t		 nverify;
 	bool		 exec_probed, exec_ok, has_xxhsum;
@@ -66,6 +93,8 @@ struct job {
 	void		*payload;
 	struct ts_summary *sum;
 	bool		 pull;		/* src is remote, dst local */
+	bool		 dst_root_missing; /* push: the walk found no remote
+					 * root; it is created first */
 	int		 root_fd;	/* pull: the local root, or -1 */
 	mode_t		 mode_mask;	/* pull: mode bits kept (umask, --perms) */
 	volatile bool	 disk_full;	/* pull: start nothing more */
@@ -91,6 +120,14 @@ struct job {
 	char		**orphans;	/* temp files a lost connection left */
 	size_t		 norphans, orphans_cap;
 	struct ts_error	 last_conn_error;
+	size_t		 fd_budget;	/* local files one worker may hold open */
+	bool		 posix_rename;	/* the server has it (splits need it
+					 * to replace a file) */
+	struct split	*splits;	/* of the running PH_FILES batch */
+	size_t		 nsplits;
+	int		 connecting;	/* extra connections being opened */
+	int		 refused;	/* extra connections the server refused */
+	struct ts_error	 refused_error;	/* the first refusal */
 };
 
 char	*remote_path(const char *root, const char *rel);
@@ -120,6 +157,19 @@ void	workers_stop(struct job *j);
 /* Carries out actions idx[0..n) over every worker; returns when all have
  * finished, reporting and showing progress meanwhile. */
 void	job_run(struct job *j, const size_t *idx, size_t n);
+/* Prepares the files of batch idx[0..*n) to split over the workers and
+ * adds their range items to the batch, first (idx has room for them). */
+void	job_split_files(struct job *j, size_t *idx, size_t *n);
+/* Closes and forgets the splits; an unfinished one's temp file goes. */
+void	job_splits_dispose(struct job *j);
+/* Starts range item (>= plan.n) of a split file; kicks and reaps the
+ * worker's ranges (reaping finishes files: never from a callback). */
+void	worker_start_part(struct worker *w, size_t item);
+void	worker_kick_parts(struct worker *w);
+void	worker_reap_parts(struct worker *w);
+/* The parent directory of local rel, opened without following symlinks;
+ * *name is rel's last component. */
+int	local_parent(struct job *j, const char *rel, const char **name);
 /* Removes the orphaned temporary files, best effort. */
 void	job_sweep_orphans(struct job *j);
 

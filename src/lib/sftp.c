@@ -23,7 +23,8 @@
 #define SFTP_READ_CHUNK		(64u * 1024)
 #define SFTP_DEFAULT_IO		32768	/* every server takes this much */
 #define SFTP_LARGE_IO		(64u * 1024)
-#define SFTP_DEFAULT_HANDLES	64
+#define SFTP_DEFAULT_HANDLES	64	/* when the server states no limit */
+#define SFTP_MANY_HANDLES	256	/* ...and when it states a bigger one */
 
 struct sftp_slot {
 	uint32_t	 id;
@@ -705,6 +706,7 @@ sftp_start(struct sftp **out, struct ssh *ssh, struct ts_error *err)
 		if (sftp_dec_limits(&lim, c.ext, c.ext_len, err) == 0) {
 			/* The server's own limits bound ours; 0 means none. */
 			s->max_read = s->max_write = SFTP_LARGE_IO;
+			s->max_handles = SFTP_MANY_HANDLES;
 			if (lim.max_read_len != 0 && lim.max_read_len < s->max_read)
 				s->max_read = (uint32_t)lim.max_read_len;
 			if (lim.max_write_len != 0 &&

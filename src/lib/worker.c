@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +52,22 @@ worker_init(struct worker *w, struct job *j, int id, struct ts_conn *c,
 	w->id = id;
 	w->conn = c;
 	w->owned = owned;
-	w->s = conn_sftp(c);
+	w->s = c != NULL ? conn_sftp(c) : NULL;
+}
+
+/* Actions in flight at once: as many as the server's handles and our
+ * share of the local file descriptors allow (each transfer holds one
+ * of each), so that a long round trip is shared by many files. */
+static size_t
+worker_max_open(const struct worker *w)
+{
+	size_t	 n = JOB_MAX_FILES_OPEN;
+
+	if (sftp_max_handles(w->s) > 0 && sftp_max_handles(w->s) < n)
+		n = sftp_max_handles(w->s);
+	if (w->job->fd_budget < n)
+		n = w->job->fd_budget;
+	return n;
 }
 
 /* Finds out once whether the server runs commands and has xxhsum. */
@@ -105,7 +121,7 @@ remote_hash_readback(struct worker *w, enum hash_kind kind,
 	if ((rb = calloc(n != 0 ? n : 1, sizeof(*rb))) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	while (next < n || active > 0) {
-		while (next < n && active < JOB_MAX_FILES_OPEN / 2) {
+		while (next < n && active < worker_max_open(w) / 2 + 1) {
 			hex[next][0] = '\0';
 			rb[next].i = next;
 			if (xfer_download(&rb[next].x, w->s, paths[next], NULL,
@@ -434,8 +450,7 @@ local_open_dir(struct job *j, const char *rel, size_t len)
 	return fd;
 }
 
-/* The parent directory of rel, opened safely; *name is rel's last part. */
-static int
+int
 local_parent(struct job *j, const char *rel, const char **name)
 {
 	const char	*slash = strrchr(rel, '/');
@@ -686,8 +701,10 @@ worker_step(struct worker *w)
 	if (w->nverify > 0 && (w->nverify >= JOB_VERIFY_BATCH / 2 ||
 	    waiting == transfers))
 		job_verify_batch(w);
+	worker_kick_parts(w);
 	if (w->active > 0)
 		sftp_pump(w->s, NULL);
+	worker_reap_parts(w);
 	for (pp = &w->list; (u = *pp) != NULL; ) {
 		if (xfer_phase(u->x) == XFER_DONE) {
 			*pp = u->next;
@@ -721,8 +738,13 @@ static void
 worker_start_action(struct worker *w, size_t idx)
 {
 	struct job		*j = w->job;
-	const struct action	*a = &j->plan.v[idx];
+	const struct action	*a;
 
+	if (idx >= j->plan.n) {
+		worker_start_part(w, idx);
+		return;
+	}
+	a = &j->plan.v[idx];
 	if (cancel_requested())
 		job_finish(j, idx, TS_ECANCELED, "interrupted");
 	else if (j->disk_full)
@@ -810,7 +832,7 @@ worker_batch(struct worker *w)
 
 	while (!w->dead) {
 		more = true;
-		while (w->active < JOB_MAX_FILES_OPEN && (w->active == 0 ||
+		while (w->active < worker_max_open(w) && (w->active == 0 ||
 		    sftp_room(w->s, 65536)) && sftp_failed(w->s) == NULL &&
 		    (more = worker_take(j, &idx)))
 			worker_start_action(w, idx);
@@ -851,12 +873,45 @@ worker_batch(struct worker *w)
 	}
 }
 
+/* Opens an extra worker's connection on its own thread, so that they all
+ * shake hands at once while worker 0 already works.  When the server
+ * refuses some (MaxStartups, MaxSessions, a per-user limit), the job
+ * carries on with the others, and the last attempt to finish says so. */
+static int
+worker_connect(struct worker *w)
+{
+	struct job	*j = w->job;
+	struct ts_conn	*c = NULL;
+	struct ts_error	 e = { 0 };
+	int		 rc;
+
+	rc = conn_clone(&c, j->conn, &e);
+	pthread_mutex_lock(&j->mu);
+	if (rc == 0) {
+		w->conn = c;
+		w->s = conn_sftp(c);
+	} else {
+		w->dead = true;
+		if (j->refused++ == 0)
+			j->refused_error = e;
+		pthread_cond_broadcast(&j->done_cv);
+	}
+	if (--j->connecting == 0 && j->refused > 0)
+		log_msg(TS_LOG_WARN, "the server took %d of %d connections "
+		    "(%s); carrying on with %d", j->nw - j->refused, j->nw,
+		    j->refused_error.msg, j->nw - j->refused);
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker	*w = arg;
 	struct job	*j = w->job;
 
+	if (w->conn == NULL && worker_connect(w) != 0)
+		return NULL;
 	for (;;) {
 		pthread_mutex_lock(&j->mu);
 		while (!j->quit && w->gen == j->gen)
@@ -875,33 +930,37 @@ worker_main(void *arg)
 void
 workers_start(struct job *j, int want)
 {
-	struct ts_conn	*c;
-	struct ts_error	 e = { 0 };
+	struct rlimit	 rl;
 	int		 k;
 
 	if (want < 1)
 		want = 1;
 	if (want > JOB_MAX_WORKERS)
 		want = JOB_MAX_WORKERS;
-	for (k = 1; k < want; k++) {
-		error_clear(&e);
-		if (conn_clone(&c, j->conn, &e) != 0) {
-			/* MaxStartups, MaxSessions, a per-user limit: carry
-			 * on with what the server gave, and say so once. */
-			log_msg(TS_LOG_WARN, "the server took %d of %d "
-			    "connections (%s); carrying on with %d", k, want,
-			    e.msg, k);
-			break;
-		}
-		worker_init(&j->w[k], j, k, c, true);
-	}
-	j->nw = k;
+	for (k = 1; k < want; k++)
+		worker_init(&j->w[k], j, k, NULL, true);
+	/* Leave some descriptors for sockets, directories and the caller. */
+	j->fd_budget = 16;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > 64 + 16 * (rlim_t)want)
+		j->fd_budget = (size_t)((rl.rlim_cur - 64) / (rlim_t)want);
+	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur == RLIM_INFINITY)
+		j->fd_budget = JOB_MAX_FILES_OPEN;
+	j->nw = want;
+	j->connecting = want - 1;
+	j->refused = 0;
 	for (k = 0; k < j->nw; k++)
 		if (pthread_create(&j->w[k].th, NULL, worker_main,
 		    &j->w[k]) == 0)
 			j->w[k].started = true;
-		else
+		else {
+			pthread_mutex_lock(&j->mu);
 			j->w[k].dead = true;
+			if (k > 0)
+				j->connecting--;
+			pthread_mutex_unlock(&j->mu);
+		}
 }
 
 void
@@ -942,10 +1001,17 @@ job_fail_rest(struct job *j)
 	    j->last_conn_error.msg[0] != '\0' ? j->last_conn_error.msg :
 	    "connection lost");
 	for (i = 0; i < j->batch_n; i++)
-		if (!j->out[j->batch[i]].done) {
+		if (j->batch[i] < j->plan.n && !j->out[j->batch[i]].done) {
 			j->out[j->batch[i]].done = true;
 			j->out[j->batch[i]].code = TS_ECONN;
 			j->out[j->batch[i]].error = strdup(msg);
+		}
+	/* Split files are in the batch as their ranges only. */
+	for (i = 0; i < j->nsplits; i++)
+		if (!j->out[j->splits[i].idx].done) {
+			j->out[j->splits[i].idx].done = true;
+			j->out[j->splits[i].idx].code = TS_ECONN;
+			j->out[j->splits[i].idx].error = strdup(msg);
 		}
 	j->nretry = 0;
 	j->batch_next = j->batch_n;
@@ -957,6 +1023,7 @@ job_progress(struct job *j)
 {
 	struct ts_progress	 p;
 	size_t			 i;
+	int			 k;
 
 	struct timespec		 ts;
 	double			 now;
@@ -981,7 +1048,8 @@ job_progress(struct job *j)
 			p.bytes_done += a->src->size;
 		}
 	}
-	p.connections = workers_alive(j);
+	for (k = 0; k < j->nw; k++)
+		p.connections += !j->w[k].dead && j->w[k].s != NULL;
 	p.elapsed = now - j->t0;
 	j->opts->progress(&p, j->opts->progress_payload);
 }
@@ -1039,7 +1107,8 @@ job_sweep_orphans(struct job *j)
 	if (j->norphans == 0)
 		return;
 	for (k = 0; k < j->nw && w == NULL; k++)
-		if (!j->w[k].dead && sftp_failed(j->w[k].s) == NULL)
+		if (!j->w[k].dead && j->w[k].s != NULL &&
+		    sftp_failed(j->w[k].s) == NULL)
 			w = &j->w[k];
 	if (w == NULL) {
 		log_msg(TS_LOG_WARN, "%zu temporary files could not be removed; "

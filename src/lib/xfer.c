@@ -1,6 +1,9 @@
 /*
  * Uploads and downloads as reply-driven state machines (see STYLE.md):
- * each step sends one request and returns; the reply runs the next step.
+ * each step sends requests and returns; the replies run the next step.
+ * An upload sends its closing requests right behind its last WRITE, so a
+ * small file costs three round trips: OPEN, the data with the close, and
+ * the rename.
  * A file is only ever written under a temporary name and renamed into
  * place after its size (and, when asked, its hash) checked out, so a
  * reader never sees a half-written file at its final name.
@@ -23,11 +26,12 @@
 enum xfer_state {
 	X_OPEN,			/* opening the remote file */
 	X_FSTAT0,		/* download: size of the source */
-	X_DATA,			/* writes or reads in flight */
-	X_SETSTAT,		/* upload: mtime and mode on the temp file */
-	X_FSTAT,		/* size on the server, checked */
-	X_FSYNC,		/* upload: fsync@openssh.com when offered */
-	X_CLOSE,
+	X_DATA,			/* writes or reads in flight; an upload sends
+				 * its tail here too (upload_send_tail) */
+	X_CLOSING,		/* upload: all sent, the CLOSE last; waiting
+				 * for the flight's replies */
+	X_FSTAT,		/* download: the source again, compared */
+	X_CLOSE,		/* download */
 	X_VERIFY,		/* paused for the caller's hash check */
 	X_RENAME,		/* posix-rename, or plain rename */
 	X_BACKUP,		/* fallback: dst moved aside */
@@ -63,9 +67,12 @@ struct xfer {
 	uint64_t	 size;		/* bytes to move */
 	uint64_t	 next_off;	/* next offset to request */
 	uint64_t	 hashed;	/* bytes hashed, in order */
-	uint32_t	 data_in_flight; /* WRITE or READ requests */
+	uint32_t	 in_flight;	/* requests of the data phase: WRITEs
+					 * and the tail, or READs */
+	unsigned	 tail;		/* upload: tail requests sent so far */
 	struct pending	*ahead;		/* out-of-order READ replies */
-	struct sftp_attrs rattrs;	/* download: the source at open */
+	struct sftp_attrs rattrs;	/* download: the source at open;
+					 * upload: the temp file's FSTAT */
 	struct hash	 hash;
 	char		 hex[HASH_HEX_MAX];
 	uint8_t		*chunk;		/* upload read buffer */
@@ -79,6 +86,8 @@ struct xfer {
 static void	xfer_on_reply(struct sftp *s, const struct sftp_reply *r,
 		    void *payload);
 static void	xfer_finish(struct xfer *x);
+static sftp_cb	upload_on_write, upload_on_setstat, upload_on_fstat,
+		    upload_on_fsync, upload_on_close;
 
 void
 xfer_opts_for(struct xfer_opts *o, enum ts_verify verify, bool keep_mode)
@@ -166,7 +175,9 @@ xfer_new(struct sftp *s, const char *src, const char *dst,
 static void
 xfer_sent(struct xfer *x, int rc)
 {
-	if (rc != 0) {
+	/* A session failing inside a send runs the pending callbacks first,
+	 * which may have finished the transfer already. */
+	if (rc != 0 && x->state != X_DONE) {
 		const struct ts_error *f = sftp_failed(x->s);
 
 		if (f != NULL)
@@ -213,9 +224,6 @@ xfer_finish(struct xfer *x)
 		x->fn(x, x->payload);
 }
 
-/* Upload: reads the next chunks of the local file and sends them, as long
- * as the engine has room.  Hashes what it reads, so the hash is of the
- * bytes sent. */
 static void	xfer_fail_data(struct xfer *x);
 
 /* An interrupted transfer stops sending and cleans up once the requests
@@ -230,6 +238,62 @@ xfer_canceled(struct xfer *x)
 	return true;
 }
 
+/*
+ * Upload: what follows the last WRITE, sent right behind it instead of
+ * one round trip each: FSETSTAT (times, mode), FSTAT (the size, checked
+ * once all replies are in), FSYNC when offered, CLOSE.  A server handles
+ * the requests on one handle as if each waited for the one before (draft
+ * section 6.1), so these see every write; only the replies may come in
+ * any order.  Each goes out when the engine has room; a reply or
+ * xfer_kick() resumes.
+ */
+static void
+upload_send_tail(struct xfer *x)
+{
+	struct sftp_attrs a;
+	int		 rc;
+
+	while (x->state == X_DATA && sftp_room(x->s, 0)) {
+		switch (x->tail++) {
+		case 0:
+			memset(&a, 0, sizeof(a));
+			a.flags = SSH_FILEXFER_ATTR_ACMODTIME;
+			a.atime = (uint32_t)x->st.st_atim.tv_sec;
+			a.mtime = (uint32_t)x->st.st_mtim.tv_sec;
+			if (x->opts.keep_mode) {
+				a.flags |= SSH_FILEXFER_ATTR_PERMISSIONS;
+				a.perm = x->st.st_mode & 07777;
+			}
+			rc = sftp_fsetstat(x->s, &x->handle, &a,
+			    upload_on_setstat, x);
+			break;
+		case 1:
+			rc = sftp_fstat(x->s, &x->handle, upload_on_fstat, x);
+			break;
+		case 2:
+			if (!sftp_has(x->s, SFTP_EXT_FSYNC))
+				continue;
+			rc = sftp_fsync(x->s, &x->handle, upload_on_fsync, x);
+			break;
+		default:
+			/* Gone once the close is sent: a failure in the
+			 * flight must only remove the file, not close it. */
+			x->have_handle = false;
+			x->state = X_CLOSING;
+			rc = sftp_close(x->s, &x->handle, upload_on_close, x);
+			break;
+		}
+		if (rc != 0) {
+			xfer_sent(x, rc);
+			return;
+		}
+		x->in_flight++;
+	}
+}
+
+/* Upload: reads the next chunks of the local file and sends them, as long
+ * as the engine has room, then the tail.  Hashes what it reads, so the
+ * hash is of the bytes sent. */
 static void
 upload_send_writes(struct xfer *x)
 {
@@ -254,51 +318,21 @@ upload_send_writes(struct xfer *x)
 			} else
 				error_set_errno(&x->err, errno, "read \"%s\"",
 				    x->src);
-			if (x->data_in_flight == 0)
-				xfer_cleanup(x);
-			else
-				x->state = X_CLEANUP;	/* after the acks */
+			xfer_fail_data(x);	/* after the acks */
 			return;
 		}
 		if (x->opts.hash)
 			hash_update(&x->hash, x->chunk, (size_t)n);
 		if (sftp_write(x->s, &x->handle, x->next_off, x->chunk,
-		    (uint32_t)n, xfer_on_reply, x) != 0) {
+		    (uint32_t)n, upload_on_write, x) != 0) {
 			xfer_sent(x, -1);
 			return;
 		}
-		x->data_in_flight++;
+		x->in_flight++;
 		x->next_off += (uint64_t)n;
 	}
-	if (x->state == X_DATA && x->next_off == x->size &&
-	    x->data_in_flight == 0) {
-		struct stat	 now;
-		struct sftp_attrs a;
-
-		/* A file that changed while we read it is not what we sent. */
-		if (fstat(x->fd, &now) == 0 && (now.st_size != x->st.st_size ||
-		    now.st_mtim.tv_sec != x->st.st_mtim.tv_sec ||
-		    now.st_mtim.tv_nsec != x->st.st_mtim.tv_nsec)) {
-			error_set(&x->err, TS_ELOCAL, "\"%s\" changed while being "
-			    "sent", x->src);
-			x->err.sys_errno = EAGAIN;	/* worth sending again */
-			xfer_cleanup(x);
-			return;
-		}
-		if (x->opts.hash)
-			hash_final(&x->hash, x->hex);
-		memset(&a, 0, sizeof(a));
-		a.flags = SSH_FILEXFER_ATTR_ACMODTIME;
-		a.atime = (uint32_t)x->st.st_atim.tv_sec;
-		a.mtime = (uint32_t)x->st.st_mtim.tv_sec;
-		if (x->opts.keep_mode) {
-			a.flags |= SSH_FILEXFER_ATTR_PERMISSIONS;
-			a.perm = x->st.st_mode & 07777;
-		}
-		x->state = X_SETSTAT;
-		xfer_sent(x, sftp_fsetstat(x->s, &x->handle, &a, xfer_on_reply,
-		    x));
-	}
+	if (x->state == X_DATA && x->next_off == x->size)
+		upload_send_tail(x);
 }
 
 /* Download: hashes bytes in file order, keeping replies that came early. */
@@ -373,7 +407,7 @@ download_send_read(struct xfer *x, uint64_t off, uint32_t len)
 		xfer_sent(x, -1);
 		return -1;
 	}
-	x->data_in_flight++;
+	x->in_flight++;
 	return 0;
 }
 
@@ -393,7 +427,7 @@ download_send_reads(struct xfer *x)
 		x->next_off += want;
 	}
 	if (x->state == X_DATA && x->next_off >= x->size &&
-	    x->data_in_flight == 0) {
+	    x->in_flight == 0) {
 		/* Compare with the source as we opened it: a file that grew or
 		 * changed while we read it is not what we have. */
 		x->state = X_FSTAT;
@@ -417,7 +451,7 @@ xfer_kick(struct xfer *x)
 static void
 xfer_fail_data(struct xfer *x)
 {
-	if (x->data_in_flight == 0)
+	if (x->in_flight == 0)
 		xfer_cleanup(x);
 	else
 		x->state = X_CLEANUP;
@@ -432,9 +466,9 @@ read_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 	uint32_t	 len = rq->len;
 
 	free(rq);
-	x->data_in_flight--;
+	x->in_flight--;
 	if (x->state == X_CLEANUP) {
-		if (x->data_in_flight == 0)
+		if (x->in_flight == 0)
 			xfer_cleanup(x);
 		return;
 	}
@@ -534,6 +568,118 @@ download_commit(struct xfer *x)
 	xfer_finish(x);
 }
 
+/* The temporary file is complete and closed: pause for the caller's hash
+ * check, or move it into place. */
+static void
+xfer_closed(struct xfer *x)
+{
+	if (x->opts.stop_at_verify) {
+		x->state = X_VERIFY;
+		if (x->fn != NULL)
+			x->fn(x, x->payload);
+	} else if (x->upload)
+		xfer_rename(x);
+	else
+		download_commit(x);
+}
+
+/* Upload: no reply of the flight is outstanding.  After a failure only
+ * the cleanup is left; else every request succeeded, the CLOSE included,
+ * and the file is checked before it may reach its final name. */
+static void
+upload_landed(struct xfer *x)
+{
+	struct stat	 now;
+
+	if (x->state == X_CLEANUP) {
+		xfer_cleanup(x);	/* CLOSE unless sent, then REMOVE */
+		return;
+	}
+	assert(x->state == X_CLOSING);
+	/* A file that changed while we read it is not what we sent. */
+	if (fstat(x->fd, &now) == 0 && (now.st_size != x->st.st_size ||
+	    now.st_mtim.tv_sec != x->st.st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != x->st.st_mtim.tv_nsec)) {
+		error_set(&x->err, TS_ELOCAL, "\"%s\" changed while being "
+		    "sent", x->src);
+		x->err.sys_errno = EAGAIN;	/* worth sending again */
+		xfer_cleanup(x);
+		return;
+	}
+	/* A file at its final name is trusted: check it first. */
+	if (!x->opts.skip_size_check &&
+	    (x->rattrs.flags & SSH_FILEXFER_ATTR_SIZE) != 0 &&
+	    x->rattrs.size != x->size) {
+		error_set(&x->err, TS_EVERIFY, "\"%s\": %llu bytes on the "
+		    "server, %llu sent", x->dst,
+		    (unsigned long long)x->rattrs.size,
+		    (unsigned long long)x->size);
+		xfer_cleanup(x);
+		return;
+	}
+	if (x->opts.hash)
+		hash_final(&x->hash, x->hex);
+	xfer_closed(x);
+}
+
+/* Upload: one reply of the flight, a WRITE's or the tail's.  The first
+ * failure is the one reported and stops the sending; the flight ends
+ * when no reply is outstanding, whatever order they came in. */
+static void
+upload_flight_reply(struct xfer *x, const struct sftp_reply *r,
+    const char *what)
+{
+	x->in_flight--;
+	if (r->type == SSH_FXP_STATUS && r->status != SSH_FX_OK) {
+		sftp_status_error(&x->err, r->status, r->msg, r->msg_len,
+		    what, x->tmp);
+		x->state = X_CLEANUP;
+	}
+	if (x->state == X_DATA)
+		upload_send_writes(x);		/* there is room again */
+	else if (x->in_flight == 0)
+		upload_landed(x);
+}
+
+static void
+upload_on_write(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	(void)s;
+	upload_flight_reply(payload, r, "write");
+}
+
+static void
+upload_on_setstat(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	(void)s;
+	upload_flight_reply(payload, r, "set times of");
+}
+
+static void
+upload_on_fstat(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct xfer	*x = payload;
+
+	(void)s;
+	if (r->type == SSH_FXP_ATTRS)
+		x->rattrs = r->attrs;	/* checked when the flight is in */
+	upload_flight_reply(x, r, "stat");
+}
+
+static void
+upload_on_fsync(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	(void)s;
+	upload_flight_reply(payload, r, "fsync");
+}
+
+static void
+upload_on_close(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	(void)s;
+	upload_flight_reply(payload, r, "close");
+}
+
 static void
 xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 {
@@ -541,29 +687,12 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 	bool		 ok = r->type != SSH_FXP_STATUS || r->status == SSH_FX_OK;
 
 	(void)s;
-	if (x->state == X_DATA && x->upload) {	/* a WRITE's ack */
-		x->data_in_flight--;
-		if (!ok) {
-			sftp_status_error(&x->err, r->status, r->msg,
-			    r->msg_len, "write", x->tmp);
-			xfer_fail_data(x);
-			return;
-		}
-		upload_send_writes(x);
-		return;
-	}
-	if (x->state == X_CLEANUP && x->upload && x->data_in_flight > 0) {
-		if (--x->data_in_flight == 0)
-			xfer_cleanup(x);
-		return;
-	}
 	if (!ok && x->state != X_CLEANUP && x->state != X_RENAME &&
 	    x->state != X_RENAME2 && x->state != X_BACKUP &&
 	    x->state != X_DROP_BACKUP && x->state != X_RESTORE) {
 		static const char *const what[] = {
 			[X_OPEN] = "open", [X_FSTAT0] = "stat",
-			[X_SETSTAT] = "set times of", [X_FSTAT] = "stat",
-			[X_FSYNC] = "fsync", [X_CLOSE] = "close",
+			[X_FSTAT] = "stat", [X_CLOSE] = "close",
 		};
 		const char *w = x->state < sizeof(what) / sizeof(what[0]) &&
 		    what[x->state] != NULL ? what[x->state] : "transfer";
@@ -616,42 +745,20 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		x->state = X_DATA;
 		download_send_reads(x);
 		break;
-	case X_SETSTAT:		/* a file at its final name is trusted: check */
-		x->state = X_FSTAT;
-		xfer_sent(x, sftp_fstat(x->s, &x->handle, xfer_on_reply, x));
-		break;
-	case X_FSTAT:
-		if (x->upload && !x->opts.skip_size_check &&
-		    (r->attrs.flags & SSH_FILEXFER_ATTR_SIZE) != 0 &&
-		    r->attrs.size != x->size) {
-			error_set(&x->err, TS_EVERIFY, "\"%s\": %llu bytes on the "
-			    "server, %llu sent", x->dst,
-			    (unsigned long long)r->attrs.size,
-			    (unsigned long long)x->size);
-			xfer_cleanup(x);
-			break;
-		}
-		if (!x->upload && (r->attrs.size != x->rattrs.size ||
-		    r->attrs.mtime != x->rattrs.mtime)) {
+	case X_FSTAT:		/* download: the source as we opened it? */
+		if (r->attrs.size != x->rattrs.size ||
+		    r->attrs.mtime != x->rattrs.mtime) {
 			error_set(&x->err, TS_EREMOTE, "\"%s\" changed on the "
 			    "server while being read", x->src);
 			xfer_cleanup(x);
 			break;
 		}
-		if (x->upload && sftp_has(x->s, SFTP_EXT_FSYNC)) {
-			x->state = X_FSYNC;
-			xfer_sent(x, sftp_fsync(x->s, &x->handle, xfer_on_reply,
-			    x));
-			break;
-		}
-		/* FALLTHROUGH */
-	case X_FSYNC:
 		x->state = X_CLOSE;
 		x->have_handle = false;	/* gone once the close is sent */
 		xfer_sent(x, sftp_close(x->s, &x->handle, xfer_on_reply, x));
 		break;
-	case X_CLOSE:
-		if (!x->upload && x->opts.hash && x->hashed != x->size) {
+	case X_CLOSE:		/* download */
+		if (x->opts.hash && x->hashed != x->size) {
 			error_set(&x->err, TS_ERROR, "\"%s\": internal error: "
 			    "hashed %llu of %llu bytes", x->src,
 			    (unsigned long long)x->hashed,
@@ -659,18 +766,9 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 			xfer_cleanup(x);
 			break;
 		}
-		if (!x->upload && x->opts.hash)
+		if (x->opts.hash)
 			hash_final(&x->hash, x->hex);
-		if (x->opts.stop_at_verify) {
-			x->state = X_VERIFY;
-			if (x->fn != NULL)
-				x->fn(x, x->payload);
-			break;
-		}
-		if (x->upload)
-			xfer_rename(x);
-		else
-			download_commit(x);
+		xfer_closed(x);
 		break;
 	case X_RENAME:
 		if (ok) {
@@ -754,6 +852,7 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		xfer_finish(x);
 		break;
 	case X_DATA:
+	case X_CLOSING:
 	case X_VERIFY:
 	case X_DONE:
 		break;
@@ -960,7 +1059,7 @@ xfer_free(struct xfer *x)
 	if (x == NULL)
 		return;
 	assert(x->state == X_DONE || x->state == X_OPEN ||
-	    x->data_in_flight == 0);
+	    x->in_flight == 0);
 	if (x->fd != -1)
 		close(x->fd);
 	if (x->dirfd != -1)
