@@ -1,7 +1,7 @@
 /*
  * File transfers as state machines on the SFTP engine: an upload or a
- * download sends one request per step and continues in the reply's
- * callback, so one engine carries many files at once.
+ * download sends the requests of a step and continues in the replies'
+ * callbacks, so one engine carries many files at once.
  */
 #ifndef TS_XFER_H
 #define TS_XFER_H
