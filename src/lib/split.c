@@ -328,22 +328,7 @@ split_check_hash(struct worker *w, struct split *sp, const char *rpath,
 	return 0;
 }
 
-static int
-split_stat(struct worker *w, const char *path, struct sftp_attrs *a,
-    struct ts_error *err)
-{
-	struct sftp_call	 c = { 0 };
-	int			 rc;
-
-	if (sftp_stat(w->s, path, true, sftp_call_cb, &c) != 0)
-		return error_set(err, TS_ECONN, "%s", sftp_failed(w->s) != NULL ?
-		    sftp_failed(w->s)->msg : "connection lost");
-	rc = sftp_call_wait(w->s, &c, "stat", path, err);
-	*a = c.attrs;
-	sftp_call_dispose(&c);
-	return rc;
-}
-
+/* Waits for the reply of a request sent (sent: what sending returned). */
 static int
 split_call(struct worker *w, int sent, struct sftp_call *c, const char *what,
     const char *path, struct ts_error *err)
@@ -358,13 +343,25 @@ split_call(struct worker *w, int sent, struct sftp_call *c, const char *what,
 	return rc;
 }
 
+static int
+split_stat(struct worker *w, const char *path, struct sftp_attrs *a,
+    struct ts_error *err)
+{
+	struct sftp_call	 c = { 0 };
+	int			 rc;
+
+	rc = split_call(w, sftp_stat(w->s, path, true, sftp_call_cb, &c), &c,
+	    "stat", path, err);
+	*a = c.attrs;
+	return rc;
+}
+
 /* Push: the source unchanged, the size and hash on the server right,
  * mtime and mode set, then one rename. */
 static int
 split_commit_push(struct worker *w, struct split *sp, struct ts_error *err)
 {
 	struct job		*j = w->job;
-	const struct action	*a = &j->plan.v[sp->idx];
 	struct sftp_attrs	 at;
 	struct sftp_call	 c = { 0 };
 	struct stat		 now;
@@ -401,7 +398,6 @@ split_commit_push(struct worker *w, struct split *sp, struct ts_error *err)
 	    &c, "setstat", sp->tmp, err) != 0)
 		return err->code;
 	memset(&c, 0, sizeof(c));
-	(void)a;
 	return split_call(w, sftp_has(w->s, SFTP_EXT_POSIX_RENAME) ?
 	    sftp_posix_rename(w->s, sp->tmp, sp->remote, sftp_call_cb, &c) :
 	    sftp_rename(w->s, sp->tmp, sp->remote, sftp_call_cb, &c), &c,
