@@ -124,8 +124,11 @@ enum ts_verify { TS_VERIFY_SIZE, TS_VERIFY_HASH, TS_VERIFY_NONE };
 struct ts_put_opts {
 	enum ts_verify	 verify;
 	bool		 keep_mode;	/* copy permission bits (default on) */
+	bool		 fsync;		/* put: the server flushes the file to
+					 * disk before the rename, when it
+					 * offers fsync@openssh.com */
 };
-#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true }
+#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false }
 
 /* What a transfer did; filled by ts_put and ts_get, also on failure. */
 struct ts_xfer_result {
@@ -196,10 +199,11 @@ struct ts_sync_opts {
 					 * (--retries); -1: 3 */
 	ts_progress_fn	*progress;	/* NULL: none */
 	void		*progress_payload;
+	bool		 fsync;		/* push: as ts_put_opts.fsync */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false, 0, -1, NULL, NULL }
+	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,

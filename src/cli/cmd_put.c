@@ -39,6 +39,7 @@ transfer(const struct cli *o, bool upload)
 	local = upload ? o->args[0] : o->args[1];
 	remote = upload ? o->args[1] : o->args[0];
 	po.verify = o->verify;
+	po.fsync = o->sync.fsync;
 	if ((c = cli_connect(o, remote, &rc)) == NULL)
 		return rc;
 	if (upload)

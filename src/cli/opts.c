@@ -14,7 +14,7 @@ enum {
 	OPT_CONNECT_TIMEOUT, OPT_VERIFY, OPT_PORT, OPT_HASH, OPT_DELETE,
 	OPT_DELETE_EXCLUDED, OPT_MAX_DELETE, OPT_EXCLUDE, OPT_INCLUDE,
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
-	OPT_RETRIES, OPT_PROGRESS,
+	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
 };
 
@@ -42,6 +42,7 @@ static const struct option long_opts[] = {
 	{ "json",		no_argument,	   NULL, OPT_JSON },
 	{ "stats",		no_argument,	   NULL, OPT_STATS },
 	{ "perms",		no_argument,	   NULL, OPT_PERMS },
+	{ "fsync",		no_argument,	   NULL, OPT_FSYNC },
 	{ "jobs",		required_argument, NULL, 'j' },
 	{ "retries",		required_argument, NULL, OPT_RETRIES },
 	{ "progress",		no_argument,	   NULL, OPT_PROGRESS },
@@ -101,6 +102,8 @@ cli_usage(FILE *f)
 	    "  --json                   one JSON object per line (docs/json.md)\n"
 	    "  --stats                  totals at the end\n"
 	    "  --perms                  pull: keep modes as on the server (no umask)\n"
+	    "  --fsync                  put, push: the server flushes each file to disk\n"
+	    "                           before the rename (backup always does)\n"
 	    "  -j, --jobs N             connections to use (4)\n"
 	    "  --retries N              tries again after a dropped connection (3)\n"
 	    "  --progress               a status line on stderr (default on a terminal)\n"
@@ -318,6 +321,9 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case OPT_PERMS:
 			o->sync.perms = true;
+			break;
+		case OPT_FSYNC:
+			o->sync.fsync = true;
 			break;
 		case 'j':
 			if (parse_int(optarg, 1, 64, "--jobs", &o->sync.jobs) != 0)

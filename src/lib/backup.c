@@ -978,6 +978,7 @@ send_dir(struct backup *b, const char *path, const char *dst,
 		b->res->sum.dirs_created++;
 	}
 	so.dry_run = false;
+	so.fsync = true;		/* a backup must survive the server's crash */
 	so.delete_extra = true;
 	so.link_dest = link_dest;
 	so.checksum = false;		/* nothing to compare with yet */
@@ -1083,6 +1084,7 @@ send_file(struct backup *b, const char *path, const struct stat *st,
 	}
 	po.verify = b->o->sync.verify;
 	po.keep_mode = true;
+	po.fsync = true;
 	memset(&xr, 0, sizeof(xr));
 	rc = ts_put(&xr, b->c, path, dst, &po, &e);
 	report_one(b, TS_ITEM_UPLOAD, TS_TYPE_FILE, (uint64_t)st->st_size, rc,

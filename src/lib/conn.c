@@ -586,6 +586,7 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	if (target == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
+	xo.fsync = opts->fsync;
 	if ((rc = xfer_upload(&x, c->sftp, src, target, &xo, xfer_wake, &woke,
 	    err)) == 0)
 		rc = run_one(&res, c, x, &woke, true, target, "put", err);

@@ -356,6 +356,30 @@ split_stat(struct worker *w, const char *path, struct sftp_attrs *a,
 	return rc;
 }
 
+/* --fsync: the ranges were closed on their connections; open the file
+ * once more to have the server flush it. */
+static int
+split_flush(struct worker *w, const char *path, struct ts_error *err)
+{
+	struct sftp_call	 c = { 0 };
+	struct sftp_handle	 h;
+	int			 rc;
+
+	if (split_call(w, sftp_open(w->s, path, SSH_FXF_WRITE, NULL,
+	    sftp_call_cb, &c), &c, "open", path, err) != 0)
+		return err->code;
+	h = c.handle;
+	memset(&c, 0, sizeof(c));
+	rc = split_call(w, sftp_fsync(w->s, &h, sftp_call_cb, &c), &c, "fsync",
+	    path, err);
+	memset(&c, 0, sizeof(c));
+	/* Closed either way; the first error is the one kept. */
+	if (split_call(w, sftp_close(w->s, &h, sftp_call_cb, &c), &c, "close",
+	    path, err) != 0 && rc == 0)
+		rc = err->code;
+	return rc;
+}
+
 /* Push: the source unchanged, the size and hash on the server right,
  * mtime and mode set, then one rename. */
 static int
@@ -389,6 +413,9 @@ split_commit_push(struct worker *w, struct split *sp, struct ts_error *err)
 	}
 	if (j->opts->verify == TS_VERIFY_HASH &&
 	    split_check_hash(w, sp, sp->tmp, err) != 0)
+		return err->code;
+	if (j->opts->fsync && sftp_has(w->s, SFTP_EXT_FSYNC) &&
+	    split_flush(w, sp->tmp, err) != 0)
 		return err->code;
 	memset(&at, 0, sizeof(at));
 	at.flags = SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_ACMODTIME;

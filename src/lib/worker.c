@@ -665,6 +665,7 @@ job_start_upload(struct worker *w, size_t idx)
 	u->w = w;
 	u->idx = idx;
 	xfer_opts_for(&o, j->opts->verify, true);
+	o.fsync = j->opts->fsync;
 	if (xfer_upload(&u->x, w->s, src, dst, &o, upload_on_phase, u,
 	    &e) != 0) {
 		job_finish_error(j, idx, &e);

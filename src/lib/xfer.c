@@ -271,7 +271,7 @@ upload_send_tail(struct xfer *x)
 			rc = sftp_fstat(x->s, &x->handle, upload_on_fstat, x);
 			break;
 		case 2:
-			if (!sftp_has(x->s, SFTP_EXT_FSYNC))
+			if (!x->opts.fsync || !sftp_has(x->s, SFTP_EXT_FSYNC))
 				continue;
 			rc = sftp_fsync(x->s, &x->handle, upload_on_fsync, x);
 			break;

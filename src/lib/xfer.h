@@ -30,6 +30,8 @@ struct xfer_opts {
 					 * with --perms) */
 	bool		 stop_at_verify; /* pause in XFER_VERIFY */
 	bool		 skip_size_check; /* --verify=none */
+	bool		 fsync;		/* upload: fsync@openssh.com (when
+					 * offered) before the close */
 };
 
 /* The options for a transfer checked as --verify says: size always

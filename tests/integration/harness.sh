@@ -192,7 +192,8 @@ ts_sshd_stop() {
 
 # Starts an sshd on a free port of 127.0.0.1 and writes the client side
 # files for it.  Options:
-#   --subsystem internal|openssh|gesftp   the sftp subsystem (internal-sftp)
+#   --subsystem internal|openssh|gesftp   the sftp subsystem (internal-sftp),
+#               or /ABSOLUTE/PATH        or a test's own executable
 #   --force-internal-sftp                 ForceCommand internal-sftp: no exec
 #   --extra "lines"                       appended to sshd_config
 # shellcheck disable=SC2120	# the options are optional
@@ -214,6 +215,7 @@ ts_sshd_start() {
 	internal) sftp_cmd=internal-sftp ;;
 	openssh) sftp_cmd=/usr/lib/openssh/sftp-server ;;
 	gesftp) sftp_cmd=/usr/libexec/gesftpserver ;;
+	/*) sftp_cmd=$subsystem ;;	# a test's own wrapper
 	*) ts_fail "ts_sshd_start: unknown subsystem '$subsystem'" ;;
 	esac
 	if [ ! -x "$TS_SSHD_BIN" ]; then
