@@ -99,6 +99,17 @@ MACs hmac-sha2-256
 MaxStartups 64:30:128
 MaxSessions 64"
 
+# rm_tree DIR: a stopped tool's server side may still be writing for a
+# moment, so "Directory not empty" is tried again.
+rm_tree() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		rm -rf "$1" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	rm -rf "$1"
+}
+
 # A copy of the binary: a rebuild during the run does not change the racer.
 cp "$TREESYNC" "$TS_TMP/treesync"
 ts_bin=$TS_TMP/treesync
@@ -259,7 +270,7 @@ for w in "${workload_list[@]}"; do
 			order=("${tool_list[@]:r % ${#tool_list[@]}}"
 			    "${tool_list[@]:0:r % ${#tool_list[@]}}")
 			for t in "${order[@]}"; do
-				rm -rf "$TS_REMOTE/$t"
+				rm_tree "$TS_REMOTE/$t"
 			done
 			for ph in "${phases[@]}"; do
 				src=$base
@@ -296,7 +307,7 @@ for w in "${workload_list[@]}"; do
 						status[$key]=TIMEOUT
 						if [ "$ph" = init ]; then
 							out_of[$t]=1
-							rm -rf "$dst"
+							rm_tree "$dst"
 							! in_phase "$t" noop ||
 							    cp -a "$base" "$dst"
 						fi
@@ -324,7 +335,7 @@ for w in "${workload_list[@]}"; do
 			done
 		done
 		for t in "${tool_list[@]}"; do
-			rm -rf "$TS_REMOTE/$t"
+			rm_tree "$TS_REMOTE/$t"
 		done
 	done
 	rm -rf "$base" "$new" "$new.changed"
