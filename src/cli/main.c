@@ -95,9 +95,9 @@ on_signal(int sig)
 	signal(sig, SIG_DFL);
 }
 
-/* Every file in flight holds a descriptor, and -j connections keep
- * hundreds in flight each: use what the hard limit allows (the library
- * sizes its pipelines to the soft limit it finds). */
+/* Every file in flight holds a descriptor, and up to 64 connections keep
+ * 64 in flight each: use what the hard limit allows (the library sizes
+ * its pipelines to the soft limit it finds). */
 static void
 raise_file_limit(void)
 {

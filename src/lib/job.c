@@ -892,7 +892,7 @@ job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
 static int
 job_connections(const struct job *j)
 {
-	uint64_t	 nfiles = 0, bytes = 0, useful;
+	uint64_t	 nfiles = 0, bytes = 0, useful, most;
 	size_t		 i;
 	int		 want = j->opts->jobs > 0 ? j->opts->jobs : 4;
 
@@ -902,12 +902,11 @@ job_connections(const struct job *j)
 			bytes += j->plan.v[i].src->size;
 		}
 	useful = 1 + nfiles / JOB_FILES_PER_CONN + bytes / JOB_BYTES_PER_CONN;
-	/* No more than there are files, or ranges of split files. */
-	if (useful > nfiles && useful > bytes / JOB_SPLIT_MIN_PART)
-		useful = nfiles > bytes / JOB_SPLIT_MIN_PART ? nfiles :
-		    bytes / JOB_SPLIT_MIN_PART;
-	if (useful < 1)
-		useful = 1;
+	/* A connection needs a file, or a range of a split one, to move. */
+	most = nfiles > bytes / JOB_SPLIT_MIN_PART ? nfiles :
+	    bytes / JOB_SPLIT_MIN_PART;
+	if (useful > most)
+		useful = most > 0 ? most : 1;
 	return useful < (uint64_t)want ? (int)useful : want;
 }
 

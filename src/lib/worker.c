@@ -941,13 +941,10 @@ workers_start(struct job *j, int want)
 	for (k = 1; k < want; k++)
 		worker_init(&j->w[k], j, k, NULL, true);
 	/* Leave some descriptors for sockets, directories and the caller. */
-	j->fd_budget = 16;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur > 64 + 16 * (rlim_t)want)
-		j->fd_budget = (size_t)((rl.rlim_cur - 64) / (rlim_t)want);
-	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur == RLIM_INFINITY)
-		j->fd_budget = JOB_MAX_FILES_OPEN;
+	j->fd_budget = JOB_MAX_FILES_OPEN;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		j->fd_budget = rl.rlim_cur > 64 + 16 * (rlim_t)want ?
+		    (size_t)((rl.rlim_cur - 64) / (rlim_t)want) : 16;
 	j->nw = want;
 	j->connecting = want - 1;
 	j->refused = 0;
