@@ -128,6 +128,7 @@ job_split_files(struct job *j, size_t *idx, size_t *n)
 			/* Sent whole instead, where the error shows again. */
 			log_msg(TS_LOG_DEBUG, "not splitting \"%s\": %s",
 			    a_path(j, idx[i]), e.msg);
+			sp->left = 0;	/* no temp file of ours to remove */
 			job_splits_dispose_one(j, sp);
 			idx[m++] = idx[i];
 			continue;
