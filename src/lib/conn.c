@@ -277,12 +277,66 @@ ts_realpath(char **out, struct ts_conn *c, const char *path,
 	return 0;
 }
 
+/* A request that could not be sent: the session failed. */
+static int
+mkdir_unsent(struct ts_conn *c, int rc, struct ts_error *err)
+{
+	const struct ts_error	*f = sftp_failed(c->sftp);
+
+	return error_set(err, f != NULL ? f->code : rc, "%s", f != NULL ?
+	    f->msg : "mkdir: the request could not be sent");
+}
+
+/*
+ * mkdir -p: MKDIR the whole path first, one round trip when its parent
+ * exists (the usual case); when that fails, whatever is there must be a
+ * directory, and a missing parent is made first, the same way.
+ */
+static int
+mkdir_parents(struct ts_conn *c, char *path, const char *shown,
+    struct ts_error *err)
+{
+	struct sftp_call	 call = { 0 };
+	struct ts_stat		 st;
+	char			*slash;
+	int			 rc;
+
+	if ((rc = sftp_mkdir(c->sftp, rpath(path), NULL, sftp_call_cb,
+	    &call)) != 0)
+		return mkdir_unsent(c, rc, err);
+	rc = sftp_call_wait(c->sftp, &call, "mkdir", path, NULL);
+	sftp_call_dispose(&call);
+	if (rc == 0)
+		return 0;
+	if ((rc = ts_stat(&st, c, path, true, NULL)) == 0) {
+		if ((st.mode & 0170000) == 0040000)
+			return 0;
+		return error_set(err, TS_EREMOTE, "mkdir \"%s\": \"%s\" exists "
+		    "and is not a directory", shown, path);
+	}
+	slash = strrchr(path, '/');
+	if (rc == TS_ENOENT && slash != NULL && slash != path) {
+		*slash = '\0';
+		rc = mkdir_parents(c, path, shown, err);
+		*slash = '/';
+		if (rc != 0)
+			return rc;
+	}
+	/* Again, now that the parent exists; its error is the answer. */
+	memset(&call, 0, sizeof(call));
+	if ((rc = sftp_mkdir(c->sftp, rpath(path), NULL, sftp_call_cb,
+	    &call)) != 0)
+		return mkdir_unsent(c, rc, err);
+	rc = sftp_call_wait(c->sftp, &call, "mkdir", path, err);
+	sftp_call_dispose(&call);
+	return rc;
+}
+
 int
 ts_mkdir(struct ts_conn *c, const char *path, bool parents,
     struct ts_error *err)
 {
 	struct sftp_call	 call = { 0 };
-	struct ts_stat		 st;
 	char			*copy, *p;
 	int			 rc;
 
@@ -292,40 +346,14 @@ ts_mkdir(struct ts_conn *c, const char *path, bool parents,
 			return rc;
 		return sftp_call_wait(c->sftp, &call, "mkdir", path, err);
 	}
-	/* mkdir -p: create each missing component in turn; one that exists
-	 * must be a directory. */
 	if ((copy = strdup(path)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
-	for (p = copy; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		if (p != copy && p[-1] != '/') {
-			char	 save = *p;
-
-			*p = '\0';
-			memset(&call, 0, sizeof(call));
-			if ((rc = ts_stat(&st, c, copy, true, NULL)) == 0) {
-				if ((st.mode & 0170000) != 0040000) {
-					rc = error_set(err, TS_EREMOTE, "mkdir "
-					    "\"%s\": \"%s\" exists and is not a "
-					    "directory", path, copy);
-					free(copy);
-					return rc;
-				}
-			} else if ((rc = sftp_mkdir(c->sftp, copy, NULL,
-			    sftp_call_cb, &call)) != 0 ||
-			    (rc = sftp_call_wait(c->sftp, &call, "mkdir", copy,
-			    err)) != 0) {
-				free(copy);
-				return rc;
-			}
-			*p = save;
-		}
-		if (*p == '\0')
-			break;
-	}
+	/* "a/b/" is "a/b". */
+	for (p = copy + strlen(copy); p > copy + 1 && p[-1] == '/'; )
+		*--p = '\0';
+	rc = mkdir_parents(c, copy, path, err);
 	free(copy);
-	return 0;
+	return rc;
 }
 
 /* The names of one directory, gathered by READDIR replies. */

@@ -24,6 +24,8 @@
 					 * the others idle (256 was 2x slower) */
 #define JOB_VERIFY_BATCH	JOB_MAX_FILES_OPEN /* uploads checked by one
 						    * command: all in flight */
+#define JOB_MAX_ACTIONS		256	/* in flight on one engine, small
+					 * requests (mkdir, setstat...) included */
 #define JOB_MAX_WORKERS		64
 #define JOB_SPLIT_MIN_PART	(8u << 20) /* bytes: the smallest range worth a
 					    * connection of its own */
@@ -69,6 +71,8 @@ struct worker {
 	bool		 owned;
 	struct sftp	*s;
 	size_t		 active;	/* actions in flight */
+	size_t		 transfers;	/* of them, files and ranges moving
+					 * (each holds a handle and a file) */
 	struct upload	*list;		/* transfers in flight */
 	struct part_run	*parts;		/* ranges of split files in flight */
 	struct upload	*verify_q[JOB_VERIFY_BATCH];

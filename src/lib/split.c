@@ -228,6 +228,7 @@ worker_start_part(struct worker *w, size_t item)
 	r->next = w->parts;
 	w->parts = r;
 	w->active++;
+	w->transfers++;
 }
 
 void
@@ -259,6 +260,7 @@ worker_reap_parts(struct worker *w)
 		part_result(r->p, &e);
 		part_free(r->p);
 		w->active--;
+		w->transfers--;
 		split_part_done(w, r->sp, &e);
 		free(r);
 	}

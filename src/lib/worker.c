@@ -578,6 +578,7 @@ job_start_download(struct worker *w, size_t idx)
 	w->list = u;
 	u = NULL;	/* transferred */
 	w->active++;
+	w->transfers++;
 out:
 	if (dfd != -1)
 		close(dfd);
@@ -676,6 +677,7 @@ job_start_upload(struct worker *w, size_t idx)
 	w->list = u;
 	u = NULL;	/* transferred */
 	w->active++;
+	w->transfers++;
 out:
 	free(u);
 	free(src);
@@ -713,6 +715,7 @@ worker_step(struct worker *w)
 			free(u->tmp);
 			free(u);
 			w->active--;
+			w->transfers--;
 		} else
 			pp = &u->next;
 	}
@@ -833,7 +836,8 @@ worker_batch(struct worker *w)
 
 	while (!w->dead) {
 		more = true;
-		while (w->active < worker_max_open(w) && (w->active == 0 ||
+		while (w->transfers < worker_max_open(w) &&
+		    w->active < JOB_MAX_ACTIONS && (w->active == 0 ||
 		    sftp_room(w->s, 65536)) && sftp_failed(w->s) == NULL &&
 		    (more = worker_take(j, &idx)))
 			worker_start_action(w, idx);

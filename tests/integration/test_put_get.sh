@@ -115,6 +115,12 @@ ts_expect_exit 0 ts mkdir -p "tshost:$R/a/b/c"
 [ -d "$R/a/b/c" ] || ts_fail "mkdir -p did not create $R/a/b/c"
 ts_expect_exit 0 ts mkdir -p "tshost:$R/a/b/c"
 
+ts_step "mkdir -p through a file: refused, the file named and kept"
+echo keep >"$R/a/plain"
+ts_expect_exit 4 ts mkdir -p "tshost:$R/a/plain/d/e"
+ts_expect_stderr_contains "\"$R/a/plain\" exists and is not a directory"
+[ "$(cat "$R/a/plain")" = keep ] || ts_fail "mkdir -p changed $R/a/plain"
+
 ts_step "mkdir without -p creates one directory"
 ts_expect_exit 0 ts mkdir "tshost:$R/a/single"
 [ -d "$R/a/single" ] || ts_fail "mkdir did not create $R/a/single"
