@@ -70,8 +70,13 @@ struct ts_conn_opts {
 	int		 keepalive;	/* seconds; 0: config or 15 */
 	ts_passphrase_fn *passphrase;	/* NULL: encrypted keys fail */
 	void		*passphrase_payload;
+	/* More connections to open at once, in the background, for a later
+	 * ts_push, ts_pull or ts_check with jobs > 1 to take; those it does
+	 * not need are closed.  0: it opens its own after planning. */
+	int		 spares;
 };
-#define TS_CONN_OPTS_INIT	{ NULL, NULL, NULL, 0, false, 0, 0, 0, NULL, NULL }
+#define TS_CONN_OPTS_INIT \
+	{ NULL, NULL, NULL, 0, false, 0, 0, 0, NULL, NULL, 0 }
 
 struct ts_conn;				/* opaque: one per connection */
 

@@ -39,8 +39,10 @@ int	cli_fail(const struct ts_error *err);
 int	exitcode_for(int ts_code);
 
 /* Opens the connection for target, reporting failures; NULL on failure
- * with *rc set to the exit code. */
-struct ts_conn *cli_connect(const struct cli *o, const char *target, int *rc);
+ * with *rc set to the exit code.  spares: more to open in the background
+ * for a push or pull over several (ts_conn_opts.spares). */
+struct ts_conn *cli_connect(const struct cli *o, const char *target,
+	    int spares, int *rc);
 /* Writes s with the report escapes (report_write_name), so one name is
  * always one line. */
 void	cli_print_name(FILE *f, const char *s);

@@ -109,7 +109,8 @@ cmd_backup(const struct cli *o)
 		fputs("treesync: out of memory\n", stderr);
 		return 1;
 	}
-	if ((c = cli_connect(o, target, &rc)) == NULL) {
+	if ((c = cli_connect(o, target, bo.prune_dry_run ? 0 :
+	    o->sync.jobs > 0 ? o->sync.jobs - 1 : 3, &rc)) == NULL) {
 		report_free(x.r);
 		return rc;
 	}

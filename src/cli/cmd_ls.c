@@ -63,7 +63,7 @@ cmd_ls(const struct cli *o)
 		fputs("usage: treesync ls [-l] [user@]host:path\n", stderr);
 		return 2;
 	}
-	if ((c = cli_connect(o, o->args[0], &rc)) == NULL)
+	if ((c = cli_connect(o, o->args[0], 0, &rc)) == NULL)
 		return rc;
 	if (ts_list(c, ts_conn_path(c), o->long_list, print_entry, (void *)o,
 	    &err) != 0)

@@ -14,7 +14,7 @@ cmd_mkdir(const struct cli *o)
 		fputs("usage: treesync mkdir [-p] [user@]host:path\n", stderr);
 		return 2;
 	}
-	if ((c = cli_connect(o, o->args[0], &rc)) == NULL)
+	if ((c = cli_connect(o, o->args[0], 0, &rc)) == NULL)
 		return rc;
 	if (ts_mkdir(c, ts_conn_path(c), o->parents, &err) != 0)
 		rc = cli_fail(&err);

@@ -92,7 +92,9 @@ tree_command(const struct cli *o, enum tree_verb verb)
 		fputs("treesync: out of memory\n", stderr);
 		return 1;
 	}
-	if ((c = cli_connect(o, remote, &rc)) == NULL) {
+	/* The other -j connections open while the first one does. */
+	if ((c = cli_connect(o, remote, verb == VERB_CHECK || so.dry_run ? 0 :
+	    (so.jobs > 0 ? so.jobs : 4) - 1, &rc)) == NULL) {
 		report_free(r);
 		return rc;
 	}

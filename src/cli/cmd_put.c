@@ -40,7 +40,7 @@ transfer(const struct cli *o, bool upload)
 	remote = upload ? o->args[1] : o->args[0];
 	po.verify = o->verify;
 	po.fsync = o->sync.fsync;
-	if ((c = cli_connect(o, remote, &rc)) == NULL)
+	if ((c = cli_connect(o, remote, 0, &rc)) == NULL)
 		return rc;
 	if (upload)
 		rc = ts_put(&res, c, local, ts_conn_path(c), &po, &err);

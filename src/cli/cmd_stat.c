@@ -34,7 +34,7 @@ cmd_stat(const struct cli *o)
 		fputs("usage: treesync stat [user@]host:path\n", stderr);
 		return 2;
 	}
-	if ((c = cli_connect(o, o->args[0], &rc)) == NULL)
+	if ((c = cli_connect(o, o->args[0], 0, &rc)) == NULL)
 		return rc;
 	if (ts_stat(&st, c, ts_conn_path(c), false, &err) != 0) {
 		rc = cli_fail(&err);

@@ -5,12 +5,14 @@
 #include "report.h"
 
 struct ts_conn *
-cli_connect(const struct cli *o, const char *target, int *rc)
+cli_connect(const struct cli *o, const char *target, int spares, int *rc)
 {
-	struct ts_error	 err = { 0 };
-	struct ts_conn	*c = NULL;
+	struct ts_conn_opts	 co = o->conn;
+	struct ts_error		 err = { 0 };
+	struct ts_conn		*c = NULL;
 
-	if (ts_conn_open(&c, target, &o->conn, &err) != 0) {
+	co.spares = spares;
+	if (ts_conn_open(&c, target, &co, &err) != 0) {
 		*rc = cli_fail(&err);
 		return NULL;
 	}

@@ -17,10 +17,16 @@
 #include "conn.h"
 #include "error.h"
 #include "log.h"
+#include "spare.h"
+#include "ssh.h"
 #include "sshconf.h"
 #include "target.h"
 #include "verify.h"
 #include "xfer.h"
+
+/* Logging in takes two round trips: slower than this, the server is far
+ * enough for spares to pay (ts_conn_opts.spares). */
+#define CONN_SPARES_MIN_AUTH_MS	30
 
 struct ts_conn {
 	struct ssh	*ssh;
@@ -30,6 +36,9 @@ struct ts_conn {
 	char		*target;
 	struct ts_conn_opts opts;
 	char		*ssh_config, *identity, *known_hosts;
+	/* Asked for with opts.spares: more like it, being opened. */
+	struct ts_conn_opts spare_opts;
+	struct spares	*spares;
 };
 
 int
@@ -70,8 +79,8 @@ local_user(void)
 }
 
 int
-conn_open(struct ts_conn **out, const char *target,
-    const struct ts_conn_opts *opts, struct ts_error *err)
+conn_open_cancelable(struct ts_conn **out, const char *target,
+    const struct ts_conn_opts *opts, int cancel_fd, struct ts_error *err)
 {
 	static const char *const defaults[] = { "id_ed25519", "id_ecdsa",
 	    "id_rsa" };
@@ -137,6 +146,7 @@ conn_open(struct ts_conn **out, const char *target,
 	    cf.server_alive_interval > 0 ? cf.server_alive_interval : 15;
 	so.passphrase = opts->passphrase;
 	so.passphrase_payload = opts->passphrase_payload;
+	so.cancel_fd = cancel_fd;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->path = strdup(t.path)) == NULL ||
@@ -154,8 +164,25 @@ conn_open(struct ts_conn **out, const char *target,
 	c->opts.ssh_config = c->ssh_config;
 	c->opts.identity = c->identity;
 	c->opts.known_hosts = c->known_hosts;
+	c->opts.spares = 0;
+	/* Spares never ask for a passphrase nor record a host key: they
+	 * fail instead, and the job opens those after this one. */
+	c->spare_opts = c->opts;
+	c->spare_opts.accept_new = false;
+	c->spare_opts.passphrase = NULL;
 	if ((rc = ssh_connect(&c->ssh, &so, err)) != 0)
 		goto out;
+	/* A distant server: the others open now, behind this one, their
+	 * dozen round trips hidden by its walk.  On a near one they would
+	 * cost more CPU than time they save: the job opens them after
+	 * planning, and only as many as the plan needs. */
+	if (opts->spares > 0 && c->ssh->auth_ms >= CONN_SPARES_MIN_AUTH_MS) {
+		log_msg(TS_LOG_DEBUG, "logging in took %d ms: opening %d more "
+		    "connection%s now", c->ssh->auth_ms, opts->spares,
+		    opts->spares == 1 ? "" : "s");
+		c->spares = spares_start(c->target, &c->spare_opts,
+		    opts->spares);
+	}
 	if ((rc = sftp_start(&c->sftp, c->ssh, err)) != 0)
 		goto out;
 	*out = c;
@@ -168,6 +195,13 @@ out:
 }
 
 int
+conn_open(struct ts_conn **out, const char *target,
+    const struct ts_conn_opts *opts, struct ts_error *err)
+{
+	return conn_open_cancelable(out, target, opts, -1, err);
+}
+
+int
 ts_conn_open(struct ts_conn **out, const char *target,
     const struct ts_conn_opts *opts, struct ts_error *err)
 {
@@ -175,10 +209,34 @@ ts_conn_open(struct ts_conn **out, const char *target,
 }
 
 void
+conn_uncancel(struct ts_conn *c)
+{
+	c->ssh->cancel_fd = -1;
+}
+
+int
+conn_take_spare(struct ts_conn *c, struct ts_conn **out,
+    struct ts_error *err)
+{
+	return spares_take(c->spares, out, err);
+}
+
+void
+conn_keep_spares(struct ts_conn *c, int keep)
+{
+	int	 n;
+
+	if ((n = spares_keep(c->spares, keep)) > 0)
+		log_msg(TS_LOG_DEBUG, "closed %d connection%s opened ahead: "
+		    "the plan needs %d", n, n == 1 ? "" : "s", keep + 1);
+}
+
+void
 ts_conn_free(struct ts_conn *c)
 {
 	if (c == NULL)
 		return;
+	spares_free(c->spares);
 	sftp_free(c->sftp);
 	ssh_free(c->ssh);
 	free(c->path);
@@ -198,6 +256,7 @@ conn_clone(struct ts_conn **out, const struct ts_conn *like,
 	/* The first connection recorded a new host key if it was asked to;
 	 * the key must not change under a second one. */
 	o.accept_new = false;
+	o.spares = 0;
 	return conn_open(out, like->target, &o, err);
 }
 

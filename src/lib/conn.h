@@ -7,6 +7,17 @@
 
 int	conn_open(struct ts_conn **out, const char *target,
 	    const struct ts_conn_opts *opts, struct ts_error *err);
+/* The same; a byte written to cancel_fd abandons it (spare.c). */
+int	conn_open_cancelable(struct ts_conn **out, const char *target,
+	    const struct ts_conn_opts *opts, int cancel_fd,
+	    struct ts_error *err);
+/* The connection no longer listens to its cancel_fd. */
+void	conn_uncancel(struct ts_conn *c);
+/* A connection opened ahead for c (opts.spares): as spares_take. */
+int	conn_take_spare(struct ts_conn *c, struct ts_conn **out,
+	    struct ts_error *err);
+/* Abandons c's spares but the next keep. */
+void	conn_keep_spares(struct ts_conn *c, int keep);
 /* Opens one more connection to the same server, as like was opened. */
 int	conn_clone(struct ts_conn **out, const struct ts_conn *like,
 	    struct ts_error *err);

@@ -655,10 +655,32 @@ job_find_leftovers(struct job *j)
 	}
 }
 
+struct local_walk {
+	struct entries		*out;
+	const char		*root;
+	const struct walk_opts	*opts;
+	struct walk_problems	*problems;
+	struct ts_error		 err;
+	int			 rc;
+};
+
+static void *
+local_walk_main(void *arg)
+{
+	struct local_walk	*lw = arg;
+
+	lw->rc = walk_local(lw->out, lw->root, lw->opts, lw->problems,
+	    &lw->err);
+	return NULL;
+}
+
 /* Walks both trees and plans (hashing first with --checksum). */
 static int
 job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 {
+	struct local_walk	 lw = { 0 };
+	pthread_t		 th;
+	bool			 threaded;
 	struct walk_opts	 wo = WALK_OPTS_INIT;
 	struct walk_remote_opts	 ro = WALK_REMOTE_OPTS_INIT;
 	struct walk_problems	 lp, rp;
@@ -681,8 +703,21 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		 * the planner sees (and protects) excluded local entries. */
 		wo.filter = NULL;
 		ro.descend_excluded = false;
-		if ((rc = walk_remote(&j->src, j->s, j->remote_root, &ro, &rp,
-		    &root_missing, err)) != 0)
+	}
+	lw.out = j->pull ? &j->dst : &j->src;
+	lw.root = j->local_root;
+	lw.opts = &wo;
+	lw.problems = &lp;
+	/* The local walk runs beside the remote one, which mostly waits. */
+	threaded = pthread_create(&th, NULL, local_walk_main, &lw) == 0;
+	if (!threaded)
+		local_walk_main(&lw);
+	rc = walk_remote(j->pull ? &j->src : &j->dst, j->s, j->remote_root,
+	    &ro, &rp, &root_missing, err);
+	if (threaded)
+		pthread_join(th, NULL);
+	if (j->pull) {
+		if (rc != 0)
 			goto out;
 		if (root_missing) {
 			rc = error_set(err, TS_ENOENT, "remote directory \"%s\" "
@@ -690,21 +725,22 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 			goto out;
 		}
 		report_problems(j, &rp);
-		if ((rc = walk_local(&j->dst, j->local_root, &wo, &lp,
-		    err)) == TS_ENOENT && access(j->local_root, F_OK) != 0) {
-			error_clear(err);	/* a new directory: empty */
-			rc = 0;
-		}
-		if (rc != 0)
+		if (lw.rc == TS_ENOENT && access(j->local_root, F_OK) != 0)
+			lw.rc = 0;	/* a new directory: empty */
+		if ((rc = lw.rc) != 0) {
+			*err = lw.err;
 			goto out;
+		}
 		report_problems(j, &lp);
 	} else {
-		if ((rc = walk_local(&j->src, j->local_root, &wo, &lp,
-		    err)) != 0)
+		if (lw.rc != 0) {
+			error_clear(err);
+			*err = lw.err;
+			rc = lw.rc;
 			goto out;
+		}
 		report_problems(j, &lp);
-		if ((rc = walk_remote(&j->dst, j->s, j->remote_root, &ro, &rp,
-		    &root_missing, err)) != 0)
+		if (rc != 0)
 			goto out;
 		j->dst_root_missing = root_missing;
 		report_problems(j, &rp);
@@ -931,6 +967,9 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	j->pull = sum.pull = pull;
 	if ((rc = job_plan_retrying(j, &maxdel, &e)) != 0)
 		goto out;
+	/* Connections opened ahead that the plan has no work for go now. */
+	want = j->opts->dry_run ? 1 : job_connections(j);
+	conn_keep_spares(c, want - 1);
 	if (j->opts->dry_run) {
 		for (i = 0; i < j->plan.n; i++)
 			job_finish(j, i, TS_OK, NULL);
@@ -965,7 +1004,8 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	    (rc = ts_mkdir(j->w[0].conn, remote_dir, true, &e)) != 0)
 		goto out;
 	j->t0 = t0;
-	want = job_connections(j);
+	log_msg(TS_LOG_DEBUG, "planned %zu actions for %d connection%s",
+	    j->plan.n, want, want == 1 ? "" : "s");
 	j->posix_rename = sftp_has(j->s, SFTP_EXT_POSIX_RENAME);
 	workers_start(j, want);
 	job_phase(j, PH_TYPE_DELETE, idx);

@@ -279,7 +279,7 @@ part_start(struct part **out, struct sftp *s, bool upload, int fd,
 	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->remote = strdup(remote)) == NULL ||
-	    (upload && (p->chunk = malloc(sftp_max_write(s))) == NULL)) {
+	    (upload && (p->chunk = malloc(SFTP_IO_MAX)) == NULL)) {
 		part_free(p);
 		return error_set(err, TS_ENOMEM, "out of memory");
 	}

@@ -22,7 +22,7 @@
 #define SFTP_OUT_MAX		(64u * 1024 * 1024)
 #define SFTP_READ_CHUNK		(64u * 1024)
 #define SFTP_DEFAULT_IO		32768	/* every server takes this much */
-#define SFTP_LARGE_IO		(64u * 1024)
+#define SFTP_LARGE_IO		SFTP_IO_MAX
 #define SFTP_DEFAULT_HANDLES	64	/* when the server states no limit */
 #define SFTP_MANY_HANDLES	256	/* ...and when it states a bigger one */
 
@@ -662,12 +662,32 @@ sftp_call_dispose(struct sftp_call *c)
 	c->name = NULL;
 }
 
+/* The server's own limits bound ours; 0 means none. */
+static void
+limits_on_reply(struct sftp *unused, const struct sftp_reply *r,
+    void *payload)
+{
+	struct sftp		*s = payload;
+	struct sftp_limits	 lim;
+
+	(void)unused;
+	if (r->type != SSH_FXP_EXTENDED_REPLY ||
+	    sftp_dec_limits(&lim, r->ext, r->ext_len, NULL) != 0)
+		return;
+	s->max_read = s->max_write = SFTP_LARGE_IO;
+	s->max_handles = SFTP_MANY_HANDLES;
+	if (lim.max_read_len != 0 && lim.max_read_len < s->max_read)
+		s->max_read = (uint32_t)lim.max_read_len;
+	if (lim.max_write_len != 0 && lim.max_write_len < s->max_write)
+		s->max_write = (uint32_t)lim.max_write_len;
+	if (lim.max_open_handles != 0 && lim.max_open_handles < s->max_handles)
+		s->max_handles = (uint32_t)lim.max_open_handles;
+}
+
 int
 sftp_start(struct sftp **out, struct ssh *ssh, struct ts_error *err)
 {
 	struct sftp		*s;
-	struct sftp_call	 c;
-	struct sftp_limits	 lim;
 	int			 rc;
 
 	*out = NULL;
@@ -698,25 +718,13 @@ sftp_start(struct sftp **out, struct ssh *ssh, struct ts_error *err)
 		    s->version);
 		goto fail;
 	}
-	if (s->ext & SFTP_EXT_LIMITS) {
-		memset(&c, 0, sizeof(c));
-		if ((rc = sftp_limits(s, sftp_call_cb, &c)) != 0 ||
-		    (rc = sftp_call_wait(s, &c, "limits", "", err)) != 0)
-			goto fail;
-		if (sftp_dec_limits(&lim, c.ext, c.ext_len, err) == 0) {
-			/* The server's own limits bound ours; 0 means none. */
-			s->max_read = s->max_write = SFTP_LARGE_IO;
-			s->max_handles = SFTP_MANY_HANDLES;
-			if (lim.max_read_len != 0 && lim.max_read_len < s->max_read)
-				s->max_read = (uint32_t)lim.max_read_len;
-			if (lim.max_write_len != 0 &&
-			    lim.max_write_len < s->max_write)
-				s->max_write = (uint32_t)lim.max_write_len;
-			if (lim.max_open_handles != 0 &&
-			    lim.max_open_handles < s->max_handles)
-				s->max_handles = (uint32_t)lim.max_open_handles;
-		}
-		error_clear(err);
+	/* Not waited for: servers answer in order, so the limits are known
+	 * before the reply to any OPEN that could lead to a big READ or
+	 * WRITE, and the defaults until then suit every server. */
+	if ((s->ext & SFTP_EXT_LIMITS) &&
+	    (rc = sftp_limits(s, limits_on_reply, s)) != 0) {
+		rc = error_set(err, rc, "out of memory");
+		goto fail;
 	}
 	*out = s;
 	return 0;
@@ -730,9 +738,9 @@ sftp_free(struct sftp *s)
 {
 	if (s == NULL)
 		return;
-	/* A failed session's channel goes with the session (ssh_free). */
-	if (!s->failed)
-		ssh_channel_close(s->ssh, s->ch);
+	/* The channel goes with the session (ssh_free): the goodbye ends
+	 * both, and waiting for the server to close the channel first would
+	 * cost a round trip per connection. */
 	buf_dispose(&s->out);
 	free(s->in);
 	free(s);

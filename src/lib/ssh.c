@@ -39,9 +39,32 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Polls fd like poll(2), and cancel_fd too when it is not -1: a byte
+ * written there abandons the wait.  Returns poll's count, or -2 when
+ * abandoned. */
+static int
+poll_or_cancel(struct pollfd *pfd, int cancel_fd, int timeout_ms)
+{
+	struct pollfd	 two[2];
+	int		 rc;
+
+	two[0] = *pfd;
+	two[1].fd = cancel_fd;
+	two[1].events = POLLIN;
+	two[1].revents = 0;
+	do {
+		rc = poll(two, cancel_fd != -1 ? 2 : 1, timeout_ms);
+	} while (rc == -1 && errno == EINTR);
+	if (rc > 0 && two[1].revents != 0)
+		return -2;
+	pfd->revents = two[0].revents;
+	return rc;
+}
+
 /* Connects one address without blocking longer than deadline. */
 static int
-tcp_connect_one(const struct addrinfo *ai, long long deadline, int *e)
+tcp_connect_one(const struct addrinfo *ai, long long deadline, int cancel_fd,
+    int *e)
 {
 	struct pollfd	 pfd;
 	socklen_t	 len;
@@ -62,12 +85,10 @@ tcp_connect_one(const struct addrinfo *ai, long long deadline, int *e)
 		}
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
-		do {
-			left = (int)(deadline - now_ms());
-			rc = poll(&pfd, 1, left > 0 ? left : 0);
-		} while (rc == -1 && errno == EINTR);
-		if (rc == 0) {
-			*e = ETIMEDOUT;
+		left = (int)(deadline - now_ms());
+		rc = poll_or_cancel(&pfd, cancel_fd, left > 0 ? left : 0);
+		if (rc == 0 || rc == -2) {
+			*e = rc == 0 ? ETIMEDOUT : ECANCELED;
 			close(fd);
 			return -1;
 		}
@@ -88,7 +109,7 @@ tcp_connect_one(const struct addrinfo *ai, long long deadline, int *e)
 
 static int
 tcp_connect(int *out, const char *host, int port, int timeout_ms,
-    struct ts_error *err)
+    int cancel_fd, struct ts_error *err)
 {
 	struct addrinfo	 hints, *res = NULL, *ai;
 	char		 portstr[16];
@@ -103,8 +124,9 @@ tcp_connect(int *out, const char *host, int port, int timeout_ms,
 		return error_set(err, TS_ECONN, "cannot resolve host \"%s\": %s",
 		    host, gai_strerror(rc));
 	deadline = now_ms() + timeout_ms;
-	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
-		fd = tcp_connect_one(ai, deadline, &e);
+	for (ai = res; ai != NULL && fd == -1 && e != ECANCELED;
+	    ai = ai->ai_next)
+		fd = tcp_connect_one(ai, deadline, cancel_fd, &e);
 	freeaddrinfo(res);
 	if (fd == -1) {
 		if (e == ETIMEDOUT)
@@ -122,7 +144,7 @@ int
 ssh_wait(struct ssh *s, int timeout_ms, bool want_read, struct ts_error *err)
 {
 	struct pollfd	 pfd;
-	int		 dir, rc;
+	int		 dir, rc, one = 1;
 
 	dir = libssh2_session_block_directions(s->session);
 	pfd.fd = s->fd;
@@ -133,9 +155,14 @@ ssh_wait(struct ssh *s, int timeout_ms, bool want_read, struct ts_error *err)
 		pfd.events |= POLLOUT;
 	if (pfd.events == 0)
 		pfd.events = POLLIN;
-	do {
-		rc = poll(&pfd, 1, timeout_ms);
-	} while (rc == -1 && errno == EINTR);
+	/* Ack at once: OpenSSH's sshd leaves Nagle on for sessions without
+	 * a terminal, so a second small reply (the channel confirmation
+	 * after the host keys notice, say) waits for our ack, which Linux
+	 * would otherwise delay by 40 ms. */
+	setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+	if ((rc = poll_or_cancel(&pfd, s->cancel_fd, timeout_ms)) == -2)
+		return error_set(err, TS_ECANCELED, "connection to \"%s\" "
+		    "abandoned", s->host);
 	if (rc == -1)
 		return error_set_errno(err, errno, "poll");
 	if (rc == 0)
@@ -501,20 +528,8 @@ ssh_auth(struct ssh *s, const struct ssh_opts *o, struct ts_error *err)
 	size_t	 i;
 	int	 rc;
 
-	while ((methods = libssh2_userauth_list(s->session, o->user,
-	    (unsigned)strlen(o->user))) == NULL) {
-		if (libssh2_userauth_authenticated(s->session))
-			return 0;		/* "none" was accepted */
-		rc = libssh2_session_last_errno(s->session);
-		if (rc != LIBSSH2_ERROR_EAGAIN)
-			return ssh_error(s, rc, err, "authentication");
-		if (ssh_wait(s, s->io_timeout_ms, false, err) != 0)
-			return err != NULL ? err->code : TS_ECONN;
-	}
-	if (strstr(methods, "publickey") == NULL)
-		return error_set(err, TS_EAUTH, "\"%s\" does not accept public "
-		    "keys (it offers: %s); treesync logs in with keys only",
-		    o->host, methods);
+	/* Keys first: asking which methods the server takes would cost every
+	 * connection a round trip; it is asked only to explain a failure. */
 	if (!o->identities_only && ssh_auth_agent(s, o->user) == 0)
 		return 0;
 	for (i = 0; i < o->n_identities; i++) {
@@ -523,6 +538,20 @@ ssh_auth(struct ssh *s, const struct ssh_opts *o, struct ts_error *err)
 		if (rc <= 0)
 			return rc;
 	}
+	while ((methods = libssh2_userauth_list(s->session, o->user,
+	    (unsigned)strlen(o->user))) == NULL) {
+		if (libssh2_userauth_authenticated(s->session))
+			return 0;		/* "none" was accepted */
+		rc = libssh2_session_last_errno(s->session);
+		if (rc != LIBSSH2_ERROR_EAGAIN)
+			break;
+		if (ssh_wait(s, s->io_timeout_ms, false, err) != 0)
+			return err != NULL ? err->code : TS_ECONN;
+	}
+	if (methods != NULL && strstr(methods, "publickey") == NULL)
+		return error_set(err, TS_EAUTH, "\"%s\" does not accept public "
+		    "keys (it offers: %s); treesync logs in with keys only",
+		    o->host, methods);
 	if (why[0] != '\0')
 		return error_set(err, TS_EAUTH, "authentication as \"%s\" on "
 		    "\"%s\" failed: %s", o->user, o->host, why);
@@ -537,17 +566,19 @@ ssh_connect(struct ssh **out, const struct ssh_opts *o, struct ts_error *err)
 {
 	struct ssh	*s;
 	char		 known[512];
+	long long	 t0;
 	int		 rc;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	s->fd = -1;
+	s->cancel_fd = o->cancel_fd;
 	s->io_timeout_ms = o->io_timeout_ms;
 	s->port = o->port;
 	snprintf(s->host, sizeof(s->host), "%s", o->host);
 	if ((rc = tcp_connect(&s->fd, o->host, o->port, o->connect_timeout_ms,
-	    err)) != 0)
+	    o->cancel_fd, err)) != 0)
 		goto fail;
 	if ((s->session = libssh2_session_init()) == NULL) {
 		rc = error_set(err, TS_ENOMEM, "cannot start an SSH session");
@@ -592,8 +623,10 @@ ssh_connect(struct ssh **out, const struct ssh_opts *o, struct ts_error *err)
 	}
 	if ((rc = ssh_check_hostkey(s, o, err)) != 0)
 		goto fail;
+	t0 = now_ms();
 	if ((rc = ssh_auth(s, o, err)) != 0)
 		goto fail;
+	s->auth_ms = (int)(now_ms() - t0);
 	s->io_timeout_ms = o->io_timeout_ms;
 	if (o->keepalive_s > 0)
 		libssh2_keepalive_config(s->session, 0, (unsigned)o->keepalive_s);

@@ -25,12 +25,15 @@ struct ssh_opts {
 	int		 keepalive_s;
 	ts_passphrase_fn *passphrase;
 	void		*passphrase_payload;
+	int		 cancel_fd;	/* readable: give up; -1: none */
 };
 
 struct ssh {
 	int		 fd;
 	LIBSSH2_SESSION	*session;
 	int		 io_timeout_ms;
+	int		 cancel_fd;	/* as in ssh_opts */
+	int		 auth_ms;	/* logging in took: two round trips */
 	char		 host[256];	/* for messages */
 	bool		 broken;	/* failed: no goodbye on free */
 	int		 port;

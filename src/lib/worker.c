@@ -890,11 +890,19 @@ worker_connect(struct worker *w)
 	struct ts_error	 e = { 0 };
 	int		 rc;
 
-	rc = conn_clone(&c, j->conn, &e);
+	/* One opened ahead (conn.c's spares) if there is one; a spare that
+	 * failed (a host key recorded meanwhile, a passphrase only the
+	 * first connection may ask for) is opened again here. */
+	if ((rc = conn_take_spare(j->conn, &c, &e)) != 0) {
+		error_clear(&e);
+		rc = conn_clone(&c, j->conn, &e);
+	}
 	pthread_mutex_lock(&j->mu);
 	if (rc == 0) {
 		w->conn = c;
 		w->s = conn_sftp(c);
+		log_msg(TS_LOG_DEBUG, "connection %d of %d open", w->id + 1,
+		    j->nw);
 	} else {
 		w->dead = true;
 		if (j->refused++ == 0)

@@ -871,7 +871,7 @@ xfer_upload(struct xfer **out, struct sftp *s, const char *src,
 	*out = NULL;
 	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
 	    xfer_temp_name(&x->tmp, dst) != 0 ||
-	    (x->chunk = malloc(sftp_max_write(s))) == NULL) {
+	    (x->chunk = malloc(SFTP_IO_MAX)) == NULL) {
 		xfer_free(x);
 		return error_set(err, TS_ENOMEM, "out of memory");
 	}

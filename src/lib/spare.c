@@ -1,0 +1,164 @@
+/*
+ * Connections opened ahead of need.  A push or pull over N connections
+ * would otherwise open the other N-1 only once the trees are walked and
+ * planned, and each costs a dozen round trips.  Opened on threads of their
+ * own while the first connection shakes hands, they are ready when the
+ * transfers start.  Those the plan does not need are abandoned: a byte on
+ * a spare's pipe ends whatever wait it is in (ssh.c), and it is freed.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "error.h"
+#include "spare.h"
+
+struct spare {
+	struct spares	*pool;
+	pthread_t	 th;
+	int		 cancel[2];	/* pipe: a byte abandons the spare */
+	struct ts_conn	*conn;		/* once open */
+	struct ts_error	 err;		/* why not, when it failed */
+	int		 rc;
+	bool		 started;
+	bool		 gone;		/* taken or abandoned */
+};
+
+struct spares {
+	pthread_mutex_t	 mu;
+	const char	*target;
+	const struct ts_conn_opts *opts;
+	int		 n, next;	/* next: the first not yet taken */
+	struct spare	 v[];
+};
+
+static void *
+spare_main(void *arg)
+{
+	struct spare	*sp = arg;
+
+	sp->rc = conn_open_cancelable(&sp->conn, sp->pool->target,
+	    sp->pool->opts, sp->cancel[0], &sp->err);
+	return NULL;
+}
+
+struct spares *
+spares_start(const char *target, const struct ts_conn_opts *opts, int n)
+{
+	struct spares	*p;
+	struct spare	*sp;
+	int		 i;
+
+	if (n < 1 || (p = calloc(1, sizeof(*p) + (size_t)n *
+	    sizeof(p->v[0]))) == NULL)
+		return NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	p->target = target;
+	p->opts = opts;
+	p->n = n;
+	for (i = 0; i < n; i++) {
+		sp = &p->v[i];
+		sp->pool = p;
+		sp->cancel[0] = sp->cancel[1] = -1;
+		if (pipe2(sp->cancel, O_CLOEXEC) != 0 ||
+		    pthread_create(&sp->th, NULL, spare_main, sp) != 0)
+			sp->rc = error_set(&sp->err, TS_ERROR, "cannot start "
+			    "opening a connection");
+		else
+			sp->started = true;
+	}
+	return p;
+}
+
+/* Waits for the spare's thread; the caller owns the connection after. */
+static void
+spare_join(struct spare *sp)
+{
+	if (sp->started)
+		pthread_join(sp->th, NULL);
+	sp->started = false;
+	sp->gone = true;
+	if (sp->conn != NULL)
+		conn_uncancel(sp->conn);
+	if (sp->cancel[0] != -1)
+		close(sp->cancel[0]);
+	if (sp->cancel[1] != -1)
+		close(sp->cancel[1]);
+	sp->cancel[0] = sp->cancel[1] = -1;
+}
+
+int
+spares_take(struct spares *p, struct ts_conn **out, struct ts_error *err)
+{
+	struct spare	*sp;
+
+	*out = NULL;
+	if (p == NULL)
+		return 1;
+	pthread_mutex_lock(&p->mu);
+	sp = p->next < p->n ? &p->v[p->next++] : NULL;
+	pthread_mutex_unlock(&p->mu);
+	if (sp == NULL)
+		return 1;
+	spare_join(sp);
+	if (sp->conn == NULL) {
+		if (err != NULL)
+			*err = sp->err;
+		return sp->rc != 0 ? sp->rc : TS_ECONN;
+	}
+	*out = sp->conn;
+	sp->conn = NULL;
+	return 0;
+}
+
+/* Abandons spares [from, n): all are woken first, then each is joined. */
+static void
+spares_abandon(struct spares *p, int from)
+{
+	ssize_t	 w;
+	int	 i;
+
+	for (i = from; i < p->n; i++)
+		if (!p->v[i].gone && p->v[i].cancel[1] != -1) {
+			/* An empty pipe of our own takes one byte. */
+			w = write(p->v[i].cancel[1], "x", 1);
+			(void)w;
+		}
+	for (i = from; i < p->n; i++)
+		if (!p->v[i].gone) {
+			spare_join(&p->v[i]);
+			ts_conn_free(p->v[i].conn);
+			p->v[i].conn = NULL;
+		}
+}
+
+int
+spares_keep(struct spares *p, int keep)
+{
+	int	 from, n = 0;
+
+	if (p == NULL)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	from = p->next + (keep > 0 ? keep : 0);
+	if (from < p->n) {
+		n = p->n - from;
+		spares_abandon(p, from);
+		p->n = from;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+void
+spares_free(struct spares *p)
+{
+	if (p == NULL)
+		return;
+	spares_abandon(p, 0);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}

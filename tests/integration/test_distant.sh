@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A distant server: 20 ms round trip, through bench/latency_proxy.py.
+# There, -j N opens the other connections right after the first one logs
+# in (they shake hands while it walks the trees), closes at once those the
+# plan has no work for, and copes when they fail: a host key recorded by
+# the first one meanwhile (--accept-new), a server that takes only one.
+set -eu
+. "$(dirname "$0")/harness.sh"
+. "$(dirname "$0")/tree.sh"
+
+ts_sshd_start
+
+LATENCY_PROXY=$TS_SOURCE_DIR/bench/latency_proxy.py
+FAULTPROXY=$TS_SOURCE_DIR/tests/integration/faultproxy.py
+FAR_CONFIG=$TS_TMP/far_ssh_config
+FAR_KNOWN=$TS_TMP/far_known_hosts
+TMO=120
+
+# far_start TARGET_PORT: a 20 ms proxy in front of TARGET_PORT (the sshd,
+# or a proxy in front of it); the host alias tsfar reaches the server
+# through it (FAR_CONFIG, FAR_KNOWN: the server's keys under its port).
+far_start() {
+	local pf=$TS_TMP/far.$1.port i port
+	python3 "$LATENCY_PROXY" --target "127.0.0.1:$1" --rtt-ms 20 \
+	    --port-file "$pf" </dev/null >/dev/null 2>"$TS_TMP/far.$1.err" &
+	ts_cleanup_add "kill $! 2>/dev/null"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$pf" ] && break
+		sleep 0.1
+	done
+	[ -s "$pf" ] || ts_fail "latency_proxy.py did not start"
+	port=$(cat "$pf")
+	sed -n "s/^\[127\.0\.0\.1\]:$TS_PORT /[127.0.0.1]:$port /p" \
+	    "$TS_KNOWN_HOSTS" >"$FAR_KNOWN"
+	sed -e 's/^Host tshost$/Host tsfar/' \
+	    -e "s/^\([[:space:]]*Port\) $TS_PORT\$/\1 $port/" \
+	    -e "s#$TS_KNOWN_HOSTS#$FAR_KNOWN#" "$TS_SSH_CONFIG" >"$FAR_CONFIG"
+}
+
+tsf() {
+	timeout -k 5 "$TMO" "$TREESYNC" -F "$FAR_CONFIG" "$@"
+}
+
+ts_step "a tree of 600 small files in 6 directories"
+L=$TS_LOCAL/src
+python3 - "$L" <<'EOF'
+import os, random, sys
+r = random.Random(7)
+for d in range(6):
+    os.makedirs("%s/d%d" % (sys.argv[1], d))
+    for f in range(100):
+        p = "%s/d%d/f%03d" % (sys.argv[1], d, f)
+        with open(p, "wb") as o:
+            o.write(bytes(r.getrandbits(8) for _ in range(r.randint(1, 4096))))
+EOF
+far_start "$TS_PORT"
+
+ts_step "push -j 4: the other three open while the first one walks"
+R=$TS_REMOTE/far
+ts_expect_exit 0 tsf -vv push -j 4 "$L" "tsfar:$R"
+ts_expect_stderr_contains "opening 3 more connections now"
+n=$(grep -c "connection [2-4] of 4 open" "$TS_ERR") || true
+[ "$n" -eq 3 ] || { cat "$TS_ERR" >&2; ts_fail "$n of 3 spares used"; }
+ts_trees_equal "$L" "$R"
+ts_no_temp_files "$R"
+
+ts_step "a no-op push closes the three at once: the plan needs one"
+ts_expect_exit 0 tsf -vv push -j 4 "$L" "tsfar:$R"
+ts_expect_stderr_contains "closed 3 connections opened ahead: the plan needs 1"
+! grep -q "of 4 open" "$TS_ERR" || ts_fail "a worker opened a connection"
+
+ts_step "-j 1 and diff open no spare"
+ts_expect_exit 0 tsf -vv push -j 1 "$L" "tsfar:$R"
+! grep -q "more connection" "$TS_ERR" || ts_fail "-j 1 opened a spare"
+ts_expect_exit 0 tsf -vv diff -j 4 "$L" "tsfar:$R"
+! grep -q "more connection" "$TS_ERR" || ts_fail "diff opened spares"
+
+ts_step "an unknown host with --accept-new: spares refuse it, the first one records it once"
+: >"$FAR_KNOWN"
+R=$TS_REMOTE/far-new
+ts_expect_exit 0 tsf -vv --accept-new push -j 4 "$L" "tsfar:$R"
+n=$(grep -c "added" "$TS_ERR") || true
+[ "$n" -eq 1 ] || { cat "$TS_ERR" >&2; ts_fail "the key was added $n times"; }
+[ "$(wc -l <"$FAR_KNOWN")" -eq 1 ] ||
+    ts_fail "known_hosts has $(wc -l <"$FAR_KNOWN") lines, not 1"
+ts_trees_equal "$L" "$R"
+ts_no_temp_files "$R"
+
+ts_step "a distant server that takes one connection: carries on with one"
+fpf=$TS_TMP/fp.port
+python3 "$FAULTPROXY" --target-port "$TS_PORT" --port-file "$fpf" \
+    --log "$TS_TMP/fp.log" --parent $$ --lifetime 300 --max-connections 1 \
+    </dev/null >/dev/null 2>"$TS_TMP/fp.err" &
+ts_cleanup_add "kill $! 2>/dev/null"
+for ((i = 0; i < 100; i++)); do
+	[ -s "$fpf" ] && break
+	sleep 0.1
+done
+[ -s "$fpf" ] || ts_fail "faultproxy.py did not start"
+far_start "$(cat "$fpf")"
+R=$TS_REMOTE/far-one
+ts_expect_exit 0 tsf -vv push -j 4 "$L" "tsfar:$R"
+grep -q " refuse " "$TS_TMP/fp.log" ||
+    ts_fail "the fault proxy refused no connection"
+n=$(grep -c "carrying on with 1" "$TS_ERR") || true
+[ "$n" -eq 1 ] || { cat "$TS_ERR" >&2; ts_fail "said $n times (not once)"; }
+ts_trees_equal "$L" "$R"
+ts_no_temp_files "$R"
+
+echo ok
