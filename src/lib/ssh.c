@@ -607,6 +607,9 @@ ssh_connect(struct ssh **out, const struct ssh_opts *o, struct ts_error *err)
 	/* The handshake gets the connect timeout: a port that accepts but
 	 * never speaks SSH must not hang us. */
 	s->io_timeout_ms = o->connect_timeout_ms;
+	/* Not abandoned half-way: libssh2 1.10 leaks the key exchange's
+	 * keys when a session is freed in the middle of it. */
+	s->cancel_fd = -1;
 	while ((rc = libssh2_session_handshake(s->session, s->fd)) ==
 	    LIBSSH2_ERROR_EAGAIN)
 		if ((rc = ssh_wait(s, s->io_timeout_ms, false, err)) != 0) {
@@ -621,6 +624,7 @@ ssh_connect(struct ssh **out, const struct ssh_opts *o, struct ts_error *err)
 		rc = ssh_error(s, rc, err, "SSH handshake");
 		goto fail;
 	}
+	s->cancel_fd = o->cancel_fd;
 	if ((rc = ssh_check_hostkey(s, o, err)) != 0)
 		goto fail;
 	t0 = now_ms();
