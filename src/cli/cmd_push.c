@@ -112,6 +112,16 @@ tree_command(const struct cli *o, enum tree_verb verb)
 	report_summary(r, &sum, rc, rc != 0 ? err.msg : NULL);
 	if (rc != 0 && !(verb == VERB_CHECK && rc == TS_EDIFFER && o->quiet))
 		fprintf(stderr, "treesync: %s\n", err.msg);
+	/* A check that finds nothing says so: silence could be anything. */
+	if (verb == VERB_CHECK && rc == 0 && !o->quiet && !o->json)
+		fprintf(stderr, "treesync: %s%llu file%s match%s (%s, %s)\n",
+		    sum.checked_match > 1 ? "all " : "",
+		    (unsigned long long)sum.checked_match,
+		    sum.checked_match == 1 ? "" : "s",
+		    sum.checked_match == 1 ? "es" : "",
+		    sum.hash_used != NULL ? sum.hash_used : "no hash needed",
+		    sum.hash_where != NULL && strcmp(sum.hash_where,
+		    "server") == 0 ? "hashed on the server" : "read back");
 	ts_conn_free(c);
 	report_free(r);
 	return exitcode_for(rc);

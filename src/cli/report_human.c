@@ -48,7 +48,6 @@ struct report {
 	bool		 dry_run;
 	FILE		*out;
 	FILE		*err;
-	bool		 saw_download;	/* "bytes received" in the stats */
 	bool		 saw_check;	/* the check stats, not the push ones */
 };
 
@@ -224,8 +223,6 @@ report_item(const struct ts_item *it, void *payload)
 	bool		 failed = it->code != TS_OK ||
 	    it->action == TS_ITEM_CONFLICT || it->action == TS_ITEM_SKIP;
 
-	if (it->action == TS_ITEM_DOWNLOAD)
-		r->saw_download = true;
 	if (it->action == TS_ITEM_CHECK)
 		r->saw_check = true;
 	if (r->mode == REPORT_JSON)
@@ -309,7 +306,7 @@ write_stats(struct report *r, const struct ts_summary *s)
 		fprintf(f, "%-18s%" PRIu64 "\n", "unchanged:",
 		    s->files_unchanged);
 		human_bytes(b, sizeof(b), (double)s->bytes_sent, "");
-		fprintf(f, "%-18s%s (%" PRIu64 ")\n", r->saw_download ?
+		fprintf(f, "%-18s%s (%" PRIu64 ")\n", s->pull ?
 		    "bytes received:" : "bytes sent:", b, s->bytes_sent);
 	}
 	if (s->errors > 0)

@@ -32,9 +32,11 @@ ts_step "setup: push the tree"
 ts_expect_exit 0 ts push "$L" "tshost:$R"
 ts_trees_equal "$L" "$R"
 
-ts_step "check after a push: exit 0, nothing printed"
+ts_step "check after a push: exit 0, no file listed, stderr says all match"
 ts_expect_exit 0 ts check "$L" "tshost:$R"
 [ ! -s "$TS_OUT" ] || { cat "$TS_OUT" >&2; ts_fail "check printed something"; }
+grep -q -E '^treesync: all [0-9]+ files match \((xxh128|sha256), ' "$TS_ERR" ||
+    { cat "$TS_ERR" >&2; ts_fail "check did not say that all files match"; }
 
 ts_step "check -v lists the matches"
 ts_expect_exit 0 ts check -v "$L" "tshost:$R"

@@ -93,6 +93,10 @@ after=$(ts_tree_snapshot "$L")
 	ts_fail "a second pull changed the local tree"
 }
 
+ts_step "--stats of a pull that moved nothing still speaks of bytes received"
+ts_expect_exit 0 ts pull --stats "tshost:$R" "$L"
+ts_expect_stdout_contains "bytes received:   0 B (0)"
+
 ts_step "diff and check in pull order after a pull report nothing"
 ts_expect_exit 0 ts diff "tshost:$R" "$L"
 [ ! -s "$TS_OUT" ] || { cat "$TS_OUT" >&2; ts_fail "diff printed changes"; }
