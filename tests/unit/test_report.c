@@ -718,7 +718,7 @@ test_report_stats_bytes_received_for_downloads(void **state)
 	    .type = TS_TYPE_FILE, .path = "f", .reason = "new",
 	    .created = true, .size = 3 * 1024 * 1024 };
 	struct ts_summary s = { .files_created = 1,
-	    .bytes_sent = 3 * 1024 * 1024, .elapsed = 2 };
+	    .bytes_sent = 3 * 1024 * 1024, .elapsed = 2, .pull = true };
 	struct cap	 c;
 
 	(void)state;
