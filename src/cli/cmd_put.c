@@ -42,7 +42,10 @@ transfer(const struct cli *o, bool upload)
 	remote = upload ? o->args[1] : o->args[0];
 	po.verify = o->verify;
 	po.fsync = o->sync.fsync;
-	po.jobs = o->sync.jobs > 0 ? o->sync.jobs : 4;
+	/* Ranges over several connections only when asked for with -j: on
+	 * one machine they made a big file slower (writers of one file
+	 * queue behind each other), so one connection is the default. */
+	po.jobs = o->sync.jobs;
 	/* A put that will go in ranges has its other connections opened
 	 * ahead (a get learns the size only once connected). */
 	if ((c = cli_connect(o, remote, upload && stat(local, &st) == 0 &&
