@@ -42,10 +42,7 @@ transfer(const struct cli *o, bool upload)
 	remote = upload ? o->args[1] : o->args[0];
 	po.verify = o->verify;
 	po.fsync = o->sync.fsync;
-	/* Ranges over several connections only when asked for with -j: on
-	 * one machine they made a big file slower (writers of one file
-	 * queue behind each other), so one connection is the default. */
-	po.jobs = o->sync.jobs;
+	po.jobs = o->sync.jobs > 0 ? o->sync.jobs : 4;
 	/* A put that will go in ranges has its other connections opened
 	 * ahead (a get learns the size only once connected). */
 	if ((c = cli_connect(o, remote, upload && stat(local, &st) == 0 &&
