@@ -132,15 +132,8 @@ struct ts_put_opts {
 	bool		 fsync;		/* put: the server flushes the file to
 					 * disk before the rename, when it
 					 * offers fsync@openssh.com */
-	int		 jobs;		/* connections for one big file (16 MiB
-					 * or more; a put that replaces one
-					 * needs posix-rename); 0 or 1: one */
 };
-#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false, 1 }
-
-/* How many byte ranges (and connections) ts_put and ts_get move a file of
- * size bytes in with jobs connections; 1: whole, on one. */
-TS_EXTERN int	ts_put_parts(uint64_t size, int jobs);
+#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false }
 
 /* What a transfer did; filled by ts_put and ts_get, also on failure. */
 struct ts_xfer_result {

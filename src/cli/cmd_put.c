@@ -1,7 +1,6 @@
 /* treesync put LOCAL TARGET, treesync get TARGET LOCAL */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -28,7 +27,6 @@ transfer(const struct cli *o, bool upload)
 	struct ts_xfer_result	 res;
 	struct ts_error		 err = { 0 };
 	struct ts_conn		*c;
-	struct stat		 st;
 	const char		*local, *remote;
 	int			 rc;
 
@@ -42,12 +40,7 @@ transfer(const struct cli *o, bool upload)
 	remote = upload ? o->args[1] : o->args[0];
 	po.verify = o->verify;
 	po.fsync = o->sync.fsync;
-	po.jobs = o->sync.jobs > 0 ? o->sync.jobs : 4;
-	/* A put that will go in ranges has its other connections opened
-	 * ahead (a get learns the size only once connected). */
-	if ((c = cli_connect(o, remote, upload && stat(local, &st) == 0 &&
-	    ts_put_parts((uint64_t)st.st_size, po.jobs) > 1 ? po.jobs - 1 : 0, &rc)) ==
-	    NULL)
+	if ((c = cli_connect(o, remote, 0, &rc)) == NULL)
 		return rc;
 	if (upload)
 		rc = ts_put(&res, c, local, ts_conn_path(c), &po, &err);

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bigfile.h"
 #include "conn.h"
 #include "error.h"
 #include "log.h"
@@ -271,12 +270,6 @@ bool
 ts_conn_has_extension(const struct ts_conn *c, const char *name)
 {
 	return sftp_has_named(c->sftp, name);
-}
-
-struct ssh *
-conn_ssh(struct ts_conn *c)
-{
-	return c->ssh;
 }
 
 struct sftp *
@@ -660,7 +653,7 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	struct xfer		*x = NULL;
 	char			*target = NULL;
 	bool			 woke = false;
-	int			 rc, nparts;
+	int			 rc;
 
 	if (opts == NULL)
 		opts = &def;
@@ -681,12 +674,8 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 		return error_set(err, TS_ENOMEM, "out of memory");
 	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
 	xo.fsync = opts->fsync;
-	nparts = S_ISREG(lst.st_mode) ? bigfile_parts((uint64_t)lst.st_size,
-	    opts->jobs) : 1;
-	if (nparts > 1 && sftp_has(c->sftp, SFTP_EXT_POSIX_RENAME))
-		rc = bigfile_put(&res, c, src, target, opts, nparts, err);
-	else if ((rc = xfer_upload(&x, c->sftp, src, target, &xo, xfer_wake,
-	    &woke, err)) == 0)
+	if ((rc = xfer_upload(&x, c->sftp, src, target, &xo, xfer_wake, &woke,
+	    err)) == 0)
 		rc = run_one(&res, c, x, &woke, true, target, "put", err);
 	if (res.rename_fallback)
 		log_msg(TS_LOG_WARN, "the server has no posix-rename: \"%s\" was "
@@ -705,12 +694,11 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	struct ts_put_opts	 def = TS_PUT_OPTS_INIT;
 	struct ts_xfer_result	 res = { 0 };
 	struct xfer_opts	 xo = { 0 };
-	struct sftp_call	 call = { 0 };
 	struct stat		 lst;
 	struct xfer		*x = NULL;
 	char			*target = NULL;
 	bool			 woke = false;
-	int			 rc, nparts;
+	int			 rc;
 
 	if (opts == NULL)
 		opts = &def;
@@ -724,19 +712,7 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	if (target == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
-	/* A big regular file goes over several connections. */
-	nparts = 1;
-	if (opts->jobs > 1 && sftp_stat(c->sftp, src, true, sftp_call_cb,
-	    &call) == 0 && sftp_call_wait(c->sftp, &call, "stat", src,
-	    NULL) == 0 && (call.attrs.flags & SSH_FILEXFER_ATTR_SIZE) &&
-	    (call.attrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) &&
-	    (call.attrs.perm & 0170000) == 0100000)
-		nparts = bigfile_parts(call.attrs.size, opts->jobs);
-	sftp_call_dispose(&call);
-	if (nparts > 1)
-		rc = bigfile_get(&res, c, src, &call.attrs, target, opts, nparts,
-		    err);
-	else if ((rc = xfer_download(&x, c->sftp, src, target, &xo, xfer_wake,
+	if ((rc = xfer_download(&x, c->sftp, src, target, &xo, xfer_wake,
 	    &woke, err)) == 0)
 		rc = run_one(&res, c, x, &woke, false, src, "get", err);
 	xfer_free(x);

@@ -23,7 +23,5 @@ int	conn_clone(struct ts_conn **out, const struct ts_conn *like,
 	    struct ts_error *err);
 /* The connection's SFTP engine; borrowed. */
 struct sftp *conn_sftp(struct ts_conn *c);
-/* Its SSH session (for exec channels); borrowed. */
-struct ssh *conn_ssh(struct ts_conn *c);
 
 #endif

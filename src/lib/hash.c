@@ -1,12 +1,9 @@
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <xxhash.h>
 
-#include "error.h"
 #include "hash.h"
 
 int
@@ -83,42 +80,4 @@ const char *
 hash_name(enum hash_kind kind)
 {
 	return kind == HASH_SHA256 ? "sha256" : "xxh128";
-}
-
-int
-hash_fd(int fd, uint64_t size, enum hash_kind kind, char *hex,
-    const char *what, struct ts_error *err)
-{
-	struct hash	 h;
-	uint8_t		*buf;
-	uint64_t	 off = 0;
-	ssize_t		 n;
-
-	if ((buf = malloc(1 << 20)) == NULL || hash_init(&h, kind) != 0) {
-		free(buf);
-		return error_set(err, TS_ENOMEM, "out of memory");
-	}
-	while (off < size) {
-		n = pread(fd, buf, size - off < (1 << 20) ? (size_t)(size - off) :
-		    (size_t)1 << 20, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				error_set(err, TS_ELOCAL, "\"%s\" shrank while "
-				    "being hashed", what);
-			else
-				error_set_errno(err, errno, "read \"%s\"",
-				    what);
-			hash_dispose(&h);
-			free(buf);
-			return err->code;
-		}
-		hash_update(&h, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	hash_final(&h, hex);
-	hash_dispose(&h);
-	free(buf);
-	return 0;
 }

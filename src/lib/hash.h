@@ -23,9 +23,4 @@ void	hash_final(struct hash *h, char *hex);
 void	hash_dispose(struct hash *h);		/* after final is fine */
 const char *hash_name(enum hash_kind kind);	/* "sha256", "xxh128" */
 
-struct ts_error;
-/* Hashes the first size bytes of fd (what: the file, for messages). */
-int	hash_fd(int fd, uint64_t size, enum hash_kind kind, char *hex,
-	    const char *what, struct ts_error *err);
-
 #endif

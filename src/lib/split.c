@@ -266,6 +266,44 @@ worker_reap_parts(struct worker *w)
 	}
 }
 
+static int
+split_hash_fd(int fd, uint64_t size, char *hex, const char *what,
+    struct ts_error *err)
+{
+	struct hash	 h;
+	uint8_t		*buf;
+	uint64_t	 off = 0;
+	ssize_t		 n;
+
+	if ((buf = malloc(1 << 20)) == NULL || hash_init(&h, HASH_SHA256) != 0) {
+		free(buf);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	while (off < size) {
+		n = pread(fd, buf, size - off < (1 << 20) ? (size_t)(size - off) :
+		    (size_t)1 << 20, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				error_set(err, TS_ELOCAL, "\"%s\" shrank while "
+				    "being hashed", what);
+			else
+				error_set_errno(err, errno, "read \"%s\"",
+				    what);
+			hash_dispose(&h);
+			free(buf);
+			return err->code;
+		}
+		hash_update(&h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	hash_final(&h, hex);
+	hash_dispose(&h);
+	free(buf);
+	return 0;
+}
+
 /* --verify=hash: SHA-256 of the local copy against the server's. */
 static int
 split_check_hash(struct worker *w, struct split *sp, const char *rpath,
@@ -275,8 +313,7 @@ split_check_hash(struct worker *w, struct split *sp, const char *rpath,
 	char		 mine[HASH_HEX_MAX], theirs[1][HASH_HEX_MAX];
 	const char	*paths[1] = { rpath };
 
-	if (hash_fd(sp->fd, sp->size, HASH_SHA256, mine, a_path(j, sp->idx),
-	    err) != 0)
+	if (split_hash_fd(sp->fd, sp->size, mine, a_path(j, sp->idx), err) != 0)
 		return err->code;
 	worker_probe_exec(w);
 	theirs[0][0] = '\0';
