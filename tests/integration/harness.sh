@@ -65,6 +65,17 @@ ts_cleanup_add() {
 	_ts_cleanup_cmds+=("$1")
 }
 
+# ts_wait_port_file FILE WHAT: waits up to 10 s for a helper started in
+# the background to write its port to FILE; fails naming WHAT otherwise.
+ts_wait_port_file() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	ts_fail "$2 did not start (no port in $1 after 10 s)"
+}
+
 # Stops one sshd by pid: TERM, up to 5 s, then KILL.  Only a process whose
 # command line names our own config file is signalled, so a recycled pid
 # is never hit.

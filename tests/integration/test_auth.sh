@@ -87,11 +87,7 @@ while time.time() < deadline:
 ' "$A/silent.port" </dev/null >/dev/null 2>&1 &
 silent_pid=$!
 ts_cleanup_add "kill $silent_pid"
-for ((i = 0; i < 100; i++)); do
-	[ -s "$A/silent.port" ] && break
-	sleep 0.1
-done
-[ -s "$A/silent.port" ] || ts_fail "the silent server did not start"
+ts_wait_port_file "$A/silent.port" "the silent server"
 silent=$(cat "$A/silent.port")
 start=$(date +%s)
 ts_expect_exit 8 timeout 30 "$TREESYNC" -F "$TS_SSH_CONFIG" -p "$silent" \

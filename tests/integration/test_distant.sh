@@ -20,15 +20,11 @@ TMO=120
 # or a proxy in front of it); the host alias tsfar reaches the server
 # through it (FAR_CONFIG, FAR_KNOWN: the server's keys under its port).
 far_start() {
-	local pf=$TS_TMP/far.$1.port i port
+	local pf=$TS_TMP/far.$1.port port
 	python3 "$LATENCY_PROXY" --target "127.0.0.1:$1" --rtt-ms 20 \
 	    --port-file "$pf" </dev/null >/dev/null 2>"$TS_TMP/far.$1.err" &
 	ts_cleanup_add "kill $! 2>/dev/null"
-	for ((i = 0; i < 100; i++)); do
-		[ -s "$pf" ] && break
-		sleep 0.1
-	done
-	[ -s "$pf" ] || ts_fail "latency_proxy.py did not start"
+	ts_wait_port_file "$pf" latency_proxy.py
 	port=$(cat "$pf")
 	sed -n "s/^\[127\.0\.0\.1\]:$TS_PORT /[127.0.0.1]:$port /p" \
 	    "$TS_KNOWN_HOSTS" >"$FAR_KNOWN"
@@ -92,11 +88,7 @@ python3 "$FAULTPROXY" --target-port "$TS_PORT" --port-file "$fpf" \
     --log "$TS_TMP/fp.log" --parent $$ --lifetime 300 --max-connections 1 \
     </dev/null >/dev/null 2>"$TS_TMP/fp.err" &
 ts_cleanup_add "kill $! 2>/dev/null"
-for ((i = 0; i < 100; i++)); do
-	[ -s "$fpf" ] && break
-	sleep 0.1
-done
-[ -s "$fpf" ] || ts_fail "faultproxy.py did not start"
+ts_wait_port_file "$fpf" faultproxy.py
 far_start "$(cat "$fpf")"
 R=$TS_REMOTE/far-one
 ts_expect_exit 0 tsf -vv push -j 4 "$L" "tsfar:$R"
