@@ -113,15 +113,20 @@ tree_command(const struct cli *o, enum tree_verb verb)
 	if (rc != 0 && !(verb == VERB_CHECK && rc == TS_EDIFFER && o->quiet))
 		fprintf(stderr, "treesync: %s\n", err.msg);
 	/* A check that finds nothing says so: silence could be anything. */
-	if (verb == VERB_CHECK && rc == 0 && !o->quiet && !o->json)
-		fprintf(stderr, "treesync: %s%llu file%s match%s (%s, %s)\n",
+	if (verb == VERB_CHECK && rc == 0 && !o->quiet && !o->json) {
+		fprintf(stderr, "treesync: %s%llu file%s match%s",
 		    sum.checked_match > 1 ? "all " : "",
 		    (unsigned long long)sum.checked_match,
 		    sum.checked_match == 1 ? "" : "s",
-		    sum.checked_match == 1 ? "es" : "",
-		    sum.hash_used != NULL ? sum.hash_used : "no hash needed",
-		    sum.hash_where != NULL && strcmp(sum.hash_where,
-		    "server") == 0 ? "hashed on the server" : "read back");
+		    sum.checked_match == 1 ? "es" : "");
+		/* Which hash, and where; none when nothing needed one. */
+		if (sum.hash_used != NULL)
+			fprintf(stderr, " (%s, %s)", sum.hash_used,
+			    sum.hash_where != NULL && strcmp(sum.hash_where,
+			    "server") == 0 ? "hashed on the server" :
+			    "read back");
+		fputc('\n', stderr);
+	}
 	ts_conn_free(c);
 	report_free(r);
 	return exitcode_for(rc);

@@ -734,7 +734,6 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		report_problems(j, &lp);
 	} else {
 		if (lw.rc != 0) {
-			error_clear(err);
 			*err = lw.err;
 			rc = lw.rc;
 			goto out;
