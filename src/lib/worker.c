@@ -7,6 +7,7 @@
  * were in flight on it go back to the queue and start over (from the
  * first byte, under a new temporary name), on whichever worker takes them.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -395,6 +396,7 @@ upload_on_phase(struct xfer *x, void *payload)
 	struct ts_error	 e = { 0 };
 
 	if (xfer_phase(x) == XFER_VERIFY) {
+		assert(w->nverify < JOB_VERIFY_BATCH);	/* one per action */
 		w->verify_q[w->nverify++] = u;
 		return;
 	}
@@ -719,6 +721,10 @@ worker_step(struct worker *w)
 		} else
 			pp = &u->next;
 	}
+	w->released = 0;
+	for (u = w->list; u != NULL; u = u->next)
+		if (!xfer_holds_files(u->x))
+			w->released++;
 }
 
 /* The next action of the running batch for this worker: a retry first. */
@@ -836,7 +842,7 @@ worker_batch(struct worker *w)
 
 	while (!w->dead) {
 		more = true;
-		while (w->transfers < worker_max_open(w) &&
+		while (w->transfers - w->released < worker_max_open(w) &&
 		    w->active < JOB_MAX_ACTIONS && (w->active == 0 ||
 		    sftp_room(w->s, 65536)) && sftp_failed(w->s) == NULL &&
 		    (more = worker_take(j, &idx)))

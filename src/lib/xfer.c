@@ -3,7 +3,7 @@
  * each step sends requests and returns; the replies run the next step.
  * An upload sends its closing requests right behind its last WRITE, so a
  * small file costs three round trips: OPEN, the data with the close, and
- * the rename.
+ * the rename; during the last it holds no handle and no local file.
  * A file is only ever written under a temporary name and renamed into
  * place after its size (and, when asked, its hash) checked out, so a
  * reader never sees a half-written file at its final name.
@@ -619,6 +619,12 @@ upload_landed(struct xfer *x)
 	}
 	if (x->opts.hash)
 		hash_final(&x->hash, x->hex);
+	/* Read and checked: the rename needs neither the file nor the
+	 * handle, so both go now and the caller may start another file. */
+	close(x->fd);
+	x->fd = -1;
+	free(x->chunk);
+	x->chunk = NULL;
 	xfer_closed(x);
 }
 
@@ -981,6 +987,12 @@ xfer_download(struct xfer **out, struct sftp *s, const char *src,
 	rc = xfer_download_at(out, s, src, dirfd, dst, o, fn, payload, err);
 	close(dirfd);
 	return rc;
+}
+
+bool
+xfer_holds_files(const struct xfer *x)
+{
+	return x->fd != -1 || x->have_handle;
 }
 
 enum xfer_phase

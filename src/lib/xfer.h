@@ -73,6 +73,9 @@ int	xfer_download_at(struct xfer **out, struct sftp *s, const char *src,
 /* Gives a waiting upload more write requests when the engine has room. */
 void	xfer_kick(struct xfer *x);
 enum xfer_phase xfer_phase(const struct xfer *x);
+/* Whether it still holds a server handle or a local file descriptor (an
+ * upload gives both up once its bytes are checked, before the rename). */
+bool	xfer_holds_files(const struct xfer *x);
 /* In VERIFY: finishes (ok) or abandons (!ok, with err's message) it. */
 void	xfer_commit(struct xfer *x, bool ok, const struct ts_error *why);
 /* In VERIFY or DONE: the temporary path (remote for uploads), the hash of
