@@ -830,7 +830,10 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
 	j->s = conn_sftp(c);
 	j->opts = opts != NULL ? opts : &defaults;
 	j->retries = j->opts->retries >= 0 ? j->opts->retries : 3;
-	j->mode_mask = j->opts->perms ? 07777 : 0777 & ~xfer_local_umask();
+	xfer_opts_for(&j->xo, j->opts->verify, true);
+	j->xo.fsync = j->opts->fsync;
+	if (j->opts->perms)
+		j->xo.mode_mask = 07777;
 	j->nw = 1;
 	worker_init(&j->w[0], j, 0, c, false);
 	pthread_mutex_init(&j->mu, NULL);

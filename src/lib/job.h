@@ -15,6 +15,7 @@
 #include "plan.h"
 #include "sftp.h"
 #include "treesync.h"
+#include "xfer.h"
 
 #define JOB_HASH_BATCH		2000	/* names per remote hash command */
 #define JOB_MAX_FILES_OPEN	128	/* files open at once on one engine (a
@@ -104,7 +105,10 @@ struct job {
 	bool		 dst_root_missing; /* push: the walk found no remote
 					 * root; it is created first */
 	int		 root_fd;	/* pull: the local root, or -1 */
-	mode_t		 mode_mask;	/* pull: mode bits kept (umask, --perms) */
+	struct xfer_opts xo;		/* how every file moves: the check,
+					 * fsync, and for pull the mode bits
+					 * kept (umask, --perms); set once, as
+					 * reading the umask costs syscalls */
 	volatile bool	 disk_full;	/* pull: start nothing more */
 	enum hash_kind	 hash_kind;	/* -c and check */
 	bool		 hash_remote;	/* hashed by the server */

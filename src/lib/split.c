@@ -463,7 +463,7 @@ split_commit_pull(struct worker *w, struct split *sp, struct ts_error *err)
 	    split_check_hash(w, sp, sp->remote, err) != 0)
 		return err->code;
 	if ((at.flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0 &&
-	    fchmod(sp->fd, (mode_t)at.perm & j->mode_mask) != 0)
+	    fchmod(sp->fd, (mode_t)at.perm & j->xo.mode_mask) != 0)
 		return error_set_errno(err, errno, "chmod \"%s\"", sp->tmp);
 	if (fsync(sp->fd) != 0)
 		return error_set_errno(err, errno, "fsync \"%s\"", sp->tmp);

@@ -465,7 +465,7 @@ local_parent(struct job *j, const char *rel, const char **name)
 static mode_t
 local_mode(const struct job *j, uint32_t mode)
 {
-	return mode & j->mode_mask;
+	return mode & j->xo.mode_mask;
 }
 
 /* mkdir, delete, setattr, symlink on the local side: done at once. */
@@ -548,7 +548,6 @@ job_start_download(struct worker *w, size_t idx)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
-	struct xfer_opts	 o = { 0 };
 	struct ts_error		 e = { 0 };
 	struct upload		*u;
 	const char		*name;
@@ -569,9 +568,7 @@ job_start_download(struct worker *w, size_t idx)
 	}
 	u->w = w;
 	u->idx = idx;
-	xfer_opts_for(&o, j->opts->verify, true);
-	o.mode_mask = j->mode_mask;
-	if (xfer_download_at(&u->x, w->s, src, dfd, shown, &o,
+	if (xfer_download_at(&u->x, w->s, src, dfd, shown, &j->xo,
 	    upload_on_phase, u, &e) != 0) {
 		job_finish(j, idx, e.code, e.msg);
 		goto out;
@@ -654,7 +651,6 @@ job_start_upload(struct worker *w, size_t idx)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
-	struct xfer_opts	 o = { 0 };
 	struct ts_error		 e = { 0 };
 	struct upload		*u;
 	char			*src = NULL, *dst = NULL;
@@ -667,9 +663,7 @@ job_start_upload(struct worker *w, size_t idx)
 	}
 	u->w = w;
 	u->idx = idx;
-	xfer_opts_for(&o, j->opts->verify, true);
-	o.fsync = j->opts->fsync;
-	if (xfer_upload(&u->x, w->s, src, dst, &o, upload_on_phase, u,
+	if (xfer_upload(&u->x, w->s, src, dst, &j->xo, upload_on_phase, u,
 	    &e) != 0) {
 		job_finish_error(j, idx, &e);
 		goto out;
