@@ -30,8 +30,9 @@ CHUNK = 256 * 1024
 class Direction:
     """One direction of one connection: a FIFO of (due time, bytes or None)."""
 
-    def __init__(self, reader, writer, delay, cap):
+    def __init__(self, reader, rsock, writer, delay, cap):
         self.reader = reader
+        self.rsock = rsock      # the socket reader reads
         self.writer = writer
         self.delay = delay
         self.cap = cap
@@ -47,6 +48,7 @@ class Direction:
             while True:
                 await self.have_room.wait()
                 data = await self.reader.read(CHUNK)
+                quickack(self.rsock)
                 due = loop.time() + self.delay
                 self.queue.append((due, data or None))
                 self.have_data.set()
@@ -84,6 +86,18 @@ class Direction:
             return
 
 
+def quickack(sock):
+    """Acknowledges what was read at once.  A wire does not acknowledge;
+    this endpoint must, and Linux would delay it up to 40 ms, stalling a
+    sender whose Nagle algorithm waits for that ACK (sshd sends two small
+    messages after login).  Re-armed after every read: the kernel clears it."""
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        except (OSError, AttributeError):
+            pass
+
+
 def nodelay(writer):
     sock = writer.get_extra_info("socket")
     if sock is not None:
@@ -105,8 +119,10 @@ async def handle(c_reader, c_writer, args):
     nodelay(s_writer)
     delay = args.rtt_ms / 2000.0
     cap = int(args.max_queue_mib * 1024 * 1024)
-    up = Direction(c_reader, s_writer, delay, cap)
-    down = Direction(s_reader, c_writer, delay, cap)
+    up = Direction(c_reader, c_writer.get_extra_info("socket"), s_writer,
+                   delay, cap)
+    down = Direction(s_reader, s_writer.get_extra_info("socket"), c_writer,
+                     delay, cap)
     tasks = [asyncio.ensure_future(t) for t in
              (up.pump_in(), up.pump_out(), down.pump_in(), down.pump_out())]
     # Done when both directions have delivered their EOF (or broke).

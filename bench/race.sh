@@ -7,6 +7,7 @@
 #	bench/race.sh [--quick] [--runs R] [--workloads small,large,mixed]
 #	    [--conditions lan,wan] [--rtt-ms 20] [--tools LIST] [--timeout S]
 #	    [--small N] [--large-mib M] [--mixed-mib M] [--seed S]
+#	    [--remote-fs tmpfs|disk]
 #
 # Workloads (fixed seed, bench/race_tree.py): small = N files of 1-16 KiB in
 # 100 directories (10,000); large = 4 files of M MiB (256); mixed = N/5
@@ -26,6 +27,16 @@
 # a local copy (cp -a, untimed) so its no-op and change phases are still
 # measured.
 #
+# The server's trees live on a tmpfs (--remote-fs tmpfs, the default; it
+# needs root, else they stay on disk, and the header says which).  The
+# race deletes thousands of files between runs, and on a file system
+# without a journal (these VMs' root) ext4 then skips every inode freed in
+# the last minute or more when it allocates one: a perf profile of a
+# 10,000-file push put two thirds of all samples in that scan
+# (recently_deleted, find_inode_bit), and the times followed the churn of
+# earlier runs more than the tools.  A tmpfs measures the tools and the
+# link, the same for all.
+#
 # Prints markdown tables: median seconds over R runs, min-max, and the
 # ratio to rsync (tool time / rsync time: below 1 is faster than rsync).
 # Not a test: the machine is shared, read the ratios.
@@ -39,7 +50,7 @@ runs=3 quick=0 rtt=20 seed=42 timeout_s=300
 workloads=small,large,mixed conditions=lan,wan
 tools_all=treesync,rsync,rclone,rclone-c,lftp,sftp,tar-ssh,ssh-cat
 tools=$tools_all
-n_small=10000 large_mib=256 mixed_mib=32 runs_set=0
+n_small=10000 large_mib=256 mixed_mib=32 runs_set=0 remote_fs=tmpfs
 cmdline="bench/race.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -54,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--large-mib) large_mib=$2; shift 2 ;;
 	--mixed-mib) mixed_mib=$2; shift 2 ;;
 	--seed) seed=$2; shift 2 ;;
+	--remote-fs) remote_fs=$2; shift 2 ;;
 	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
 	*) echo "race.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
@@ -98,6 +110,19 @@ ts_sshd_start --subsystem openssh --extra "Ciphers aes128-ctr
 MACs hmac-sha2-256
 MaxStartups 64:30:128
 MaxSessions 64"
+case $remote_fs in
+tmpfs)
+	if mount -t tmpfs -o mode=0755 treesync-race "$TS_REMOTE" 2>/dev/null
+	then
+		ts_cleanup_add "umount -l '$TS_REMOTE'"
+	else
+		echo "race.sh: could not mount a tmpfs (it needs root):" \
+		    "the server's trees stay on disk" >&2
+		remote_fs=disk
+	fi ;;
+disk) ;;
+*) echo "race.sh: --remote-fs is tmpfs or disk" >&2; exit 2 ;;
+esac
 
 # rm_tree DIR: a stopped tool's server side may still be writing for a
 # moment, so "Directory not empty" is tried again.
@@ -384,6 +409,7 @@ jobs_note="treesync ${ts_jobs[*]:-(1 connection: no --jobs yet)}"
 echo "Command: \`$cmdline\`  "
 echo "Machine: $(nproc) cores (shared), $(date -u +%Y-%m-%d); all on 127.0.0.1,"
 echo "aes128-ctr + hmac-sha2-256 for every tool; $jobs_note; $runs run(s) per cell;"
+echo "the server's trees on $remote_fs;"
 echo "race took $(awk "BEGIN { printf \"%.0f\", $race_end - $race_start }") s."
 echo "Cells: median seconds, min-max, and × rsync (tool / rsync; below 1 = faster)."
 for w in "${workload_list[@]}"; do
