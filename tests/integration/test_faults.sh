@@ -316,6 +316,17 @@ case $rc in
 esac
 ts_no_temp_files "$R"
 
+# --- many uploads waiting for their hash check ------------------------------
+
+ts_step "--verify=hash on one connection: 2,000 files, each checked before its rename"
+# An upload gives up its handle once its bytes are sent, so more of them
+# wait for the hash command than files are open at once.
+R=$TS_REMOTE/hashed
+ts_expect_exit 0 tsd -j 1 --verify=hash push --json "$SMALL" "tshost:$R"
+[ "$(ts_json_summary "$TS_OUT" files_created)" -ge 2000 ] ||
+    ts_fail "the summary does not count 2000 files created"
+check_converged "$SMALL" "$R"
+
 # --- a failure that stays -----------------------------------------------------
 
 ts_step "a non-empty directory where a file belongs: exit 23, the rest is done"
