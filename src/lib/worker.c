@@ -704,6 +704,7 @@ worker_step(struct worker *w)
 	if (w->active > 0)
 		sftp_pump(w->s, NULL);
 	worker_reap_parts(w);
+	w->released = 0;
 	for (pp = &w->list; (u = *pp) != NULL; ) {
 		if (xfer_phase(u->x) == XFER_DONE) {
 			*pp = u->next;
@@ -712,13 +713,12 @@ worker_step(struct worker *w)
 			free(u);
 			w->active--;
 			w->transfers--;
-		} else
-			pp = &u->next;
-	}
-	w->released = 0;
-	for (u = w->list; u != NULL; u = u->next)
+			continue;
+		}
 		if (!xfer_holds_files(u->x))
 			w->released++;
+		pp = &u->next;
+	}
 }
 
 /* The next action of the running batch for this worker: a retry first. */
