@@ -6,6 +6,7 @@
  * wait, so one thread keeps hundreds of requests, over many files, moving
  * on one channel.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,13 +522,15 @@ sftp_handle_input(struct sftp *s, struct ts_error *err)
 	return 0;
 }
 
-int
-sftp_pump(struct sftp *s, struct ts_error *err)
+/* The part of sftp_pump() that never waits: *progress says whether a
+ * byte moved either way. */
+static int
+sftp_io(struct sftp *s, bool *progress, struct ts_error *err)
 {
 	char		 msg[200];
-	bool		 progress = false;
 	ssize_t		 n;
 
+	*progress = false;
 	if (s->failed)
 		return sftp_failure(s, err);
 	while (s->out_off < s->out.len) {
@@ -543,7 +546,7 @@ sftp_pump(struct sftp *s, struct ts_error *err)
 			return sftp_failure(s, err);
 		}
 		s->out_off += (size_t)n;
-		progress = true;
+		*progress = true;
 	}
 	if (s->out_off == s->out.len) {
 		buf_reset(&s->out);
@@ -572,7 +575,7 @@ sftp_pump(struct sftp *s, struct ts_error *err)
 			return sftp_fail_now(s, err, TS_ECONN, msg);
 		}
 		s->in_len += (size_t)n;
-		progress = true;
+		*progress = true;
 		if (sftp_handle_input(s, err) != 0)
 			return sftp_failure(s, err);
 		if (s->in_len == s->in_cap) {
@@ -582,16 +585,70 @@ sftp_pump(struct sftp *s, struct ts_error *err)
 		}
 	}
 	ssh_keepalive(s->ssh);
-	if (progress || (s->in_flight == 0 && s->out_off == s->out.len &&
-	    s->versioned))
-		return 0;
-	if (ssh_wait(s->ssh, s->ssh->io_timeout_ms, true, NULL) != 0) {
-		snprintf(msg, sizeof(msg), "the SFTP server on \"%s\" did not "
-		    "answer for %d s (see --timeout)", s->ssh->host,
-		    s->ssh->io_timeout_ms / 1000);
-		return sftp_fail_now(s, err, TS_ECONN, msg);
-	}
 	return 0;
+}
+
+/* Whether the engine waits for the server: something to send or a reply
+ * to come. */
+static bool
+sftp_waiting(const struct sftp *s)
+{
+	return !s->failed && (s->in_flight > 0 || s->out_off < s->out.len ||
+	    !s->versioned);
+}
+
+static int
+sftp_timed_out(struct sftp *s, struct ts_error *err)
+{
+	char	 msg[200];
+
+	snprintf(msg, sizeof(msg), "the SFTP server on \"%s\" did not answer "
+	    "for %d s (see --timeout)", s->ssh->host,
+	    s->ssh->io_timeout_ms / 1000);
+	return sftp_fail_now(s, err, TS_ECONN, msg);
+}
+
+int
+sftp_pump(struct sftp *s, struct ts_error *err)
+{
+	bool	 progress;
+
+	if (sftp_io(s, &progress, err) != 0)
+		return sftp_failure(s, err);
+	if (progress || !sftp_waiting(s))
+		return 0;
+	if (ssh_wait(s->ssh, s->ssh->io_timeout_ms, true, NULL) != 0)
+		return sftp_timed_out(s, err);
+	return 0;
+}
+
+void
+sftp_pump_many(struct sftp *const *v, size_t n)
+{
+	struct ssh	*ssh[SFTP_PUMP_MAX];
+	bool		 progress, moved = false;
+	size_t		 i, k = 0;
+	int		 timeout = 0;
+
+	assert(n <= SFTP_PUMP_MAX && SFTP_PUMP_MAX <= SSH_WAIT_MAX);
+	for (i = 0; i < n; i++) {
+		if (sftp_io(v[i], &progress, NULL) == 0 && progress)
+			moved = true;
+	}
+	if (moved)
+		return;
+	/* Nothing moved: wait for any engine that waits on its server. */
+	for (i = 0; i < n; i++)
+		if (sftp_waiting(v[i])) {
+			ssh[k++] = v[i]->ssh;
+			if (v[i]->ssh->io_timeout_ms > timeout)
+				timeout = v[i]->ssh->io_timeout_ms;
+		}
+	if (k == 0 || ssh_wait_many(ssh, k, timeout) == 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (sftp_waiting(v[i]))
+			(void)sftp_timed_out(v[i], NULL);
 }
 
 int

@@ -58,6 +58,12 @@ const struct ts_error *sftp_failed(const struct sftp *s);
  * waits up to the I/O timeout when nothing could move.  Returns 0, or the
  * session's failure (after failing every pending request). */
 int	sftp_pump(struct sftp *s, struct ts_error *err);
+/* sftp_pump() for n engines (at most SFTP_PUMP_MAX) driven by one
+ * thread: waits only when none could move, for whichever answers first.
+ * An engine that fails (or times out) fails its requests, as in
+ * sftp_pump(); sftp_failed() tells which. */
+#define SFTP_PUMP_MAX	16
+void	sftp_pump_many(struct sftp *const *v, size_t n);
 /* Pumps until no request is in flight. */
 int	sftp_drain(struct sftp *s, struct ts_error *err);
 

@@ -5,6 +5,7 @@
  * channels.  The session is non-blocking from the start so that a server
  * that stops answering costs a timeout, never a hang.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -170,6 +171,32 @@ ssh_wait(struct ssh *s, int timeout_ms, bool want_read, struct ts_error *err)
 		    "the connection timed out (see --timeout)", s->host,
 		    timeout_ms / 1000);
 	return 0;
+}
+
+int
+ssh_wait_many(struct ssh *const *v, size_t n, int timeout_ms)
+{
+	struct pollfd	 pfd[SSH_WAIT_MAX];
+	size_t		 i;
+	int		 dir, rc, one = 1;
+
+	assert(n > 0 && n <= SSH_WAIT_MAX);
+	for (i = 0; i < n; i++) {
+		assert(v[i]->cancel_fd == -1);
+		dir = libssh2_session_block_directions(v[i]->session);
+		pfd[i].fd = v[i]->fd;
+		pfd[i].events = POLLIN;
+		if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0)
+			pfd[i].events |= POLLOUT;
+		pfd[i].revents = 0;
+		setsockopt(v[i]->fd, IPPROTO_TCP, TCP_QUICKACK, &one,
+		    sizeof(one));
+	}
+	do {
+		rc = poll(pfd, (nfds_t)n, timeout_ms);
+	} while (rc == -1 && errno == EINTR);
+	/* A failed poll shows in the next reads. */
+	return rc == 0 ? TS_ECONN : 0;
 }
 
 int

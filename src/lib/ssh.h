@@ -49,6 +49,11 @@ void	ssh_free(struct ssh *s);		/* NULL is fine */
  * or TS_ECONN when the time ran out or the socket failed. */
 int	ssh_wait(struct ssh *s, int timeout_ms, bool want_read,
 	    struct ts_error *err);
+/* ssh_wait() for n sessions (at most SSH_WAIT_MAX, none with a
+ * cancel_fd), always for input: returns 0 once any is ready, or TS_ECONN
+ * when none was for timeout_ms. */
+#define SSH_WAIT_MAX	16
+int	ssh_wait_many(struct ssh *const *v, size_t n, int timeout_ms);
 /* Records libssh2's last error on this session; returns the ts_code. */
 int	ssh_error(struct ssh *s, int rc, struct ts_error *err, const char *what);
 /* Sends a keepalive when one is due. */
