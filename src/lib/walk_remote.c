@@ -4,9 +4,14 @@
  * until EOF, CLOSE), symlinks and attribute-less entries wait in a queue
  * of path requests (READLINK, LSTAT), directories found wait on a stack.
  * Callbacks only move state and add entries; walker_kick(), between two
- * sftp_pump() calls, sends whatever the engine has room for.  So no
- * callback ever sends, and an engine failing in the middle of a send
+ * sftp_pump_many() calls, sends whatever the engines have room for.  So
+ * no callback ever sends, and an engine failing in the middle of a send
  * (which runs every pending callback at once) finds consistent state.
+ *
+ * Engines lent during the walk (walk_remote_opts.lend) each get slots of
+ * their own, since a handle belongs to its session; path requests go to
+ * whichever engine has least in flight.  All are driven by this thread,
+ * so nothing here locks.
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -32,6 +37,7 @@
  * and its EOF, in one round trip), doubled by every reply with names. */
 #define READDIR_START	2
 #define READDIR_MAX	16
+#define ENGINES_MAX	SFTP_PUMP_MAX
 
 /* File types in SFTP permissions: the POSIX S_IF* values (draft-02 5). */
 #define T_MASK		0170000
@@ -48,9 +54,9 @@ struct walker;
 enum rdir_state {
 	RD_FREE,		/* slot unused */
 	RD_OPENING,		/* OPENDIR in flight */
-	RD_STAT,		/* the root's OPENDIR failed: STAT it, to tell
-				 * "missing" from "not a directory" */
-	RD_STATING,		/* that STAT in flight */
+	RD_STAT,		/* the root's OPENDIR failed: waits for the
+				 * STAT sent with it, which tells "missing"
+				 * from "not a directory" */
 	RD_LISTING,		/* handle open: READDIRs until the end */
 	RD_CLOSE,		/* done or failed: CLOSE to send */
 	RD_CLOSING,		/* CLOSE in flight */
@@ -64,6 +70,7 @@ enum rdir_state {
  */
 struct rdir {
 	struct walker	*w;
+	struct engine	*e;		/* the session its handle is of */
 	enum rdir_state	 state;
 	size_t		 self;		/* its entry, or ROOT_DIR */
 	size_t		 parent;	/* its parent's entry, or ROOT_DIR */
@@ -71,6 +78,22 @@ struct rdir {
 	unsigned	 pending;	/* its requests in flight */
 	unsigned	 window;	/* READDIRs it may have in flight */
 	bool		 eof;		/* the end (or an error) was seen */
+};
+
+/* An engine listing with us, and the directory slots bound to it. */
+struct engine {
+	struct sftp	*s;
+	struct rdir	*slots;		/* nslots; busy not RD_FREE */
+	size_t		 nslots, busy;
+	size_t		 opened;	/* directories it listed */
+};
+
+/* What the STAT of the root sent beside its OPENDIR said. */
+enum root_stat {
+	RS_WAIT,		/* no reply yet */
+	RS_OTHER,		/* a directory, or a failure of another kind */
+	RS_NOT_DIR,
+	RS_MISSING,
 };
 
 /* A directory found, waiting for a free slot. */
@@ -95,14 +118,14 @@ struct pend {
 
 struct walker {
 	struct entries	*out;
-	struct sftp	*s;
+	struct engine	 eng[ENGINES_MAX];
+	size_t		 neng;
 	const char	*root;		/* as the caller named it */
 	char		*rroot;		/* the root in requests */
 	bool		 login;		/* root "": paths below are plain rel */
 	struct walk_remote_opts o;
 	struct walk_problems *wp;	/* may be NULL */
-	struct rdir	*slots;		/* nslots; busy not RD_FREE */
-	size_t		 nslots, busy;
+	size_t		 busy;		/* slots not RD_FREE, of all engines */
 	struct qdir	*q;		/* stack of directories to open */
 	size_t		 qn, qcap;
 	struct pend	*phead, **ptail; /* path requests not yet sent */
@@ -114,7 +137,9 @@ struct walker {
 	size_t		 rcap;
 	char		*lbuf;		/* a symlink target, NUL-terminated */
 	size_t		 lcap;
-	uint32_t	 inflight;	/* our requests in the engine */
+	uint32_t	 inflight;	/* our requests in the engines */
+	struct rdir	*root_slot;	/* while the root is open(ing) */
+	enum root_stat	 root_stat;
 	bool		 root_missing;
 	struct ts_error	 root_err;	/* why the root's OPENDIR failed */
 	struct ts_error	 fatal;		/* what stops the walk; first wins */
@@ -326,9 +351,12 @@ slot_rel(const struct walker *w, const struct rdir *d)
 static void
 slot_free(struct walker *w, struct rdir *d)
 {
-	assert(d->state != RD_FREE && w->busy > 0);
+	assert(d->state != RD_FREE && w->busy > 0 && d->e->busy > 0);
 	d->state = RD_FREE;
 	w->busy--;
+	d->e->busy--;
+	if (d == w->root_slot)
+		w->root_slot = NULL;
 }
 
 static int
@@ -392,14 +420,17 @@ drop_work(struct walker *w)
 {
 	struct pend	*p;
 	struct rdir	*d;
-	bool		 dead = sftp_failed(w->s) != NULL;
-	size_t		 i;
+	struct engine	*e;
+	bool		 dead;
+	size_t		 i, k;
 
 	w->qn = 0;
 	while ((p = pend_pop(w)) != NULL)
 		free(p);
-	for (i = 0; i < w->nslots; i++) {
-		d = &w->slots[i];
+	for (k = 0; k < w->neng; k++)
+	for (e = &w->eng[k], dead = sftp_failed(e->s) != NULL, i = 0;
+	    i < e->nslots; i++) {
+		d = &e->slots[i];
 		if (d->state == RD_FREE)
 			continue;
 		if (dead || d->state == RD_STAT) {
@@ -413,11 +444,11 @@ drop_work(struct walker *w)
 	}
 }
 
-/* The engine failed: its error is the walk's. */
+/* Engine s failed: its error is the walk's. */
 static void
-session_failed(struct walker *w)
+session_failed(struct walker *w, struct sftp *s)
 {
-	const struct ts_error *f = sftp_failed(w->s);
+	const struct ts_error *f = sftp_failed(s);
 
 	if (f != NULL && f->code != TS_OK)
 		error_set(&w->fatal, f->code, "%s", f->msg);
@@ -570,25 +601,48 @@ take_names(struct walker *w, struct rdir *d, const struct sftp_reply *r)
 		    shown_rel(w, sd, sizeof(sd), dir), e.msg);
 }
 
-/* The root couldn't be opened; the STAT of it says why. */
+/* The root couldn't be opened (w->root_err); its STAT says why. */
 static void
-root_stat_reply(struct walker *w, const struct sftp_reply *r)
+root_failed(struct walker *w)
 {
 	char	 sp[SHOWN_MAX * 4 + 8];
 
-	if (r->type == SSH_FXP_ATTRS &&
-	    (r->attrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0 &&
-	    (r->attrs.perm & T_MASK) != T_DIR) {
+	if (w->root_stat == RS_NOT_DIR)
 		set_fatal(w, TS_EINVAL, "remote path \"%s\" is not a directory",
 		    shown_rel(w, sp, sizeof(sp), ""));
-		return;
-	}
-	if (r->type == SSH_FXP_STATUS && r->status == SSH_FX_NO_SUCH_FILE &&
-	    w->root_err.code == TS_ENOENT) {
+	else if (w->root_stat == RS_MISSING && w->root_err.code == TS_ENOENT)
 		w->root_missing = true;
+	else
+		error_set(&w->fatal, w->root_err.code, "%s", w->root_err.msg);
+}
+
+/* The STAT of the root, sent beside its OPENDIR: needed only when that
+ * fails, and then without waiting one more round trip. */
+static void
+root_stat_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct walker	*w = payload;
+	struct rdir	*d = w->root_slot;
+
+	w->inflight--;
+	if (sftp_failed(s) != NULL) {
+		session_failed(w, s);
 		return;
 	}
-	error_set(&w->fatal, w->root_err.code, "%s", w->root_err.msg);
+	if (r->type == SSH_FXP_ATTRS &&
+	    (r->attrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0 &&
+	    (r->attrs.perm & T_MASK) != T_DIR)
+		w->root_stat = RS_NOT_DIR;
+	else if (r->type == SSH_FXP_STATUS &&
+	    r->status == SSH_FX_NO_SUCH_FILE)
+		w->root_stat = RS_MISSING;
+	else
+		w->root_stat = RS_OTHER;
+	if (d != NULL && d->state == RD_STAT) {
+		if (!stopping(w))
+			root_failed(w);
+		slot_free(w, d);
+	}
 }
 
 /* OPENDIR failed for d. */
@@ -601,7 +655,12 @@ open_failed(struct walker *w, struct rdir *d, const struct sftp_reply *r)
 	if (d->self == ROOT_DIR) {
 		sftp_status_error(&w->root_err, r->status, r->msg, r->msg_len,
 		    "list remote directory", shown_rel(w, sp, sizeof(sp), ""));
-		d->state = RD_STAT;
+		if (w->root_stat == RS_WAIT) {
+			d->state = RD_STAT;
+			return;
+		}
+		root_failed(w);
+		slot_free(w, d);
 		return;
 	}
 	if (r->status == SSH_FX_NO_SUCH_FILE) {
@@ -636,7 +695,7 @@ dir_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 	w->inflight--;
 	d->pending--;
 	if (sftp_failed(s) != NULL) {	/* the handle died with it */
-		session_failed(w);
+		session_failed(w, s);
 		return;
 	}
 	switch (d->state) {
@@ -652,11 +711,6 @@ dir_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		d->window = READDIR_START;
 		d->eof = stopping(w);
 		d->state = stopping(w) ? RD_CLOSE : RD_LISTING;
-		break;
-	case RD_STATING:
-		if (!stopping(w))
-			root_stat_reply(w, r);
-		slot_free(w, d);
 		break;
 	case RD_LISTING:
 		/* A NAME without names would have us ask forever: it ends
@@ -725,7 +779,7 @@ pend_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 
 	w->inflight--;
 	if (sftp_failed(s) != NULL)
-		session_failed(w);
+		session_failed(w, s);
 	else if (!stopping(w) && p->op == P_READLINK)
 		link_reply(w, p, r);
 	else if (!stopping(w) && r->type == SSH_FXP_ATTRS)
@@ -735,10 +789,10 @@ pend_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 	free(p);
 }
 
-/* After a request (of directory d, or NULL) was handed to the engine
+/* After a request (of directory d, or NULL) was handed to engine s
  * (rc 0) or refused: the session failed, and its callback will not run. */
 static bool
-sent(struct walker *w, struct rdir *d, int rc)
+sent(struct walker *w, struct sftp *s, struct rdir *d, int rc)
 {
 	if (rc == 0) {
 		w->inflight++;
@@ -746,7 +800,7 @@ sent(struct walker *w, struct rdir *d, int rc)
 			d->pending++;
 		return true;
 	}
-	session_failed(w);
+	session_failed(w, s);
 	return false;
 }
 
@@ -755,21 +809,19 @@ sent(struct walker *w, struct rdir *d, int rc)
 static void
 dir_send(struct walker *w, struct rdir *d)
 {
+	struct sftp	*s = d->e->s;
+
 	switch (d->state) {
 	case RD_CLOSE:
 		d->state = RD_CLOSING;	/* the handle is gone once sent */
-		sent(w, d, sftp_close(w->s, &d->handle, dir_on_reply, d));
+		sent(w, s, d, sftp_close(s, &d->handle, dir_on_reply, d));
 		break;
 	case RD_LISTING:
 		while (!d->eof && d->pending < d->window && w->phead == NULL &&
-		    sftp_room(w->s, 0))
-			if (!sent(w, d, sftp_readdir(w->s, &d->handle,
+		    sftp_room(s, 0))
+			if (!sent(w, s, d, sftp_readdir(s, &d->handle,
 			    dir_on_reply, d)))
 				break;
-		break;
-	case RD_STAT:
-		d->state = RD_STATING;
-		sent(w, d, sftp_stat(w->s, w->rroot, true, dir_on_reply, d));
 		break;
 	default:
 		break;
@@ -777,7 +829,7 @@ dir_send(struct walker *w, struct rdir *d)
 }
 
 static void
-pend_send(struct walker *w, struct pend *p)
+pend_send(struct walker *w, struct sftp *s, struct pend *p)
 {
 	const char	*path;
 	int		 rc;
@@ -787,24 +839,25 @@ pend_send(struct walker *w, struct pend *p)
 		return;
 	}
 	if (p->op == P_LSTAT)
-		rc = sftp_stat(w->s, path, false, pend_on_reply, p);
+		rc = sftp_stat(s, path, false, pend_on_reply, p);
 	else
-		rc = sftp_readlink(w->s, path, pend_on_reply, p);
-	if (!sent(w, NULL, rc))
+		rc = sftp_readlink(s, path, pend_on_reply, p);
+	if (!sent(w, s, NULL, rc))
 		free(p);
 }
 
-/* Opens the directory on top of the stack in a free slot. */
+/* Opens the directory on top of the stack in a free slot of e.  The
+ * root's STAT goes with its OPENDIR (see root_stat_on_reply). */
 static void
-open_next(struct walker *w)
+open_next(struct walker *w, struct engine *e)
 {
 	struct rdir	*d = NULL;
 	const char	*path;
 	size_t		 i;
 
-	for (i = 0; i < w->nslots && d == NULL; i++)
-		if (w->slots[i].state == RD_FREE)
-			d = &w->slots[i];
+	for (i = 0; i < e->nslots && d == NULL; i++)
+		if (e->slots[i].state == RD_FREE)
+			d = &e->slots[i];
 	assert(d != NULL);
 	w->qn--;
 	d->self = w->q[w->qn].self;
@@ -814,7 +867,33 @@ open_next(struct walker *w)
 	d->state = RD_OPENING;
 	d->pending = 0;
 	w->busy++;
-	sent(w, d, sftp_opendir(w->s, path, dir_on_reply, d));
+	e->busy++;
+	e->opened++;
+	if (d->self == ROOT_DIR)
+		w->root_slot = d;
+	if (sent(w, e->s, d, sftp_opendir(e->s, path, dir_on_reply, d)) &&
+	    d->self == ROOT_DIR)
+		sent(w, e->s, NULL, sftp_stat(e->s, path, true,
+		    root_stat_on_reply, w));
+}
+
+/* The engine with room that has least in flight, or NULL. */
+static struct engine *
+least_busy(struct walker *w, bool want_slot)
+{
+	struct engine	*e, *best = NULL;
+	size_t		 k;
+
+	for (k = 0; k < w->neng; k++) {
+		e = &w->eng[k];
+		if (sftp_failed(e->s) != NULL || !sftp_room(e->s, 0) ||
+		    (want_slot && e->busy == e->nslots))
+			continue;
+		if (best == NULL || sftp_in_flight(e->s) <
+		    sftp_in_flight(best->s))
+			best = e;
+	}
+	return best;
 }
 
 /*
@@ -827,36 +906,95 @@ open_next(struct walker *w)
 static void
 walker_kick(struct walker *w)
 {
+	struct engine	*e;
 	struct pend	*p;
-	size_t		 i;
+	size_t		 i, k;
 
 	if (!stopping(w) && cancel_requested())
 		set_fatal(w, TS_ECANCELED, "interrupted");
-	if (sftp_failed(w->s) != NULL)
-		session_failed(w);
-	else if (stopping(w))
+	for (k = 0; k < w->neng; k++)
+		if (sftp_failed(w->eng[k].s) != NULL)
+			session_failed(w, w->eng[k].s);
+	if (stopping(w))
 		drop_work(w);
-	for (i = 0; i < w->nslots && sftp_room(w->s, 0); i++)
-		if (w->slots[i].state == RD_CLOSE)
-			dir_send(w, &w->slots[i]);
-	while (w->phead != NULL && sftp_room(w->s, 0) && !stopping(w)) {
+	for (k = 0; k < w->neng; k++)
+		for (e = &w->eng[k], i = 0; i < e->nslots &&
+		    sftp_room(e->s, 0); i++)
+			if (e->slots[i].state == RD_CLOSE)
+				dir_send(w, &e->slots[i]);
+	while (w->phead != NULL && !stopping(w) &&
+	    (e = least_busy(w, false)) != NULL) {
 		p = pend_pop(w);
-		pend_send(w, p);
+		pend_send(w, e->s, p);
 	}
-	for (i = 0; i < w->nslots && w->phead == NULL && sftp_room(w->s, 0) &&
-	    !stopping(w); i++)
-		if (w->slots[i].state == RD_LISTING ||
-		    w->slots[i].state == RD_STAT)
-			dir_send(w, &w->slots[i]);
-	while (w->qn > 0 && w->busy < w->nslots && sftp_room(w->s, 0) &&
-	    !stopping(w))
-		open_next(w);
+	for (k = 0; k < w->neng; k++)
+		for (e = &w->eng[k], i = 0; i < e->nslots && w->phead == NULL &&
+		    sftp_room(e->s, 0) && !stopping(w); i++)
+			if (e->slots[i].state == RD_LISTING)
+				dir_send(w, &e->slots[i]);
+	while (w->qn > 0 && !stopping(w) &&
+	    (e = least_busy(w, true)) != NULL)
+		open_next(w, e);
 }
 
 static bool
 walker_has_work(const struct walker *w)
 {
 	return w->inflight > 0 || w->busy > 0 || w->qn > 0 || w->phead != NULL;
+}
+
+/* Adds engine s, with as many directory slots as it may open handles. */
+static int
+add_engine(struct walker *w, struct sftp *s)
+{
+	struct engine	*e = &w->eng[w->neng];
+	size_t		 i;
+
+	assert(w->neng < ENGINES_MAX);
+	e->s = s;
+	e->nslots = sftp_max_handles(s) > 0 ? sftp_max_handles(s) : 1;
+	if ((e->slots = calloc(e->nslots, sizeof(*e->slots))) == NULL)
+		return oom(w);
+	for (i = 0; i < e->nslots; i++) {
+		e->slots[i].w = w;
+		e->slots[i].e = e;
+	}
+	w->neng++;
+	return 0;
+}
+
+/* Takes what engines the caller lends, while there is work to share. */
+static void
+borrow_engines(struct walker *w)
+{
+	struct sftp	*s;
+
+	while (w->o.lend != NULL && w->neng < ENGINES_MAX && !stopping(w) &&
+	    (w->qn > 0 || w->busy > 0) &&
+	    (s = w->o.lend(w->o.lend_arg)) != NULL)
+		add_engine(w, s);
+}
+
+static uint32_t
+walker_in_flight(const struct walker *w)
+{
+	uint32_t	 n = 0;
+	size_t		 k;
+
+	for (k = 0; k < w->neng; k++)
+		n += sftp_in_flight(w->eng[k].s);
+	return n;
+}
+
+static bool
+walker_any_failed(const struct walker *w)
+{
+	size_t	 k;
+
+	for (k = 0; k < w->neng; k++)
+		if (sftp_failed(w->eng[k].s) != NULL)
+			return true;
+	return false;
 }
 
 static int
@@ -943,6 +1081,23 @@ sort_unique(struct walker *w, struct ts_error *err)
 	return entries_sort(l, err);
 }
 
+/* Says how the directories spread over the engines. */
+static void
+log_engines(const struct walker *w)
+{
+	char	 list[ENGINES_MAX * 24];
+	size_t	 k, o = 0, total = 0;
+
+	list[0] = '\0';
+	for (k = 0; k < w->neng; k++) {
+		total += w->eng[k].opened;
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%zu",
+		    k > 0 ? " + " : "", w->eng[k].opened);
+	}
+	log_msg(TS_LOG_DEBUG, "remote walk: %zu directories listed over %zu "
+	    "connections (%s)", total, w->neng, list);
+}
+
 int
 walk_remote(struct entries *out, struct sftp *s, const char *root,
     const struct walk_remote_opts *o, struct walk_problems *problems,
@@ -951,7 +1106,8 @@ walk_remote(struct entries *out, struct sftp *s, const char *root,
 	static const struct walk_remote_opts defaults = WALK_REMOTE_OPTS_INIT;
 	struct walker	 w;
 	struct pend	*p;
-	size_t		 i, n = strlen(root);
+	struct sftp	*sv[ENGINES_MAX];
+	size_t		 k, n = strlen(root);
 	int		 rc;
 
 	assert(out->n == 0);
@@ -959,7 +1115,6 @@ walk_remote(struct entries *out, struct sftp *s, const char *root,
 		*root_missing = false;
 	memset(&w, 0, sizeof(w));
 	w.out = out;
-	w.s = s;
 	w.root = root;
 	w.o = o != NULL ? *o : defaults;
 	w.wp = problems;
@@ -969,24 +1124,21 @@ walk_remote(struct entries *out, struct sftp *s, const char *root,
 		n--;
 	w.login = n == 0;
 	w.rroot = w.login ? strdup(".") : strndup(root, n);
-	w.nslots = sftp_max_handles(s) > 0 ? sftp_max_handles(s) : 1;
-	w.slots = calloc(w.nslots, sizeof(*w.slots));
-	if (w.rroot == NULL || w.slots == NULL) {
+	if (w.rroot == NULL || add_engine(&w, s) != 0) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < w.nslots; i++)
-		w.slots[i].w = &w;
 	queue_dir(&w, ROOT_DIR, ROOT_DIR);
 	for (;;) {
+		borrow_engines(&w);
 		walker_kick(&w);
 		if (!walker_has_work(&w))
 			break;
-		/* Something we wait for must be in the engine, or the loop
+		/* Something we wait for must be in an engine, or the loop
 		 * would spin: a slot waits only on its own request or on
 		 * room, which only requests in flight take. */
-		assert(sftp_in_flight(s) > 0 || sftp_failed(s) != NULL);
-		if (sftp_in_flight(s) == 0 && sftp_failed(s) == NULL) {
+		assert(walker_in_flight(&w) > 0 || walker_any_failed(&w));
+		if (walker_in_flight(&w) == 0 && !walker_any_failed(&w)) {
 			set_fatal(&w, TS_ERROR, "remote walk: internal error: "
 			    "nothing in flight");
 			drop_work(&w);
@@ -994,9 +1146,13 @@ walk_remote(struct entries *out, struct sftp *s, const char *root,
 				break;
 		}
 		/* A failure reaches us as replies: see dir_on_reply. */
-		(void)sftp_pump(s, NULL);
+		for (k = 0; k < w.neng; k++)
+			sv[k] = w.eng[k].s;
+		sftp_pump_many(sv, w.neng);
 	}
 	assert(w.inflight == 0 && w.busy == 0);
+	if (w.neng > 1)
+		log_engines(&w);
 	if (stopping(&w)) {
 		rc = error_set(err, w.fatal.code, "%s", w.fatal.msg);
 		goto out;
@@ -1013,7 +1169,8 @@ out:
 	while ((p = pend_pop(&w)) != NULL)
 		free(p);
 	free(w.rroot);
-	free(w.slots);
+	for (k = 0; k < w.neng; k++)
+		free(w.eng[k].slots);
 	free(w.q);
 	free(w.gone);
 	free(w.pbuf);

@@ -16,6 +16,12 @@
  * 1.4 s instead of 96 s; one directory of 20,000 files, 0.4 s instead of
  * 4.6 s.  SFTP v3 keeps whole seconds: mtime_ns is mtime * 1e9.
  *
+ * Engines lent while the walk runs (opts.lend: a job's other connections,
+ * as they finish logging in) list directories too, each with its own
+ * handles; so does a server's work (one sftp-server process per
+ * connection with OpenSSH) spread over them.  A missing root costs no
+ * extra round trip: its STAT goes out with its OPENDIR.
+ *
  * Names the server returns are data, never paths: "." and ".." are
  * skipped, and any other name walk_remote_name_ok() refuses is recorded
  * as a problem ("server returned an unsafe name ..."), never added.  A
@@ -59,8 +65,14 @@ struct walk_remote_opts {
 	const struct filter *filter;	/* NULL: everything */
 	bool		 descend_excluded; /* list inside excluded directories
 					 * too (for --delete-excluded) */
+	/* Offers one more engine to list with, or NULL: asked between two
+	 * pumps while directories are left to list.  An engine lent is
+	 * borrowed for the walk only, fresh (nothing in flight), and for
+	 * this thread alone meanwhile; if it fails, so does the walk. */
+	struct sftp	*(*lend)(void *arg);
+	void		*lend_arg;
 };
-#define WALK_REMOTE_OPTS_INIT	{ NULL, false }
+#define WALK_REMOTE_OPTS_INIT	{ NULL, false, NULL, NULL }
 
 /*
  * Lists the tree under root on the server into out, which must be empty
