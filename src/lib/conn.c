@@ -221,6 +221,18 @@ conn_take_spare(struct ts_conn *c, struct ts_conn **out,
 	return spares_take(c->spares, out, err);
 }
 
+struct sftp *
+conn_lend_spare(struct ts_conn *c)
+{
+	return spares_lend(c->spares);
+}
+
+int
+conn_drop_failed_spares(struct ts_conn *c)
+{
+	return spares_drop_failed(c->spares);
+}
+
 void
 conn_keep_spares(struct ts_conn *c, int keep)
 {

@@ -16,6 +16,10 @@ void	conn_uncancel(struct ts_conn *c);
 /* A connection opened ahead for c (opts.spares): as spares_take. */
 int	conn_take_spare(struct ts_conn *c, struct ts_conn **out,
 	    struct ts_error *err);
+/* Lends c's next open spare to a walk, as spares_lend. */
+struct sftp *conn_lend_spare(struct ts_conn *c);
+/* Closes c's lent spares whose session failed; returns how many. */
+int	conn_drop_failed_spares(struct ts_conn *c);
 /* Abandons c's spares but the next keep. */
 void	conn_keep_spares(struct ts_conn *c, int keep);
 /* Opens one more connection to the same server, as like was opened. */

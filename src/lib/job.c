@@ -589,6 +589,16 @@ job_root_attrs(struct job *j)
 	free(root);
 }
 
+/* The job's connections opened ahead, lent to the walks as they open:
+ * each lists directories with its own server process. */
+static struct sftp *
+job_lend(void *arg)
+{
+	struct job	*j = arg;
+
+	return conn_lend_spare(j->conn);
+}
+
 /* With link_dest, new files equal to their copy there (size, mtime to
  * the second, mode) will be hard-linked instead of sent.  A link_dest
  * that cannot be listed only means everything is sent. */
@@ -611,6 +621,8 @@ job_link_dest(struct job *j)
 		return;
 	}
 	walk_problems_init(&wp);
+	ro.lend = job_lend;
+	ro.lend_arg = j;
 	if (walk_remote(&j->ref, j->s, j->opts->link_dest, &ro, &wp, &missing,
 	    &e) != 0)
 		log_msg(TS_LOG_WARN, "cannot list \"%s\" to link from: %s",
@@ -698,6 +710,8 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	wo.filter = &j->filter;
 	ro.filter = &j->filter;
 	ro.descend_excluded = j->opts->delete_excluded;
+	ro.lend = job_lend;
+	ro.lend_arg = j;
 	if (j->pull) {
 		/* The local side is the destination: it lists everything, so
 		 * the planner sees (and protects) excluded local entries. */
@@ -893,12 +907,17 @@ job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
 	struct ts_error		 e;
 	struct timespec		 ts;
 	size_t			 tries = 0;
+	bool			 lost;
 	int			 rc;
 
 	for (;;) {
 		memset(&e, 0, sizeof(e));
-		if ((rc = job_plan(j, maxdel, &e)) == 0 || rc == TS_EMAXDELETE ||
-		    sftp_failed(j->s) == NULL || j->retries == 0 ||
+		rc = job_plan(j, maxdel, &e);
+		/* A connection lent to the walk that failed is closed; the
+		 * walk is tried again without it. */
+		lost = conn_drop_failed_spares(j->conn) > 0;
+		if (rc == 0 || rc == TS_EMAXDELETE ||
+		    (sftp_failed(j->s) == NULL && !lost) || j->retries == 0 ||
 		    tries >= sizeof(delay_ms) / sizeof(delay_ms[0]) ||
 		    cancel_requested())
 			break;
@@ -910,6 +929,8 @@ job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
 		    "reconnecting", e.msg);
 		job_unplan(j, &saved);
 		memset(&e, 0, sizeof(e));
+		if (sftp_failed(j->s) == NULL)
+			continue;
 		if (conn_clone(&c, j->conn, &e) != 0) {
 			rc = e.code;
 			break;

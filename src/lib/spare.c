@@ -5,15 +5,19 @@
  * own while the first connection shakes hands, they are ready when the
  * transfers start.  Those the plan does not need are abandoned: a byte on
  * a spare's pipe ends whatever wait it is in (ssh.c), and it is freed.
+ * Those open before the remote walk ends are lent to it (spares_lend),
+ * and are the first taken after.
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "error.h"
+#include "sftp.h"
 #include "spare.h"
 
 struct spare {
@@ -24,6 +28,10 @@ struct spare {
 	struct ts_error	 err;		/* why not, when it failed */
 	int		 rc;
 	bool		 started;
+	/* Its thread is finished.  Not under the pool's mu: spares_keep()
+	 * holds that while it joins threads. */
+	atomic_bool	 done;
+	bool		 lent;		/* its engine was lent (spares_lend) */
 	bool		 gone;		/* taken or abandoned */
 };
 
@@ -31,7 +39,10 @@ struct spares {
 	pthread_mutex_t	 mu;
 	const char	*target;
 	const struct ts_conn_opts *opts;
-	int		 n, next;	/* next: the first not yet taken */
+	/* Spares are taken in the order of order[]: those lent first, once
+	 * spares_keep() has sorted them.  next: the first not yet taken. */
+	int		*order;
+	int		 n, next;
 	struct spare	 v[];
 };
 
@@ -42,6 +53,7 @@ spare_main(void *arg)
 
 	sp->rc = conn_open_cancelable(&sp->conn, sp->pool->target,
 	    sp->pool->opts, sp->cancel[0], &sp->err);
+	atomic_store(&sp->done, true);
 	return NULL;
 }
 
@@ -55,11 +67,16 @@ spares_start(const char *target, const struct ts_conn_opts *opts, int n)
 	if (n < 1 || (p = calloc(1, sizeof(*p) + (size_t)n *
 	    sizeof(p->v[0]))) == NULL)
 		return NULL;
+	if ((p->order = calloc((size_t)n, sizeof(*p->order))) == NULL) {
+		free(p);
+		return NULL;
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	p->target = target;
 	p->opts = opts;
 	p->n = n;
 	for (i = 0; i < n; i++) {
+		p->order[i] = i;
 		sp = &p->v[i];
 		sp->pool = p;
 		sp->cancel[0] = sp->cancel[1] = -1;
@@ -73,14 +90,14 @@ spares_start(const char *target, const struct ts_conn_opts *opts, int n)
 	return p;
 }
 
-/* Waits for the spare's thread; the caller owns the connection after. */
+/* Waits for the spare's thread (at once once done); its connection no
+ * longer listens to the pipe. */
 static void
-spare_join(struct spare *sp)
+spare_reap(struct spare *sp)
 {
 	if (sp->started)
 		pthread_join(sp->th, NULL);
 	sp->started = false;
-	sp->gone = true;
 	if (sp->conn != NULL)
 		conn_uncancel(sp->conn);
 	if (sp->cancel[0] != -1)
@@ -88,6 +105,14 @@ spare_join(struct spare *sp)
 	if (sp->cancel[1] != -1)
 		close(sp->cancel[1]);
 	sp->cancel[0] = sp->cancel[1] = -1;
+}
+
+/* Reaps the spare; the caller owns the connection after. */
+static void
+spare_join(struct spare *sp)
+{
+	spare_reap(sp);
+	sp->gone = true;
 }
 
 int
@@ -99,7 +124,7 @@ spares_take(struct spares *p, struct ts_conn **out, struct ts_error *err)
 	if (p == NULL)
 		return 1;
 	pthread_mutex_lock(&p->mu);
-	sp = p->next < p->n ? &p->v[p->next++] : NULL;
+	sp = p->next < p->n ? &p->v[p->order[p->next++]] : NULL;
 	pthread_mutex_unlock(&p->mu);
 	if (sp == NULL)
 		return 1;
@@ -114,35 +139,96 @@ spares_take(struct spares *p, struct ts_conn **out, struct ts_error *err)
 	return 0;
 }
 
-/* Abandons spares [from, n): all are woken first, then each is joined. */
+struct sftp *
+spares_lend(struct spares *p)
+{
+	struct spare	*sp = NULL;
+	int		 i;
+
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_lock(&p->mu);
+	for (i = p->next; i < p->n && sp == NULL; i++)
+		if (atomic_load(&p->v[p->order[i]].done) &&
+		    !p->v[p->order[i]].lent &&
+		    p->v[p->order[i]].conn != NULL)
+			sp = &p->v[p->order[i]];
+	if (sp != NULL) {
+		sp->lent = true;
+		spare_reap(sp);		/* at once: its thread is done */
+	}
+	pthread_mutex_unlock(&p->mu);
+	return sp != NULL ? conn_sftp(sp->conn) : NULL;
+}
+
+int
+spares_drop_failed(struct spares *p)
+{
+	struct spare	*sp;
+	int		 i, n = 0;
+
+	if (p == NULL)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	for (i = p->next; i < p->n; i++) {
+		sp = &p->v[p->order[i]];
+		if (!sp->lent || sp->gone || sp->conn == NULL ||
+		    sftp_failed(conn_sftp(sp->conn)) == NULL)
+			continue;
+		/* Taken later, it fails as a spare that never opened. */
+		sp->err = *sftp_failed(conn_sftp(sp->conn));
+		sp->rc = sp->err.code != TS_OK ? sp->err.code : TS_ECONN;
+		ts_conn_free(sp->conn);
+		sp->conn = NULL;
+		sp->lent = false;
+		n++;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+/* Abandons spares order[from, n): all are woken first, then each is
+ * joined. */
 static void
 spares_abandon(struct spares *p, int from)
 {
-	ssize_t	 w;
-	int	 i;
+	struct spare	*sp;
+	ssize_t		 w;
+	int		 i;
 
-	for (i = from; i < p->n; i++)
-		if (!p->v[i].gone && p->v[i].cancel[1] != -1) {
+	for (i = from; i < p->n; i++) {
+		sp = &p->v[p->order[i]];
+		if (!sp->gone && sp->cancel[1] != -1) {
 			/* An empty pipe of our own takes one byte. */
-			w = write(p->v[i].cancel[1], "x", 1);
+			w = write(sp->cancel[1], "x", 1);
 			(void)w;
 		}
-	for (i = from; i < p->n; i++)
-		if (!p->v[i].gone) {
-			spare_join(&p->v[i]);
-			ts_conn_free(p->v[i].conn);
-			p->v[i].conn = NULL;
+	}
+	for (i = from; i < p->n; i++) {
+		sp = &p->v[p->order[i]];
+		if (!sp->gone) {
+			spare_join(sp);
+			ts_conn_free(sp->conn);
+			sp->conn = NULL;
 		}
+	}
 }
 
 int
 spares_keep(struct spares *p, int keep)
 {
-	int	 from, n = 0;
+	int	 from, i, k, n = 0, t;
 
 	if (p == NULL)
 		return 0;
 	pthread_mutex_lock(&p->mu);
+	/* Those lent are open and known to work: kept and taken first. */
+	for (i = k = p->next; i < p->n; i++)
+		if (p->v[p->order[i]].lent) {
+			t = p->order[k];
+			p->order[k++] = p->order[i];
+			p->order[i] = t;
+		}
 	from = p->next + (keep > 0 ? keep : 0);
 	if (from < p->n) {
 		n = p->n - from;
@@ -160,5 +246,6 @@ spares_free(struct spares *p)
 		return;
 	spares_abandon(p, 0);
 	pthread_mutex_destroy(&p->mu);
+	free(p->order);
 	free(p);
 }

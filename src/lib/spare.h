@@ -5,6 +5,7 @@
 #include "treesync.h"
 
 struct spares;
+struct sftp;
 
 /* Starts opening n connections to target with opts (borrowed: they must
  * outlive the pool).  NULL when n < 1 or nothing could be started. */
@@ -14,7 +15,13 @@ struct spares *spares_start(const char *target,
  * 1 when none is left, or the error that spare failed with. */
 int	spares_take(struct spares *p, struct ts_conn **out,
 	    struct ts_error *err);
-/* Abandons every spare not taken but the next keep; returns how many. */
+/* The engine of a spare that is open and was not lent yet, or NULL: the
+ * pool keeps the connection (spares_take() gives it, lent ones first). */
+struct sftp *spares_lend(struct spares *p);
+/* Closes the spares lent whose session failed; returns how many. */
+int	spares_drop_failed(struct spares *p);
+/* Abandons every spare not taken but the next keep (those lent first);
+ * returns how many. */
 int	spares_keep(struct spares *p, int keep);
 /* Abandons what is left and frees the pool; NULL is fine. */
 void	spares_free(struct spares *p);

@@ -71,6 +71,38 @@ ts_expect_exit 0 tsf -vv push -j 1 "$L" "tsfar:$R"
 ts_expect_exit 0 tsf -vv diff -j 4 "$L" "tsfar:$R"
 ! grep -q "more connection" "$TS_ERR" || ts_fail "diff opened spares"
 
+ts_step "a tree 30 directories deep: the walk lists it over the connections as they open"
+D=$TS_LOCAL/deep
+python3 - "$D" <<'EOF2'
+import os, sys
+p = sys.argv[1]
+for level in range(30):
+    for leaf in range(4):
+        os.makedirs("%s/leaf%d" % (p, leaf))
+        for f in range(5):
+            with open("%s/leaf%d/f%d" % (p, leaf, f), "w") as o:
+                o.write("%d.%d.%d\n" % (level, leaf, f))
+    p += "/next"
+os.makedirs(p)
+EOF2
+R=$TS_REMOTE/far-deep
+ts_expect_exit 0 tsf push -j 4 "$D" "tsfar:$R"
+ts_trees_equal "$D" "$R"
+# A no-op push: the other connections open while the first one walks,
+# are lent to the walk as they do, then closed (the plan needs none).
+ts_expect_exit 0 tsf -vv push -j 4 "$D" "tsfar:$R"
+grep -Eq "remote walk: 151 directories listed over [234] connections" \
+    "$TS_ERR" || { cat "$TS_ERR" >&2; ts_fail "no connection was lent"; }
+ts_expect_stderr_contains "the plan needs 1"
+! grep -q "of 4 open" "$TS_ERR" || ts_fail "a worker opened a connection"
+# A pull walks the server's tree as its source: all of it must come.
+P=$TS_LOCAL/deep-pulled
+ts_expect_exit 0 tsf -vv pull -j 4 "tsfar:$R" "$P"
+grep -Eq "remote walk: 151 directories listed over [234] connections" \
+    "$TS_ERR" || { cat "$TS_ERR" >&2; ts_fail "no connection was lent"; }
+ts_trees_equal "$D" "$P"
+ts_no_temp_files "$P"
+
 ts_step "an unknown host with --accept-new: spares refuse it, the first one records it once"
 : >"$FAR_KNOWN"
 R=$TS_REMOTE/far-new
