@@ -228,9 +228,9 @@ conn_lend_spare(struct ts_conn *c)
 }
 
 int
-conn_drop_failed_spares(struct ts_conn *c)
+conn_return_spares(struct ts_conn *c)
 {
-	return spares_drop_failed(c->spares);
+	return spares_return(c->spares);
 }
 
 void

@@ -18,8 +18,8 @@ int	conn_take_spare(struct ts_conn *c, struct ts_conn **out,
 	    struct ts_error *err);
 /* Lends c's next open spare to a walk, as spares_lend. */
 struct sftp *conn_lend_spare(struct ts_conn *c);
-/* Closes c's lent spares whose session failed; returns how many. */
-int	conn_drop_failed_spares(struct ts_conn *c);
+/* Takes back c's spares lent, as spares_return. */
+int	conn_return_spares(struct ts_conn *c);
 /* Abandons c's spares but the next keep. */
 void	conn_keep_spares(struct ts_conn *c, int keep);
 /* Opens one more connection to the same server, as like was opened. */

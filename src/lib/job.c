@@ -599,6 +599,22 @@ job_lend(void *arg)
 	return conn_lend_spare(j->conn);
 }
 
+/* walk_remote() on the job's connection and the spares lent to it, which
+ * it gives back after (j->spares_lost counts those that failed). */
+static int
+job_walk_remote(struct job *j, struct entries *out, const char *root,
+    struct walk_remote_opts *ro, struct walk_problems *wp, bool *missing,
+    struct ts_error *err)
+{
+	int	 rc;
+
+	ro->lend = job_lend;
+	ro->lend_arg = j;
+	rc = walk_remote(out, j->s, root, ro, wp, missing, err);
+	j->spares_lost += conn_return_spares(j->conn);
+	return rc;
+}
+
 /* With link_dest, new files equal to their copy there (size, mtime to
  * the second, mode) will be hard-linked instead of sent.  A link_dest
  * that cannot be listed only means everything is sent. */
@@ -621,10 +637,8 @@ job_link_dest(struct job *j)
 		return;
 	}
 	walk_problems_init(&wp);
-	ro.lend = job_lend;
-	ro.lend_arg = j;
-	if (walk_remote(&j->ref, j->s, j->opts->link_dest, &ro, &wp, &missing,
-	    &e) != 0)
+	if (job_walk_remote(j, &j->ref, j->opts->link_dest, &ro, &wp,
+	    &missing, &e) != 0)
 		log_msg(TS_LOG_WARN, "cannot list \"%s\" to link from: %s",
 		    j->opts->link_dest, e.msg);
 	walk_problems_dispose(&wp);
@@ -710,8 +724,6 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	wo.filter = &j->filter;
 	ro.filter = &j->filter;
 	ro.descend_excluded = j->opts->delete_excluded;
-	ro.lend = job_lend;
-	ro.lend_arg = j;
 	if (j->pull) {
 		/* The local side is the destination: it lists everything, so
 		 * the planner sees (and protects) excluded local entries. */
@@ -726,7 +738,7 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	threaded = pthread_create(&th, NULL, local_walk_main, &lw) == 0;
 	if (!threaded)
 		local_walk_main(&lw);
-	rc = walk_remote(j->pull ? &j->src : &j->dst, j->s, j->remote_root,
+	rc = job_walk_remote(j, j->pull ? &j->src : &j->dst, j->remote_root,
 	    &ro, &rp, &root_missing, err);
 	if (threaded)
 		pthread_join(th, NULL);
@@ -908,14 +920,15 @@ job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
 	struct timespec		 ts;
 	size_t			 tries = 0;
 	bool			 lost;
-	int			 rc;
+	int			 lost_before, rc;
 
 	for (;;) {
 		memset(&e, 0, sizeof(e));
+		lost_before = j->spares_lost;
 		rc = job_plan(j, maxdel, &e);
-		/* A connection lent to the walk that failed is closed; the
+		/* A connection lent to a walk that failed is closed; the
 		 * walk is tried again without it. */
-		lost = conn_drop_failed_spares(j->conn) > 0;
+		lost = j->spares_lost > lost_before;
 		if (rc == 0 || rc == TS_EMAXDELETE ||
 		    (sftp_failed(j->s) == NULL && !lost) || j->retries == 0 ||
 		    tries >= sizeof(delay_ms) / sizeof(delay_ms[0]) ||
@@ -925,12 +938,15 @@ job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
 		ts.tv_nsec = (long)(delay_ms[tries] % 1000) * 1000000;
 		tries++;
 		nanosleep(&ts, NULL);
+		job_unplan(j, &saved);
+		if (sftp_failed(j->s) == NULL) {
+			log_msg(TS_LOG_WARN, "a connection lent to the walk "
+			    "was lost: %s; listing again without it", e.msg);
+			continue;
+		}
 		log_msg(TS_LOG_WARN, "connection lost while listing: %s; "
 		    "reconnecting", e.msg);
-		job_unplan(j, &saved);
 		memset(&e, 0, sizeof(e));
-		if (sftp_failed(j->s) == NULL)
-			continue;
 		if (conn_clone(&c, j->conn, &e) != 0) {
 			rc = e.code;
 			break;

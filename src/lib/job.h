@@ -118,6 +118,7 @@ struct job {
 	struct worker	 w[JOB_MAX_WORKERS];
 	int		 nw;
 	int		 retries;
+	int		 spares_lost;	/* lent to a walk, failed there */
 	/* Shared between workers: everything below, under mu. */
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 work_cv;	/* a batch or a retry to take */

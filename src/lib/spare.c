@@ -5,8 +5,8 @@
  * own while the first connection shakes hands, they are ready when the
  * transfers start.  Those the plan does not need are abandoned: a byte on
  * a spare's pipe ends whatever wait it is in (ssh.c), and it is freed.
- * Those open before the remote walk ends are lent to it (spares_lend),
- * and are the first taken after.
+ * Those open while a remote walk runs are lent to it (spares_lend) until
+ * it ends (spares_return), and are the first taken after.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,6 +32,7 @@ struct spare {
 	 * holds that while it joins threads. */
 	atomic_bool	 done;
 	bool		 lent;		/* its engine was lent (spares_lend) */
+	bool		 on_loan;	/* and not returned yet */
 	bool		 gone;		/* taken or abandoned */
 };
 
@@ -150,11 +151,11 @@ spares_lend(struct spares *p)
 	pthread_mutex_lock(&p->mu);
 	for (i = p->next; i < p->n && sp == NULL; i++)
 		if (atomic_load(&p->v[p->order[i]].done) &&
-		    !p->v[p->order[i]].lent &&
+		    !p->v[p->order[i]].on_loan &&
 		    p->v[p->order[i]].conn != NULL)
 			sp = &p->v[p->order[i]];
 	if (sp != NULL) {
-		sp->lent = true;
+		sp->lent = sp->on_loan = true;
 		spare_reap(sp);		/* at once: its thread is done */
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -162,7 +163,7 @@ spares_lend(struct spares *p)
 }
 
 int
-spares_drop_failed(struct spares *p)
+spares_return(struct spares *p)
 {
 	struct spare	*sp;
 	int		 i, n = 0;
@@ -172,8 +173,10 @@ spares_drop_failed(struct spares *p)
 	pthread_mutex_lock(&p->mu);
 	for (i = p->next; i < p->n; i++) {
 		sp = &p->v[p->order[i]];
-		if (!sp->lent || sp->gone || sp->conn == NULL ||
-		    sftp_failed(conn_sftp(sp->conn)) == NULL)
+		if (!sp->on_loan)
+			continue;
+		sp->on_loan = false;
+		if (sftp_failed(conn_sftp(sp->conn)) == NULL)
 			continue;
 		/* Taken later, it fails as a spare that never opened. */
 		sp->err = *sftp_failed(conn_sftp(sp->conn));

@@ -15,11 +15,13 @@ struct spares *spares_start(const char *target,
  * 1 when none is left, or the error that spare failed with. */
 int	spares_take(struct spares *p, struct ts_conn **out,
 	    struct ts_error *err);
-/* The engine of a spare that is open and was not lent yet, or NULL: the
- * pool keeps the connection (spares_take() gives it, lent ones first). */
+/* The engine of a spare that is open and not on loan, or NULL: the pool
+ * keeps the connection (spares_take() gives it, lent ones first). */
 struct sftp *spares_lend(struct spares *p);
-/* Closes the spares lent whose session failed; returns how many. */
-int	spares_drop_failed(struct spares *p);
+/* Takes back every spare on loan: those whose session failed are closed
+ * (taken later, they fail as spares that never opened).  Returns how
+ * many were closed. */
+int	spares_return(struct spares *p);
 /* Abandons every spare not taken but the next keep (those lent first);
  * returns how many. */
 int	spares_keep(struct spares *p, int keep);

@@ -131,4 +131,25 @@ n=$(grep -c "carrying on with 1" "$TS_ERR") || true
 ts_trees_equal "$L" "$R"
 ts_no_temp_files "$R"
 
+ts_step "a connection lent to the walk is cut: the walk is done again without it"
+# The second connection (the first spare) is cut once it has sent CUT
+# bytes: past its login, while it lists directories of the deep tree.
+CUT=${TS_WALK_CUT:-5000}
+fpf=$TS_TMP/fp-walk.port
+python3 "$FAULTPROXY" --target-port "$TS_PORT" --port-file "$fpf" \
+    --log "$TS_TMP/fp-walk.log" --parent $$ --lifetime 300 \
+    --skip-connections 1 --faulty-connections 1 --cut-after "$CUT" \
+    </dev/null >/dev/null 2>"$TS_TMP/fp-walk.err" &
+ts_cleanup_add "kill $! 2>/dev/null"
+ts_wait_port_file "$fpf" faultproxy.py
+far_start "$(cat "$fpf")"
+R=$TS_REMOTE/far-deep
+ts_expect_exit 0 tsf -vv push -j 4 "$D" "tsfar:$R"
+grep -q " cut conn=2 " "$TS_TMP/fp-walk.log" ||
+    { cat "$TS_TMP/fp-walk.log" >&2; ts_fail "the second connection was not cut"; }
+ts_expect_stderr_contains "lent to the walk was lost"
+ts_expect_stderr_contains "remote walk: 151 directories listed"
+ts_trees_equal "$D" "$R"
+ts_no_temp_files "$R"
+
 echo ok
