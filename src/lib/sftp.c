@@ -113,6 +113,7 @@ sftp_slot_new(struct sftp *s, uint8_t type, uint8_t expect, uint32_t bytes,
 
 	/* Callers keep in_flight below SFTP_MAX_REQUESTS through sftp_room;
 	 * the table has twice that, so a free slot is always near. */
+	assert(s->in_flight <= SLOT_MASK);
 	do {
 		sl = &s->slots[s->next_id & SLOT_MASK];
 		s->next_id++;

@@ -1099,19 +1099,29 @@ job_run(struct job *j, const size_t *idx, size_t n)
 	job_report(j);
 }
 
+/* The removals of job_sweep_orphans() in flight, and those done. */
+struct sweep {
+	size_t		 left, removed;
+};
+
 static void
 sweep_done(struct sftp *s, const struct sftp_reply *r, void *payload)
 {
-	(void)s;
-	(void)r;
-	(*(size_t *)payload)--;
+	struct sweep	*sw = payload;
+
+	sw->left--;
+	/* One whose OPEN never reached the server is not there: gone too. */
+	if (sftp_failed(s) == NULL && r->type == SSH_FXP_STATUS &&
+	    (r->status == SSH_FX_OK || r->status == SSH_FX_NO_SUCH_FILE))
+		sw->removed++;
 }
 
 void
 job_sweep_orphans(struct job *j)
 {
 	struct worker	*w = NULL;
-	size_t		 i, left = 0;
+	struct sweep	 sw = { 0, 0 };
+	size_t		 i = 0;
 	int		 k;
 
 	if (j->norphans == 0)
@@ -1125,11 +1135,23 @@ job_sweep_orphans(struct job *j)
 		    "the next run removes them", j->norphans);
 		return;
 	}
-	for (i = 0; i < j->norphans; i++)
-		if (sftp_remove(w->s, j->orphans[i], sweep_done, &left) == 0)
-			left++;
-	while (left > 0 && sftp_pump(w->s, NULL) == 0)
-		;
+	/* As many in flight as the engine takes: a run cut often leaves
+	 * more orphans than that. */
+	while (i < j->norphans || sw.left > 0) {
+		if (i < j->norphans && sftp_room(w->s, 0)) {
+			if (sftp_remove(w->s, j->orphans[i++], sweep_done,
+			    &sw) != 0)
+				break;
+			sw.left++;
+		} else if (sftp_pump(w->s, NULL) != 0)
+			break;
+	}
+	if (sw.removed < j->norphans) {
+		log_msg(TS_LOG_WARN, "%zu of %zu temporary files could not be "
+		    "removed; the next run removes them", j->norphans -
+		    sw.removed, j->norphans);
+		return;
+	}
 	log_msg(TS_LOG_INFO, "removed %zu temporary files left by dropped "
-	    "connections or earlier runs", j->norphans);
+	    "connections or earlier runs", sw.removed);
 }
