@@ -24,9 +24,12 @@
 #include "verify.h"
 #include "xfer.h"
 
-/* Logging in takes two round trips: slower than this, the server is far
- * enough for spares to pay (ts_conn_opts.spares). */
-#define CONN_SPARES_MIN_AUTH_MS	30
+/* Spares (ts_conn_opts.spares) pay when the server is far: when the TCP
+ * connect and key exchange (three round trips, and the server's fork)
+ * took this long, they start then; else when logging in (three round
+ * trips) took the other. */
+#define CONN_SPARES_MIN_HANDSHAKE_MS	50
+#define CONN_SPARES_MIN_AUTH_MS		30
 
 struct ts_conn {
 	struct ssh	*ssh;
@@ -38,6 +41,7 @@ struct ts_conn {
 	char		*ssh_config, *identity, *known_hosts;
 	/* Asked for with opts.spares: more like it, being opened. */
 	struct ts_conn_opts spare_opts;
+	int		 want_spares;	/* opts.spares, until they start */
 	struct spares	*spares;
 };
 
@@ -76,6 +80,28 @@ local_user(void)
 	if (pw != NULL)
 		return pw->pw_name;
 	return u != NULL ? u : "root";
+}
+
+/* The others open now, behind c, their dozen round trips hidden by its
+ * login and walk. */
+static void
+conn_start_spares(struct ts_conn *c, int n, const char *what, int ms)
+{
+	if (n < 1 || c->spares != NULL)
+		return;
+	log_msg(TS_LOG_DEBUG, "%s took %d ms: opening %d more connection%s "
+	    "now", what, ms, n, n == 1 ? "" : "s");
+	c->spares = spares_start(c->target, &c->spare_opts, n);
+}
+
+/* ssh_opts.on_handshake of a connection that wants spares. */
+static void
+conn_handshaken(void *arg, int ms)
+{
+	struct ts_conn	*c = arg;
+
+	if (ms >= CONN_SPARES_MIN_HANDSHAKE_MS)
+		conn_start_spares(c, c->want_spares, "connecting", ms);
 }
 
 int
@@ -170,19 +196,17 @@ conn_open_cancelable(struct ts_conn **out, const char *target,
 	c->spare_opts = c->opts;
 	c->spare_opts.accept_new = false;
 	c->spare_opts.passphrase = NULL;
+	/* Spares open early only to a distant server.  To a near one they
+	 * would cost more CPU than time they save: the job opens them after
+	 * planning, and only as many as the plan needs. */
+	c->want_spares = opts->spares;
+	so.on_handshake = conn_handshaken;
+	so.on_handshake_arg = c;
 	if ((rc = ssh_connect(&c->ssh, &so, err)) != 0)
 		goto out;
-	/* A distant server: the others open now, behind this one, their
-	 * dozen round trips hidden by its walk.  On a near one they would
-	 * cost more CPU than time they save: the job opens them after
-	 * planning, and only as many as the plan needs. */
-	if (opts->spares > 0 && c->ssh->auth_ms >= CONN_SPARES_MIN_AUTH_MS) {
-		log_msg(TS_LOG_DEBUG, "logging in took %d ms: opening %d more "
-		    "connection%s now", c->ssh->auth_ms, opts->spares,
-		    opts->spares == 1 ? "" : "s");
-		c->spares = spares_start(c->target, &c->spare_opts,
-		    opts->spares);
-	}
+	if (c->ssh->auth_ms >= CONN_SPARES_MIN_AUTH_MS)
+		conn_start_spares(c, c->want_spares, "logging in",
+		    c->ssh->auth_ms);
 	if ((rc = sftp_start(&c->sftp, c->ssh, err)) != 0)
 		goto out;
 	*out = c;

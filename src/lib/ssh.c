@@ -604,6 +604,7 @@ ssh_connect(struct ssh **out, const struct ssh_opts *o, struct ts_error *err)
 	s->io_timeout_ms = o->io_timeout_ms;
 	s->port = o->port;
 	snprintf(s->host, sizeof(s->host), "%s", o->host);
+	t0 = now_ms();
 	if ((rc = tcp_connect(&s->fd, o->host, o->port, o->connect_timeout_ms,
 	    o->cancel_fd, err)) != 0)
 		goto fail;
@@ -651,6 +652,8 @@ ssh_connect(struct ssh **out, const struct ssh_opts *o, struct ts_error *err)
 		rc = ssh_error(s, rc, err, "SSH handshake");
 		goto fail;
 	}
+	if (o->on_handshake != NULL)
+		o->on_handshake(o->on_handshake_arg, (int)(now_ms() - t0));
 	s->cancel_fd = o->cancel_fd;
 	if ((rc = ssh_check_hostkey(s, o, err)) != 0)
 		goto fail;

@@ -26,6 +26,11 @@ struct ssh_opts {
 	ts_passphrase_fn *passphrase;
 	void		*passphrase_payload;
 	int		 cancel_fd;	/* readable: give up; -1: none */
+	/* Told, once the key exchange is done (before the host key is
+	 * checked), how long connecting took since the TCP connect began:
+	 * about three round trips.  NULL: nobody asks. */
+	void		(*on_handshake)(void *arg, int ms);
+	void		*on_handshake_arg;
 };
 
 struct ssh {
@@ -33,7 +38,7 @@ struct ssh {
 	LIBSSH2_SESSION	*session;
 	int		 io_timeout_ms;
 	int		 cancel_fd;	/* as in ssh_opts */
-	int		 auth_ms;	/* logging in took: two round trips */
+	int		 auth_ms;	/* logging in took: three round trips */
 	char		 host[256];	/* for messages */
 	bool		 broken;	/* failed: no goodbye on free */
 	int		 port;
