@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A distant server: 20 ms round trip, through bench/latency_proxy.py.
-# There, -j N opens the other connections right after the first one logs
-# in (they shake hands while it walks the trees), closes at once those the
+# There, -j N opens the other connections as soon as the first one's key
+# exchange shows the distance (they shake hands while it logs in and walks
+# the trees, and list directories with it), closes at once those the
 # plan has no work for, and copes when they fail: a host key recorded by
 # the first one meanwhile (--accept-new), a server that takes only one.
 set -eu
