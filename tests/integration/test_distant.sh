@@ -34,6 +34,19 @@ far_start() {
 	    -e "s#$TS_KNOWN_HOSTS#$FAR_KNOWN#" "$TS_SSH_CONFIG" >"$FAR_CONFIG"
 }
 
+# far_fault NAME [faultproxy options]: the 20 ms proxy in front of a fault
+# proxy (its log: $TS_TMP/NAME.log) in front of the sshd.
+far_fault() {
+	local name=$1 pf=$TS_TMP/$1.port
+	shift
+	python3 "$FAULTPROXY" --target-port "$TS_PORT" --port-file "$pf" \
+	    --log "$TS_TMP/$name.log" --parent $$ --lifetime 300 "$@" \
+	    </dev/null >/dev/null 2>"$TS_TMP/$name.err" &
+	ts_cleanup_add "kill $! 2>/dev/null"
+	ts_wait_port_file "$pf" faultproxy.py
+	far_start "$(cat "$pf")"
+}
+
 tsf() {
 	timeout -k 5 "$TMO" "$TREESYNC" -F "$FAR_CONFIG" "$@"
 }
@@ -116,13 +129,7 @@ ts_trees_equal "$L" "$R"
 ts_no_temp_files "$R"
 
 ts_step "a distant server that takes one connection: carries on with one"
-fpf=$TS_TMP/fp.port
-python3 "$FAULTPROXY" --target-port "$TS_PORT" --port-file "$fpf" \
-    --log "$TS_TMP/fp.log" --parent $$ --lifetime 300 --max-connections 1 \
-    </dev/null >/dev/null 2>"$TS_TMP/fp.err" &
-ts_cleanup_add "kill $! 2>/dev/null"
-ts_wait_port_file "$fpf" faultproxy.py
-far_start "$(cat "$fpf")"
+far_fault fp --max-connections 1
 R=$TS_REMOTE/far-one
 ts_expect_exit 0 tsf -vv push -j 4 "$L" "tsfar:$R"
 grep -q " refuse " "$TS_TMP/fp.log" ||
@@ -136,14 +143,8 @@ ts_step "a connection lent to the walk is cut: the walk is done again without it
 # The second connection (the first spare) is cut once it has sent CUT
 # bytes: past its login, while it lists directories of the deep tree.
 CUT=${TS_WALK_CUT:-5000}
-fpf=$TS_TMP/fp-walk.port
-python3 "$FAULTPROXY" --target-port "$TS_PORT" --port-file "$fpf" \
-    --log "$TS_TMP/fp-walk.log" --parent $$ --lifetime 300 \
-    --skip-connections 1 --faulty-connections 1 --cut-after "$CUT" \
-    </dev/null >/dev/null 2>"$TS_TMP/fp-walk.err" &
-ts_cleanup_add "kill $! 2>/dev/null"
-ts_wait_port_file "$fpf" faultproxy.py
-far_start "$(cat "$fpf")"
+far_fault fp-walk --skip-connections 1 --faulty-connections 1 \
+    --cut-after "$CUT"
 R=$TS_REMOTE/far-deep
 ts_expect_exit 0 tsf -vv push -j 4 "$D" "tsfar:$R"
 grep -q " cut conn=2 " "$TS_TMP/fp-walk.log" ||
