@@ -249,6 +249,24 @@ fp_stop
 ts_expect_exit 0 tsd push "$L" "tshost:$R"
 check_converged "$L" "$R"
 
+ts_step "3,000 temporary files left by earlier runs: one push removes them all"
+# More than one connection takes requests at once: the sweep must pace
+# its removals (it once sent them all and spun when the slots ran out).
+R=$TS_REMOTE/leftovers
+ts_expect_exit 0 tsd push "$SMALL" "tshost:$R"
+python3 - "$R" <<'EOF2'
+import os, sys
+for d in range(3):
+    for i in range(1000):
+        p = os.path.join(sys.argv[1], "d%02d" % d,
+                         ".f%03d.dat.treesync-tmp.left%04d" % (i % 50, i))
+        with open(p, "w") as f:
+            f.write("half")
+EOF2
+ts_expect_exit 0 tsd -v push "$SMALL" "tshost:$R"
+ts_expect_stderr_contains "removed 3000 temporary files"
+check_converged "$SMALL" "$R"
+
 # --- connections -------------------------------------------------------------
 
 ts_step "-j 1 and -j 16 give identical remote trees"
