@@ -41,7 +41,7 @@ struct ts_conn {
 	char		*ssh_config, *identity, *known_hosts;
 	/* Asked for with opts.spares: more like it, being opened. */
 	struct ts_conn_opts spare_opts;
-	int		 want_spares;	/* opts.spares, until they start */
+	int		 want_spares;	/* opts.spares: how many open early */
 	struct spares	*spares;
 };
 
