@@ -141,26 +141,37 @@ tcp_connect(int *out, const char *host, int port, int timeout_ms,
 	return 0;
 }
 
-int
-ssh_wait(struct ssh *s, int timeout_ms, bool want_read, struct ts_error *err)
+/* What to poll s's socket for: the directions libssh2 last blocked on,
+ * and input when want_read (or when it blocked on nothing). */
+static void
+ssh_poll_prepare(struct ssh *s, bool want_read, struct pollfd *pfd)
 {
-	struct pollfd	 pfd;
-	int		 dir, rc, one = 1;
+	int	 dir, one = 1;
 
 	dir = libssh2_session_block_directions(s->session);
-	pfd.fd = s->fd;
-	pfd.events = 0;
+	pfd->fd = s->fd;
+	pfd->events = 0;
+	pfd->revents = 0;
 	if (want_read || (dir & LIBSSH2_SESSION_BLOCK_INBOUND) != 0)
-		pfd.events |= POLLIN;
+		pfd->events |= POLLIN;
 	if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0)
-		pfd.events |= POLLOUT;
-	if (pfd.events == 0)
-		pfd.events = POLLIN;
+		pfd->events |= POLLOUT;
+	if (pfd->events == 0)
+		pfd->events = POLLIN;
 	/* Ack at once: OpenSSH's sshd leaves Nagle on for sessions without
 	 * a terminal, so a second small reply (the channel confirmation
 	 * after the host keys notice, say) waits for our ack, which Linux
 	 * would otherwise delay by 40 ms. */
 	setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
+int
+ssh_wait(struct ssh *s, int timeout_ms, bool want_read, struct ts_error *err)
+{
+	struct pollfd	 pfd;
+	int		 rc;
+
+	ssh_poll_prepare(s, want_read, &pfd);
 	if ((rc = poll_or_cancel(&pfd, s->cancel_fd, timeout_ms)) == -2)
 		return error_set(err, TS_ECANCELED, "connection to \"%s\" "
 		    "abandoned", s->host);
@@ -178,19 +189,12 @@ ssh_wait_many(struct ssh *const *v, size_t n, int timeout_ms)
 {
 	struct pollfd	 pfd[SSH_WAIT_MAX];
 	size_t		 i;
-	int		 dir, rc, one = 1;
+	int		 rc;
 
 	assert(n > 0 && n <= SSH_WAIT_MAX);
 	for (i = 0; i < n; i++) {
 		assert(v[i]->cancel_fd == -1);
-		dir = libssh2_session_block_directions(v[i]->session);
-		pfd[i].fd = v[i]->fd;
-		pfd[i].events = POLLIN;
-		if ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0)
-			pfd[i].events |= POLLOUT;
-		pfd[i].revents = 0;
-		setsockopt(v[i]->fd, IPPROTO_TCP, TCP_QUICKACK, &one,
-		    sizeof(one));
+		ssh_poll_prepare(v[i], true, &pfd[i]);
 	}
 	do {
 		rc = poll(pfd, (nfds_t)n, timeout_ms);
