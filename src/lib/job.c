@@ -934,16 +934,17 @@ job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
 		    tries >= sizeof(delay_ms) / sizeof(delay_ms[0]) ||
 		    cancel_requested())
 			break;
-		ts.tv_sec = delay_ms[tries] / 1000;
-		ts.tv_nsec = (long)(delay_ms[tries] % 1000) * 1000000;
 		tries++;
-		nanosleep(&ts, NULL);
 		job_unplan(j, &saved);
 		if (sftp_failed(j->s) == NULL) {
+			/* Ours is fine: nothing to wait for before listing. */
 			log_msg(TS_LOG_WARN, "a connection lent to the walk "
 			    "was lost: %s; listing again without it", e.msg);
 			continue;
 		}
+		ts.tv_sec = delay_ms[tries - 1] / 1000;
+		ts.tv_nsec = (long)(delay_ms[tries - 1] % 1000) * 1000000;
+		nanosleep(&ts, NULL);
 		log_msg(TS_LOG_WARN, "connection lost while listing: %s; "
 		    "reconnecting", e.msg);
 		memset(&e, 0, sizeof(e));
