@@ -263,6 +263,10 @@ struct ts_summary {
 	const char	*hash_used;		/* "sha256", "xxh128" or NULL */
 	const char	*hash_where;		/* "server" or "read-back", or NULL */
 	bool		 dry_run;
+	uint64_t	 temps_removed;		/* temporary files of runs that
+						 * ended (or of this one's
+						 * dropped connections) removed;
+						 * dry run: to remove */
 };
 
 /*

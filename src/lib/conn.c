@@ -16,6 +16,7 @@
 
 #include "conn.h"
 #include "error.h"
+#include "local_open.h"
 #include "log.h"
 #include "spare.h"
 #include "ssh.h"
@@ -689,7 +690,7 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	struct xfer		*x = NULL;
 	char			*target = NULL;
 	bool			 woke = false;
-	int			 rc;
+	int			 fd, rc;
 
 	if (opts == NULL)
 		opts = &def;
@@ -698,6 +699,10 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	if (S_ISDIR(lst.st_mode))
 		return error_set(err, TS_EINVAL, "\"%s\" is a directory; put "
 		    "copies one file (use push for trees)", src);
+	/* Opened first: a FIFO or a device is refused before the server is
+	 * asked anything, and never blocks. */
+	if ((rc = local_open_named(&fd, &lst, src, err)) != 0)
+		return rc;
 	/* An existing directory (or a path ending in '/') receives the file
 	 * under its own name. */
 	if (*dst == '\0' || dst[strlen(dst) - 1] == '/' ||
@@ -706,12 +711,14 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 		target = join_basename(*dst == '\0' ? "." : dst, src);
 	else
 		target = strdup(dst);
-	if (target == NULL)
+	if (target == NULL) {
+		close(fd);
 		return error_set(err, TS_ENOMEM, "out of memory");
+	}
 	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
 	xo.fsync = opts->fsync;
-	if ((rc = xfer_upload(&x, c->sftp, src, target, &xo, xfer_wake, &woke,
-	    err)) == 0)
+	if ((rc = xfer_upload(&x, c->sftp, fd, &lst, src, target, &xo,
+	    xfer_wake, &woke, err)) == 0)
 		rc = run_one(&res, c, x, &woke, true, target, "put", err);
 	if (res.rename_fallback)
 		log_msg(TS_LOG_WARN, "the server has no posix-rename: \"%s\" was "

@@ -25,8 +25,10 @@
 #include "job.h"
 #include "error.h"
 #include "hash.h"
+#include "local_open.h"
 #include "log.h"
 #include "plan.h"
+#include "tempname.h"
 #include "verify.h"
 #include "walk_local.h"
 #include "walk_remote.h"
@@ -284,11 +286,6 @@ job_filter(struct job *j, struct ts_error *err)
 	int				 rc;
 
 	filter_init(&j->filter);
-	/* Our own temporary files are never part of a tree. */
-	if ((rc = filter_add(&j->filter, FILTER_EXCLUDE, ".*.treesync-tmp.*",
-	    err)) != 0 || (rc = filter_add(&j->filter, FILTER_EXCLUDE,
-	    ".*.treesync-old.*", err)) != 0)
-		return rc;
 	for (i = 0; i < j->opts->nrules; i++) {
 		r = &j->opts->rules[i];
 		if (r->from_file)
@@ -348,38 +345,38 @@ hex_to_bytes(uint8_t *out, const char *hex)
 }
 
 struct local_hash_work {
-	const char	*root;
+	int		 root_fd;
+	bool		 follow;	/* -L */
 	const struct entry **files;
 	size_t		 n;
 	enum hash_kind	 kind;
 	char		(*hex)[HASH_HEX_MAX];
 };
 
-/* Hashes local files; runs on its own thread while the server hashes. */
+/* Hashes local files; runs on its own thread while the server hashes.
+ * A file that cannot be opened as the one the walk saw gets no hash. */
 static void *
 local_hash_thread(void *arg)
 {
 	struct local_hash_work	*w = arg;
-	static uint8_t		 unused;
+	struct ts_error		 e;
+	struct stat		 st;
 	uint8_t			*buf;
 	struct hash		 h;
 	size_t			 i;
 	ssize_t			 n;
-	char			*p;
 	int			 fd;
 
-	(void)unused;
 	if ((buf = malloc(1 << 20)) == NULL)
 		return NULL;
 	for (i = 0; i < w->n; i++) {
 		w->hex[i][0] = '\0';
-		if ((p = local_path(w->root, w->files[i]->path)) == NULL)
+		memset(&e, 0, sizeof(e));
+		if (local_open_file(&fd, &st, w->root_fd, w->files[i]->path,
+		    w->follow, w->files[i]->ino, w->files[i]->path, &e) != 0)
 			continue;
-		fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		free(p);
-		if (fd == -1 || hash_init(&h, w->kind) != 0) {
-			if (fd != -1)
-				close(fd);
+		if (hash_init(&h, w->kind) != 0) {
+			close(fd);
 			continue;
 		}
 		while ((n = read(fd, buf, 1 << 20)) > 0)
@@ -409,7 +406,7 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 	pthread_t		 th;
 	bool			 started = false;
 	size_t			 i, n = 0;
-	int			 rc = 0, len;
+	int			 rc = 0, len, own_root = -1;
 
 	for (i = 0; i < j->plan.n; i++)
 		if (j->plan.v[i].kind == ACT_NEED_HASH)
@@ -437,7 +434,10 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 		}
 		n++;
 	}
-	w.root = j->local_root;
+	/* pull opens its root only once planned: a moment's own here. */
+	w.root_fd = j->root_fd != -1 ? j->root_fd : (own_root = open(
+	    j->local_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	w.follow = j->opts->copy_links && !j->pull;
 	w.files = lf;
 	w.n = n;
 	w.kind = j->hash_kind;
@@ -480,6 +480,8 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 		}
 	}
 out:
+	if (own_root != -1)
+		close(own_root);
 	if (rpaths != NULL)
 		for (i = 0; i < n; i++)
 			free((char *)rpaths[i]);
@@ -654,31 +656,51 @@ job_link_dest(struct job *j)
 	}
 }
 
-/* Temporary files an interrupted run left on the server are removed at
- * the end of this one.  They are excluded from the plan (job_filter).
- * XXX A push running at the same time into the same directory would lose
- * its temporary files: treesync assumes one push per directory. */
+/*
+ * Takes the temporary files (tempname.h) out of list l before planning:
+ * those of the exact form whose path the other side, other, lacks.  They
+ * are neither synced nor deleted; when l is the destination and the run
+ * that made one is over, it is removed at the end (job_sweep_orphans),
+ * else it belongs to a run still going and is left alone.  A file of
+ * that form on both sides is a user's, synced like any other.
+ */
 static void
-job_find_leftovers(struct job *j)
+job_set_aside_temps(struct job *j, struct entries *l,
+    const struct entries *other, bool destination)
 {
-	const char	*base;
-	char		*p;
-	size_t		 i;
+	struct tempname_info	 info;
+	const struct entry	*e;
+	const char		*base;
+	time_t			 now = time(NULL);
+	size_t			 i, n = 0;
+	char			*p;
 
-	for (i = 0; i < j->dst.n; i++) {
-		base = strrchr(j->dst.v[i].path, '/');
-		base = base != NULL ? base + 1 : j->dst.v[i].path;
-		if (j->dst.v[i].type != ENTRY_FILE && j->dst.v[i].type !=
-		    ENTRY_SYMLINK)
+	for (i = 0; i < l->n; i++) {
+		e = &l->v[i];
+		base = strrchr(e->path, '/');
+		base = base != NULL ? base + 1 : e->path;
+		if (e->type == ENTRY_DIR || !tempname_parse(base, &info) ||
+		    entries_find(other, e->path) != NULL) {
+			l->v[n++] = *e;
 			continue;
-		if (base[0] != '.' || (strstr(base, ".treesync-tmp.") == NULL &&
-		    strstr(base, ".treesync-old.") == NULL))
+		}
+		if (!destination)
 			continue;
-		if ((p = remote_path(j->remote_root, j->dst.v[i].path)) != NULL) {
+		if (!tempname_is_orphan(&info, now)) {
+			j->temps_live++;
+			continue;
+		}
+		p = j->pull ? strdup(e->path) : remote_path(j->remote_root,
+		    e->path);
+		if (p != NULL) {
 			job_orphan(j, p);
 			free(p);
 		}
 	}
+	l->n = n;
+	if (j->temps_live > 0)
+		log_msg(TS_LOG_INFO, "left alone: %zu temporary files of a run "
+		    "still going", j->temps_live);
 }
 
 struct local_walk {
@@ -722,6 +744,12 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		goto out;
 	wo.follow_links = j->opts->copy_links;
 	wo.filter = &j->filter;
+	/* push: files are opened later from the root the walk listed, so a
+	 * root renamed or replaced meanwhile changes nothing. */
+	if (!j->pull && j->root_fd == -1)
+		j->root_fd = open(j->local_root, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	wo.root_fd = j->pull ? -1 : j->root_fd;
 	ro.filter = &j->filter;
 	ro.descend_excluded = j->opts->delete_excluded;
 	if (j->pull) {
@@ -769,8 +797,11 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 			goto out;
 		j->dst_root_missing = root_missing;
 		report_problems(j, &rp);
-		job_find_leftovers(j);
 	}
+	/* The remote side's, and pull's local leftovers. */
+	job_set_aside_temps(j, &j->dst, &j->src, true);
+	if (j->pull)
+		job_set_aside_temps(j, &j->src, &j->dst, false);
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)
 			j->sum->files_scanned++;
@@ -1014,6 +1045,7 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 		for (i = 0; i < j->plan.n; i++)
 			job_finish(j, i, TS_OK, NULL);
 		job_report(j);
+		job_sweep_orphans(j);		/* counted, not removed */
 		/* Planned, not done: nothing was sent. */
 		sum.bytes_sent = 0;
 		for (i = 0; i < j->plan.n; i++)

@@ -6,6 +6,7 @@
 #define TS_JOB_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdbool.h>
 
@@ -110,7 +111,7 @@ struct job {
 					 * fsync, and for pull the mode bits
 					 * kept (umask, --perms); set once, as
 					 * reading the umask costs syscalls */
-	volatile bool	 disk_full;	/* pull: start nothing more */
+	atomic_bool	 disk_full;	/* pull: start nothing more */
 	enum hash_kind	 hash_kind;	/* -c and check */
 	bool		 hash_remote;	/* hashed by the server */
 	double		 t0;
@@ -132,7 +133,9 @@ struct job {
 	unsigned	 gen;		/* batch number */
 	bool		 quit;
 	char		**orphans;	/* temp files a lost connection left */
-	size_t		 norphans, orphans_cap;
+	size_t		 norphans, orphans_cap; /* push: remote paths;
+					 * pull: local, from the root */
+	size_t		 temps_live;	/* temporary files of live runs */
 	struct ts_error	 last_conn_error;
 	size_t		 fd_budget;	/* local files one worker may hold open */
 	bool		 posix_rename;	/* the server has it (splits need it

@@ -23,7 +23,9 @@
 #include "conn.h"
 #include "error.h"
 #include "job.h"
+#include "local_open.h"
 #include "log.h"
+#include "tempname.h"
 #include "verify.h"
 #include "xfer.h"
 
@@ -351,7 +353,8 @@ job_start_op(struct worker *w, size_t idx)
 		break;
 	case ACT_SYMLINK:
 		if (a->dst != NULL && link_atomic(w->s)) {
-			if (xfer_temp_name(&op->tmp, op->path) != 0) {
+			if (tempname_make(&op->tmp, op->path,
+			    TEMPNAME_TMP) != 0) {
 				job_finish(j, idx, TS_ENOMEM, "out of memory");
 				op_free(op);
 				return;
@@ -415,51 +418,12 @@ upload_on_phase(struct xfer *x, void *payload)
 
 /* --- pull: the local side -------------------------------------------- */
 
-/*
- * Opens directory rel (relative to the local root) one component at a
- * time with O_NOFOLLOW: a symlink planted anywhere on the way, even after
- * the plan was made, makes the open fail instead of leading outside the
- * tree.  Returns the fd, or -1 with errno set.
- */
-static int
-local_open_dir(struct job *j, const char *rel, size_t len)
-{
-	char	 comp[NAME_MAX + 1];
-	size_t	 i = 0, n;
-	int	 fd, nfd;
-
-	if ((fd = fcntl(j->root_fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return -1;
-	while (i < len) {
-		n = strcspn(rel + i, "/");
-		if (n > len - i)
-			n = len - i;
-		if (n == 0 || n > NAME_MAX) {
-			close(fd);
-			errno = EINVAL;
-			return -1;
-		}
-		memcpy(comp, rel + i, n);
-		comp[n] = '\0';
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		close(fd);
-		if (nfd == -1)
-			return -1;
-		fd = nfd;
-		i += n + 1;
-	}
-	return fd;
-}
-
+/* pull: the local directory holding rel, never through a symlink
+ * (local_open.h); the fd, or -1 with errno set. */
 int
 local_parent(struct job *j, const char *rel, const char **name)
 {
-	const char	*slash = strrchr(rel, '/');
-
-	*name = slash != NULL ? slash + 1 : rel;
-	return local_open_dir(j, rel, slash != NULL ? (size_t)(slash - rel) :
-	    0);
+	return local_open_parent(j->root_fd, rel, false, name);
 }
 
 static mode_t
@@ -509,7 +473,7 @@ job_local_op(struct worker *w, size_t idx)
 	case ACT_SYMLINK:
 		/* Made at a temporary name, renamed over the old one. */
 		what = "symlink";
-		if (xfer_temp_name(&tmp, name) != 0) {
+		if (tempname_make(&tmp, name, TEMPNAME_TMP) != 0) {
 			errno = ENOMEM;
 			rc = -1;
 			break;
@@ -653,18 +617,22 @@ job_start_upload(struct worker *w, size_t idx)
 	const struct action	*a = &j->plan.v[idx];
 	struct ts_error		 e = { 0 };
 	struct upload		*u;
-	char			*src = NULL, *dst = NULL;
+	struct stat		 st;
+	char			*dst = NULL;
+	int			 fd;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (src = local_path(j->local_root, a->src->path)) == NULL ||
 	    (dst = remote_path(j->remote_root, a->src->path)) == NULL) {
 		job_finish(j, idx, TS_ENOMEM, "out of memory");
 		goto out;
 	}
 	u->w = w;
 	u->idx = idx;
-	if (xfer_upload(&u->x, w->s, src, dst, &j->xo, upload_on_phase, u,
-	    &e) != 0) {
+	/* From the root the walk listed, never out of it (local_open.h). */
+	if (local_open_file(&fd, &st, j->root_fd, a->src->path,
+	    j->opts->copy_links, a->src->ino, a->src->path, &e) != 0 ||
+	    xfer_upload(&u->x, w->s, fd, &st, a->src->path, dst, &j->xo,
+	    upload_on_phase, u, &e) != 0) {
 		job_finish_error(j, idx, &e);
 		goto out;
 	}
@@ -676,7 +644,6 @@ job_start_upload(struct worker *w, size_t idx)
 	w->transfers++;
 out:
 	free(u);
-	free(src);
 	free(dst);
 }
 
@@ -1116,6 +1083,26 @@ sweep_done(struct sftp *s, const struct sftp_reply *r, void *payload)
 		sw->removed++;
 }
 
+/* pull: the local leftovers, relative to the root, removed at once. */
+static size_t
+sweep_local(struct job *j)
+{
+	const char	*name;
+	size_t		 i, removed = 0;
+	int		 dfd;
+
+	for (i = 0; i < j->norphans; i++) {
+		if ((dfd = local_parent(j, j->orphans[i], &name)) == -1)
+			continue;
+		if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) {
+			log_msg(TS_LOG_INFO, "removed \"%s\"", j->orphans[i]);
+			removed++;
+		}
+		close(dfd);
+	}
+	return removed;
+}
+
 void
 job_sweep_orphans(struct job *j)
 {
@@ -1126,6 +1113,14 @@ job_sweep_orphans(struct job *j)
 
 	if (j->norphans == 0)
 		return;
+	if (j->opts->dry_run) {		/* said, not done */
+		j->sum->temps_removed = j->norphans;
+		return;
+	}
+	if (j->pull) {
+		sw.removed = sweep_local(j);
+		goto out;
+	}
 	for (k = 0; k < j->nw && w == NULL; k++)
 		if (!j->w[k].dead && j->w[k].s != NULL &&
 		    sftp_failed(j->w[k].s) == NULL)
@@ -1139,6 +1134,7 @@ job_sweep_orphans(struct job *j)
 	 * more orphans than that. */
 	while (i < j->norphans || sw.left > 0) {
 		if (i < j->norphans && sftp_room(w->s, 0)) {
+			log_msg(TS_LOG_INFO, "removing \"%s\"", j->orphans[i]);
 			if (sftp_remove(w->s, j->orphans[i++], sweep_done,
 			    &sw) != 0)
 				break;
@@ -1146,12 +1142,15 @@ job_sweep_orphans(struct job *j)
 		} else if (sftp_pump(w->s, NULL) != 0)
 			break;
 	}
+out:
+	j->sum->temps_removed = sw.removed;
 	if (sw.removed < j->norphans) {
 		log_msg(TS_LOG_WARN, "%zu of %zu temporary files could not be "
 		    "removed; the next run removes them", j->norphans -
 		    sw.removed, j->norphans);
 		return;
 	}
-	log_msg(TS_LOG_INFO, "removed %zu temporary files left by dropped "
-	    "connections or earlier runs", sw.removed);
+	log_msg(TS_LOG_WARN, "removed %zu temporary file%s left by dropped "
+	    "connections or runs that ended (-v names them)", sw.removed,
+	    sw.removed == 1 ? "" : "s");
 }
