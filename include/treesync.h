@@ -205,10 +205,14 @@ struct ts_sync_opts {
 	ts_progress_fn	*progress;	/* NULL: none */
 	void		*progress_payload;
 	bool		 fsync;		/* push: as ts_put_opts.fsync */
+	/* delete_extra is refused (TS_EMAXDELETE, nothing deleted) from an
+	 * empty source directory unless max_delete is set, and into the
+	 * remote home directory or "/" always: true allows both. */
+	bool		 force_delete;	/* --force-delete */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false }
+	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,

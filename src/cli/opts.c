@@ -16,6 +16,7 @@ enum {
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
+	OPT_FORCE_DELETE,
 };
 
 static const struct option long_opts[] = {
@@ -33,6 +34,7 @@ static const struct option long_opts[] = {
 	{ "delete",		no_argument,	   NULL, OPT_DELETE },
 	{ "delete-excluded",	no_argument,	   NULL, OPT_DELETE_EXCLUDED },
 	{ "max-delete",		required_argument, NULL, OPT_MAX_DELETE },
+	{ "force-delete",	no_argument,	   NULL, OPT_FORCE_DELETE },
 	{ "copy-links",		no_argument,	   NULL, 'L' },
 	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
 	{ "include",		required_argument, NULL, OPT_INCLUDE },
@@ -94,6 +96,8 @@ cli_usage(FILE *f)
 	    "  --delete                 remove remote entries missing locally\n"
 	    "  --delete-excluded        also remove excluded remote entries\n"
 	    "  --max-delete N           refuse to delete more than N entries\n"
+	    "  --force-delete           --delete even from an empty source, or into\n"
+	    "                           the remote login directory or /\n"
 	    "  -L, --copy-links         follow local symlinks\n"
 	    "  --exclude PATTERN        skip matching paths (rsync globs)\n"
 	    "  --include PATTERN        do not skip matching paths\n"
@@ -286,6 +290,9 @@ cli_parse(struct cli *o, int argc, char **argv)
 			o->sync.max_delete = n;
 			break;
 		}
+		case OPT_FORCE_DELETE:
+			o->sync.force_delete = true;
+			break;
 		case 'L':
 			o->sync.copy_links = true;
 			break;

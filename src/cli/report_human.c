@@ -303,6 +303,10 @@ write_stats(struct report *r, const struct ts_summary *s)
 			fprintf(f, "%-18s%" PRIu64 "\n", "attributes set:",
 			    s->attrs_set);
 		fprintf(f, "%-18s%" PRIu64 "\n", "deleted:", s->files_deleted);
+		if (s->temps_removed > 0)
+			fprintf(f, "%-18s%" PRIu64 "\n", s->dry_run ?
+			    "temps to remove:" : "temps removed:",
+			    s->temps_removed);
 		fprintf(f, "%-18s%" PRIu64 "\n", "unchanged:",
 		    s->files_unchanged);
 		human_bytes(b, sizeof(b), (double)s->bytes_sent, "");

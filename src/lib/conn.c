@@ -394,6 +394,7 @@ mkdir_parents(struct ts_conn *c, char *path, const char *shown,
 {
 	struct sftp_call	 call = { 0 };
 	struct ts_stat		 st;
+	struct ts_error		 e = { 0 };
 	char			*slash;
 	int			 rc;
 
@@ -418,14 +419,20 @@ mkdir_parents(struct ts_conn *c, char *path, const char *shown,
 		if (rc != 0)
 			return rc;
 	}
-	/* Again, now that the parent exists; its error is the answer. */
+	/* Again, now that the parent exists; its error is the answer,
+	 * unless another run made the directory meanwhile. */
 	memset(&call, 0, sizeof(call));
 	if ((rc = sftp_mkdir(c->sftp, rpath(path), NULL, sftp_call_cb,
 	    &call)) != 0)
 		return mkdir_unsent(c, rc, err);
-	rc = sftp_call_wait(c->sftp, &call, "mkdir", path, err);
+	rc = sftp_call_wait(c->sftp, &call, "mkdir", path, &e);
 	sftp_call_dispose(&call);
-	return rc;
+	if (rc != 0 && ts_stat(&st, c, path, true, NULL) == 0 &&
+	    (st.mode & 0170000) == 0040000)
+		return 0;
+	if (rc != 0)
+		return error_set(err, e.code, "%s", e.msg);
+	return 0;
 }
 
 int

@@ -564,6 +564,18 @@ job_phase(struct job *j, enum phase ph, size_t *idx)
 	return 0;
 }
 
+/* Whether a remote path names the login directory or "/": "", ".",
+ * "~", "/" and the like, which --delete would empty. */
+static bool
+remote_is_top(const char *p)
+{
+	if (*p == '~')
+		p++;
+	while (*p == '/' || (p[0] == '.' && (p[1] == '/' || p[1] == '\0')))
+		p++;
+	return *p == '\0';
+}
+
 /* The root gets the local root's mode and mtime last, as rsync -a src/
  * dst/ does; it is no entry of the plan.  Failing that (a home directory
  * we may not chmod, say) is worth a warning, not a failed push. */
@@ -578,6 +590,9 @@ job_root_attrs(struct job *j)
 
 	struct sftp		*s = j->w[0].s;
 
+	/* The login directory or "/" is the server's, not the tree's. */
+	if (remote_is_top(j->remote_root))
+		return;
 	if (stat(j->local_root, &st) != 0 || sftp_failed(s) != NULL ||
 	    (root = remote_path(j->remote_root, "")) == NULL)
 		return;
@@ -703,6 +718,34 @@ job_set_aside_temps(struct job *j, struct entries *l,
 		    "still going", j->temps_live);
 }
 
+/*
+ * --delete where a slip costs a whole tree: from an empty source (an
+ * unmounted disk, a wrong path), or into the remote home or "/".  Refused,
+ * with nothing deleted, unless max_delete (for an empty source) or
+ * force_delete says it is meant.
+ */
+static int
+job_delete_guard(struct job *j, struct ts_error *err)
+{
+	const char	*src = j->pull ? j->remote_root : j->local_root;
+
+	if (!j->opts->delete_extra || j->opts->force_delete)
+		return 0;
+	if (!j->pull && remote_is_top(j->remote_root))
+		return error_set(err, TS_EMAXDELETE, "refusing --delete into "
+		    "\"%s\" on the server, %s: name a directory below it, or "
+		    "add --force-delete if every entry there that the source "
+		    "lacks is to go", j->remote_root, *j->remote_root == '/' ?
+		    "its root directory" : "the login directory");
+	if (j->src.n == 0 && j->dst.n > 0 && j->opts->max_delete < 0)
+		return error_set(err, TS_EMAXDELETE, "refusing --delete: the "
+		    "source \"%s\" is empty, so all %zu entries of the "
+		    "destination would go (an unmounted disk or a wrong path?); "
+		    "if that is meant, add --max-delete %zu or --force-delete",
+		    src, j->dst.n, j->dst.n);
+	return 0;
+}
+
 struct local_walk {
 	struct entries		*out;
 	const char		*root;
@@ -734,6 +777,7 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	struct walk_problems	 lp, rp;
 	struct plan_opts	 po = PLAN_OPTS_INIT;
 	struct ts_error		 perr = { 0 };
+	struct stat		 rst;
 	bool			 root_missing = false;
 	int			 rc;
 	size_t			 i;
@@ -750,6 +794,12 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		j->root_fd = open(j->local_root, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC);
 	wo.root_fd = j->pull ? -1 : j->root_fd;
+	/* Before the listing: a delete in the root checks it has not
+	 * changed since (worker.c, local_still_lacks). */
+	j->root_mtime_ns = -1;
+	if (j->root_fd != -1 && fstat(j->root_fd, &rst) == 0)
+		j->root_mtime_ns = (int64_t)rst.st_mtim.tv_sec * 1000000000 +
+		    rst.st_mtim.tv_nsec;
 	ro.filter = &j->filter;
 	ro.descend_excluded = j->opts->delete_excluded;
 	if (j->pull) {
@@ -805,6 +855,8 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)
 			j->sum->files_scanned++;
+	if ((rc = job_delete_guard(j, err)) != 0)
+		goto out;
 	po.delete = j->opts->delete_extra;
 	po.delete_excluded = j->opts->delete_excluded;
 	po.max_delete = j->opts->max_delete;

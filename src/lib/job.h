@@ -106,7 +106,10 @@ struct job {
 	bool		 pull;		/* src is remote, dst local */
 	bool		 dst_root_missing; /* push: the walk found no remote
 					 * root; it is created first */
-	int		 root_fd;	/* pull: the local root, or -1 */
+	int		 root_fd;	/* the local root, or -1 (pull: until
+					 * planned; push: from before the
+					 * walk, which lists it) */
+	int64_t		 root_mtime_ns;	/* push: the root's before the walk */
 	struct xfer_opts xo;		/* how every file moves: the check,
 					 * fsync, and for pull the mode bits
 					 * kept (umask, --perms); set once, as

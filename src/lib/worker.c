@@ -44,6 +44,8 @@ struct op {
 	size_t		 idx;
 	int		 step;
 	char		*path, *tmp;
+	struct sftp_reply failed;	/* mkdir: its status, while the STAT
+					 * asks what is there */
 };
 
 void
@@ -211,6 +213,26 @@ op_free(struct op *op)
 	free(op);
 }
 
+static void	op_sent(struct op *op, int rc);
+
+/* A failed MKDIR's STAT: a directory there now was made by another run
+ * into the same tree, which is no failure. */
+static void
+mkdir_stat_on_reply(struct sftp *s, const struct sftp_reply *r,
+    void *payload)
+{
+	struct op	*op = payload;
+
+	(void)s;
+	if (r->type == SSH_FXP_ATTRS &&
+	    (r->attrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0 &&
+	    (r->attrs.perm & 0170000) == 0040000)
+		job_finish(op->w->job, op->idx, TS_OK, NULL);
+	else
+		op_failed(op, &op->failed, "mkdir");
+	op_free(op);
+}
+
 /* mkdir, remove, rmdir, setstat: one request, one reply. */
 static void
 op_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
@@ -218,7 +240,23 @@ op_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 	struct op		*op = payload;
 	const struct action	*a = &op->w->job->plan.v[op->idx];
 
-	(void)s;
+	/* SFTP v3 says only "failure" for a directory that exists. */
+	if (a->kind == ACT_MKDIR && r->status != SSH_FX_OK &&
+	    r->status != SSH_FX_NO_SUCH_FILE &&
+	    r->status != SSH_FX_PERMISSION_DENIED) {
+		op->failed = *r;
+		op->failed.msg = NULL;
+		op->failed.msg_len = 0;
+		op_sent(op, sftp_stat(s, op->path, false, mkdir_stat_on_reply,
+		    op));
+		return;
+	}
+	/* Removed by another run into the same tree: gone, as asked. */
+	if (a->kind == ACT_DELETE && r->status == SSH_FX_NO_SUCH_FILE) {
+		job_finish(op->w->job, op->idx, TS_OK, NULL);
+		op_free(op);
+		return;
+	}
 	if (r->status != SSH_FX_OK)
 		op_failed(op, r, a->kind == ACT_MKDIR ? "mkdir" :
 		    a->kind == ACT_DELETE ? "delete" : a->kind == ACT_COPY ?
@@ -227,8 +265,6 @@ op_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		job_finish(op->w->job, op->idx, TS_OK, NULL);
 	op_free(op);
 }
-
-static void	op_sent(struct op *op, int rc);
 
 /* Whether a symlink can replace an old one atomically: made at a
  * temporary name, then renamed over it.  Without posix-rename: remove,
@@ -319,6 +355,68 @@ attrs_of(struct sftp_attrs *a, const struct entry *e, unsigned which)
 	}
 }
 
+/*
+ * push --delete: whether the local tree still lacks rel, checked again
+ * right before the remote entry goes.  The nearest directory above rel
+ * that the walk listed must still be there, unchanged since (same mtime:
+ * no name came or went), and still lack the next name on rel's way.  So
+ * a source removed or unmounted while the run went on deletes nothing,
+ * nor does an entry that came back; either is said and counted as a
+ * failure (the next run sees the tree as it is then).  Returns 0 when
+ * the delete may go ahead, or the error's code with *e set.
+ */
+static int
+local_still_lacks(struct job *j, const char *rel, bool excluded,
+    struct ts_error *e)
+{
+	const struct entry	*d = NULL;
+	struct stat		 st;
+	char			 name[NAME_MAX + 1], *dir;
+	size_t			 len, n;
+	int64_t			 mtime;
+	int			 dfd, rc = 0;
+
+	for (len = strlen(rel); len > 0; ) {
+		while (len > 0 && rel[len - 1] != '/')
+			len--;
+		if (len == 0)
+			break;
+		len--;			/* the '/' */
+		if ((dir = strndup(rel, len)) == NULL)
+			return error_set(e, TS_ENOMEM, "out of memory");
+		d = entries_find(&j->src, dir);
+		free(dir);
+		if (d != NULL && d->type == ENTRY_DIR)
+			break;
+		d = NULL;
+	}
+	mtime = d != NULL ? d->mtime_ns : j->root_mtime_ns;
+	n = strcspn(rel + (len > 0 ? len + 1 : 0), "/");
+	if (n > NAME_MAX)
+		n = NAME_MAX;
+	memcpy(name, rel + (len > 0 ? len + 1 : 0), n);
+	name[n] = '\0';
+	if ((dfd = local_open_dir(j->root_fd, rel, len,
+	    j->opts->copy_links)) == -1 || fstat(dfd, &st) != 0 ||
+	    st.st_nlink == 0)
+		rc = error_set(e, TS_ELOCAL, "\"%s\" not deleted: the local "
+		    "directory above it was removed or replaced during the run",
+		    rel);
+	else if (mtime != (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	    st.st_mtim.tv_nsec)
+		/* Names came or went since the walk: what it saw missing
+		 * may have been there then (a tree being removed). */
+		rc = error_set(e, TS_ELOCAL, "\"%s\" not deleted: the local "
+		    "directory above it changed during the run", rel);
+	else if (!excluded && fstatat(dfd, name, &st,
+	    AT_SYMLINK_NOFOLLOW) == 0)
+		rc = error_set(e, TS_ELOCAL, "\"%s\" not deleted: it appeared "
+		    "in the local tree during the run", rel);
+	if (dfd != -1)
+		close(dfd);
+	return rc;
+}
+
 /* Sends the request(s) for one non-upload action. */
 static void
 job_start_op(struct worker *w, size_t idx)
@@ -326,8 +424,15 @@ job_start_op(struct worker *w, size_t idx)
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
 	struct sftp_attrs	 at;
+	struct ts_error		 e = { 0 };
 	struct op		*op;
 
+	if (a->kind == ACT_DELETE && (a->reason == REASON_GONE ||
+	    a->reason == REASON_EXCLUDED) && local_still_lacks(j,
+	    plan_action_path(a), a->reason == REASON_EXCLUDED, &e) != 0) {
+		job_finish_error(j, idx, &e);
+		return;
+	}
 	if ((op = op_new(w, idx, plan_action_path(a))) == NULL) {
 		job_finish(j, idx, TS_ENOMEM, "out of memory");
 		return;
