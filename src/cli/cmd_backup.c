@@ -130,14 +130,14 @@ cmd_backup(const struct cli *o)
 	}
 	fflush(stdout);
 	if (rc != 0) {
-		fprintf(stderr, "treesync: %s\n", err.msg);
+		cli_say("%s", err.msg);
 		if (res.complete)
-			fprintf(stderr, "treesync: snapshot %s is complete; "
-			    "the rotation did not finish\n", res.snapshot);
+			cli_say("snapshot %s is complete; the rotation did "
+			    "not finish", res.snapshot);
 		else if (res.in_progress[0] != '\0' && rc != TS_ELOCKED)
-			fprintf(stderr, "treesync: the snapshot was not completed "
-			    "(left as %s, removed by a later run); nothing was "
-			    "pruned\n", res.in_progress);
+			cli_say("the snapshot was not completed (left as %s, "
+			    "removed by a later run); nothing was pruned",
+			    res.in_progress);
 	}
 	ts_conn_free(c);
 	report_free(x.r);

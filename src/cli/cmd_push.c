@@ -111,7 +111,7 @@ tree_command(const struct cli *o, enum tree_verb verb)
 		fputs("\r\033[K", stderr);
 	report_summary(r, &sum, rc, rc != 0 ? err.msg : NULL);
 	if (rc != 0 && !(verb == VERB_CHECK && rc == TS_EDIFFER && o->quiet))
-		fprintf(stderr, "treesync: %s\n", err.msg);
+		cli_say("%s", err.msg);
 	/* A check that finds nothing says so: silence could be anything. */
 	if (verb == VERB_CHECK && rc == 0 && !o->quiet && !o->json) {
 		fprintf(stderr, "treesync: %s%llu file%s match%s",

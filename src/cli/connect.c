@@ -1,4 +1,5 @@
 /* Shared by the commands: connecting, and printing names safely. */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -24,4 +25,21 @@ void
 cli_print_name(FILE *f, const char *s)
 {
 	report_write_name(f, s);	/* one escape for every report */
+}
+
+/* Long enough for a message naming two PATH_MAX paths. */
+#define SAY_MAX	(3 * 4096)
+
+void
+cli_say(const char *fmt, ...)
+{
+	char	 msg[SAY_MAX];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fputs("treesync: ", stderr);
+	report_write_name(stderr, msg);
+	fputc('\n', stderr);
 }
