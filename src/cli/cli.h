@@ -43,6 +43,9 @@ int	exitcode_for(int ts_code);
  * for a push or pull over several (ts_conn_opts.spares). */
 struct ts_conn *cli_connect(const struct cli *o, const char *target,
 	    int spares, int *rc);
+/* Whether a and b, the operands of verb, are one local path and one
+ * remote target (in either order); else says why (exit code 2). */
+bool	cli_one_remote(const char *verb, const char *a, const char *b);
 /* Writes s with the report escapes (report_write_name), so one name is
  * always one line. */
 void	cli_print_name(FILE *f, const char *s);

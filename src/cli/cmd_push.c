@@ -64,6 +64,8 @@ tree_command(const struct cli *o, enum tree_verb verb)
 		    "LOCAL_DIR [user@]host:dir");
 		return 2;
 	}
+	if (!cli_one_remote(names[verb], o->args[0], o->args[1]))
+		return 2;
 	/* diff and check take the pull order too: remote first, or said
 	 * with --reverse. */
 	if (verb != VERB_PUSH && verb != VERB_PULL && (o->reverse ||

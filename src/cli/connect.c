@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "target.h"
 
 struct ts_conn *
 cli_connect(const struct cli *o, const char *target, int spares, int *rc)
@@ -19,6 +20,32 @@ cli_connect(const struct cli *o, const char *target, int spares, int *rc)
 	}
 	*rc = 0;
 	return c;
+}
+
+/*
+ * A name reads as remote when a colon comes before any slash (scp's and
+ * rsync's rule), so both operands may look remote by accident: a local
+ * name with a colon is written "./a:b".  Taken as it came, such a pair
+ * would copy to or from a local directory named "host:path".
+ */
+bool
+cli_one_remote(const char *verb, const char *a, const char *b)
+{
+	bool	 ra = target_is_remote(a), rb = target_is_remote(b);
+
+	if (ra && rb) {
+		cli_say("%s: \"%s\" and \"%s\" are both remote; one side must "
+		    "be a local path (a local name with a colon is written "
+		    "./%s)", verb, a, b, a);
+		return false;
+	}
+	if (!ra && !rb) {
+		cli_say("%s: neither \"%s\" nor \"%s\" is remote; the remote "
+		    "side is [user@]host:path or sftp://[user@]host[:port]/path",
+		    verb, a, b);
+		return false;
+	}
+	return true;
 }
 
 void

@@ -53,4 +53,50 @@ if LC_ALL=C grep -q '[[:cntrl:]]' "$TS_ERR"; then
 	ts_fail "a bad option is printed raw"
 fi
 
+# --- one local side and one remote side ------------------------------------
+
+# Run from a directory of their own: a pair taken the wrong way would
+# create "tshost:..." here.
+mkdir -p "$TS_TMP/cwd" "$L/tree"
+printf 'one\n' >"$L/tree/one"
+printf 'file\n' >"$L/file"
+ts_put_file=$L/file
+cd "$TS_TMP/cwd"
+
+for verb in push pull diff check; do
+	ts_step "$verb with two remote targets: refused with exit 2"
+	ts_expect_exit 2 ts "$verb" "tshost:$R/a" "tshost:$R/b"
+	ts_expect_stderr_contains "both remote"
+	ts_expect_stderr_contains "./"
+	ts_step "$verb with two local paths: refused with exit 2"
+	ts_expect_exit 2 ts "$verb" "$L/tree" "$L/other"
+	ts_expect_stderr_contains "neither"
+done
+ts_step "get to a remote target: refused with exit 2"
+ts_expect_exit 2 ts get "tshost:$R/a" "tshost:$R/b"
+ts_expect_stderr_contains "both remote"
+ts_step "put from a remote path: refused with exit 2"
+ts_expect_exit 2 ts put "tshost:$R/a" "tshost:$R/b"
+ts_expect_stderr_contains "both remote"
+ts_step "put between two local paths: refused with exit 2"
+ts_expect_exit 2 ts put "$ts_put_file" "$L/copy"
+ts_expect_stderr_contains "neither"
+[ -z "$(ls -A "$TS_TMP/cwd")" ] ||
+    ts_fail "a refused pair created $(ls -A "$TS_TMP/cwd")"
+[ ! -e "$L/other" ] && [ ! -e "$L/copy" ] ||
+    ts_fail "a refused pair wrote a local file"
+
+ts_step "a local name with a colon, written ./a:b, is local"
+mkdir "tshost:src"
+printf 'colon\n' >"tshost:src/c"
+ts_expect_exit 0 ts push ./tshost:src "tshost:$R/colon"
+ts_files_equal "tshost:src/c" "$R/colon/c"
+ts_expect_exit 0 ts pull "tshost:$R/colon" ./tshost:back
+ts_files_equal "$R/colon/c" "tshost:back/c"
+ts_expect_exit 0 ts put ./tshost:src/c "tshost:$R/colon/put"
+ts_files_equal "tshost:src/c" "$R/colon/put"
+ts_expect_exit 0 ts get "tshost:$R/colon/put" ./tshost:got
+ts_files_equal "$R/colon/put" "tshost:got"
+cd "$TS_TMP"
+
 echo ok
