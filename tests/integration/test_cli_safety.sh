@@ -99,4 +99,83 @@ ts_expect_exit 0 ts get "tshost:$R/colon/put" ./tshost:got
 ts_files_equal "$R/colon/put" "tshost:got"
 cd "$TS_TMP"
 
+# --- an interrupted run says so once -------------------------------------
+
+# A push slowed down by faultproxy.py (a slow link), so a signal lands while
+# most of its 2,000 files are still to be sent.
+FAULTPROXY=$TS_SOURCE_DIR/tests/integration/faultproxy.py
+I=$TS_TMP/many
+mkdir -p "$I"
+for ((d = 0; d < 20; d++)); do
+	mkdir "$I/d$d"
+	for ((f = 0; f < 100; f++)); do
+		printf '%04d %s\n' "$f" "$d" >"$I/d$d/f$f"
+	done
+done
+pf=$TS_TMP/proxy.port
+python3 "$FAULTPROXY" --target-port "$TS_PORT" --port-file "$pf" \
+    --log "$TS_TMP/proxy.log" --parent $$ --lifetime 300 --rate 65536 \
+    </dev/null >/dev/null 2>"$TS_TMP/proxy.stderr" &
+fp_pid=$!
+ts_cleanup_add "kill $fp_pid"
+ts_wait_port_file "$pf" faultproxy.py
+fp_port=$(cat "$pf")
+fp_config=$TS_TMP/proxy_ssh_config
+{
+	sed -e "s/^Host tshost$/Host tsproxy/" \
+	    -e "s/^\([[:space:]]*Port\) $TS_PORT\$/\1 $fp_port/" \
+	    -e "s#$TS_KNOWN_HOSTS#$TS_TMP/proxy_known_hosts#" "$TS_SSH_CONFIG"
+} >"$fp_config"
+sed -n "s/^\[127\.0\.0\.1\]:$TS_PORT /[127.0.0.1]:$fp_port /p" \
+    "$TS_KNOWN_HOSTS" >"$TS_TMP/proxy_known_hosts"
+
+# interrupted_push NAME SIGNAL [OPTIONS]: a push into $R/NAME through the
+# slow link, sent SIGNAL once some files are on the server; its exit code
+# in rc, its stderr in $TS_TMP/NAME.err.
+interrupted_push() {
+	local name=$1 sig=$2 pid i
+	shift 2
+	"$TREESYNC" -F "$fp_config" push "$@" "$I" "tsproxy:$R/$name" \
+	    </dev/null >"$TS_TMP/$name.out" 2>"$TS_TMP/$name.err" &
+	pid=$!
+	ts_cleanup_add "kill -9 $pid"
+	for ((i = 0; i < 300; i++)); do		# 30 s
+		[ "$(find "$R/$name" -type f 2>/dev/null | head -n 20 |
+		    wc -l)" -ge 20 ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null ||
+	    ts_fail "the push into $name ended before the signal (too fast?)"
+	kill "-$sig" "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	echo "   $name: exit $rc, $(wc -l <"$TS_TMP/$name.err") stderr lines," \
+	    "$(find "$R/$name" -type f | wc -l) files sent"
+}
+
+ts_step "SIGTERM during a 2,000-file push: one line with the count, exit 10"
+interrupted_push term TERM
+[ "$rc" -eq 10 ] || { cat "$TS_TMP/term.err" >&2; ts_fail "exit $rc, expected 10"; }
+[ "$(wc -l <"$TS_TMP/term.err")" -eq 1 ] ||
+    { head -n 5 "$TS_TMP/term.err" >&2; ts_fail "more than one line on stderr"; }
+grep -q -E '^treesync: interrupted.* \([0-9]+ changes? not done\)$' \
+    "$TS_TMP/term.err" ||
+    { cat "$TS_TMP/term.err" >&2; ts_fail "no count of the changes not done"; }
+
+ts_step "SIGINT during a push with -q: nothing on stderr, exit 10"
+interrupted_push quiet INT -q
+[ "$rc" -eq 10 ] || { cat "$TS_TMP/quiet.err" >&2; ts_fail "exit $rc, expected 10"; }
+[ ! -s "$TS_TMP/quiet.err" ] ||
+    { head -n 5 "$TS_TMP/quiet.err" >&2; ts_fail "-q printed on stderr"; }
+
+ts_step "SIGTERM with --json: the items keep their status, one stderr line"
+interrupted_push json TERM --json
+[ "$rc" -eq 10 ] || ts_fail "exit $rc, expected 10"
+[ "$(wc -l <"$TS_TMP/json.err")" -eq 1 ] ||
+    { head -n 5 "$TS_TMP/json.err" >&2; ts_fail "more than one line on stderr"; }
+tail -n 1 "$TS_TMP/json.out" | grep -q '"type":"summary"' ||
+    ts_fail "the JSON report has no summary line"
+kill "$fp_pid" 2>/dev/null || true
+
 echo ok
