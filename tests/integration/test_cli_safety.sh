@@ -99,6 +99,33 @@ ts_expect_exit 0 ts get "tshost:$R/colon/put" ./tshost:got
 ts_files_equal "$R/colon/put" "tshost:got"
 cd "$TS_TMP"
 
+# --- put and get say what is wrong -----------------------------------------
+
+ts_step "put under a path that is a file: the file is named as such"
+printf 'plain\n' >"$R/plainfile"
+ts_expect_exit 5 ts put "$L/file" "tshost:$R/plainfile/x"
+ts_expect_stderr_contains "\"$R/plainfile\" is a file, not a directory"
+ts_expect_exit 5 ts put "$L/file" "tshost:$R/plainfile/deeper/x"
+ts_expect_stderr_contains "\"$R/plainfile\" is a file, not a directory"
+[ "$(cat "$R/plainfile")" = plain ] || ts_fail "put changed $R/plainfile"
+ts_no_temp_files "$R"
+
+ts_step "put into a missing directory still says it does not exist"
+ts_expect_exit 5 ts put "$L/file" "tshost:$R/nodir/x"
+ts_expect_stderr_contains "$R/nodir"
+if grep -q "not a directory" "$TS_ERR"; then
+	ts_fail "a missing directory is called a file"
+fi
+
+ts_step "get of a remote directory: says so and suggests pull"
+mkdir -p "$R/adir/sub"
+printf 'in\n' >"$R/adir/f"
+ts_expect_exit 2 ts get "tshost:$R/adir" "$L/adir-copy"
+ts_expect_stderr_contains "\"$R/adir\" is a directory"
+ts_expect_stderr_contains "treesync pull"
+[ ! -e "$L/adir-copy" ] || ts_fail "get of a directory wrote $L/adir-copy"
+ts_no_temp_files "$L"
+
 # --- an interrupted run says so once -------------------------------------
 
 # A push slowed down by faultproxy.py (a slow link), so a signal lands while
