@@ -205,4 +205,15 @@ tail -n 1 "$TS_TMP/json.out" | grep -q '"type":"summary"' ||
     ts_fail "the JSON report has no summary line"
 kill "$fp_pid" 2>/dev/null || true
 
+# --- last: a server that runs no commands ------------------------------------
+
+ts_step "a log line naming a remote path: escaped"
+ts_sshd_start --force-internal-sftp
+ts_expect_exit 0 ts -v --verify=hash put "$L/file" "tshost:$R/log${ESC}[1mname"
+ts_expect_stderr_contains 'log\u001b[1mname" by read-back'
+if LC_ALL=C grep -q '[[:cntrl:]]' "$TS_ERR"; then
+	cat -A "$TS_ERR" >&2
+	ts_fail "a log line is printed raw"
+fi
+
 echo ok
