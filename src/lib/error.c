@@ -158,6 +158,13 @@ error_set(struct ts_error *err, int code, const char *fmt, ...)
 }
 
 int
+error_setv(struct ts_error *err, int code, const char *fmt, va_list ap)
+{
+	error_vset(err, code, 0, NULL, fmt, ap);
+	return code;
+}
+
+int
 error_set_errno(struct ts_error *err, int e, const char *fmt, ...)
 {
 	va_list	 ap;

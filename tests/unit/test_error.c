@@ -133,6 +133,34 @@ test_error_unquoted_long_message_is_cut(void **state)
 	assert_int_equal(strlen(err.msg), sizeof(err.msg) - 1);
 }
 
+/* A caller's own printf-like wrapper, as the walkers have. */
+static int __attribute__((format(printf, 3, 4)))
+wrapper(struct ts_error *err, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	rc = error_setv(err, code, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* error_setv shortens as error_set does: the reason survives. */
+static void
+test_error_setv_keeps_reason(void **state)
+{
+	struct ts_error	 err = { 0 };
+	char		 name[256];
+
+	(void)state;
+	long_name(name, 255, 'v');
+	assert_int_equal(wrapper(&err, TS_EREMOTE, "list remote directory "
+	    "\"%s\": %s", name, "permission denied"), TS_EREMOTE);
+	assert_int_equal(err.code, TS_EREMOTE);
+	assert_non_null(strstr(err.msg, "\": permission denied"));
+}
+
 /* The first error recorded wins, long or not. */
 static void
 test_error_first_wins(void **state)
@@ -156,6 +184,7 @@ main(void)
 		cmocka_unit_test(test_error_errno_reason_survives_long_path),
 		cmocka_unit_test(test_error_cut_keeps_utf8_whole),
 		cmocka_unit_test(test_error_unquoted_long_message_is_cut),
+		cmocka_unit_test(test_error_setv_keeps_reason),
 		cmocka_unit_test(test_error_first_wins),
 	};
 
