@@ -129,8 +129,15 @@ cmd_backup(const struct cli *o)
 			    res.sum.files_linked, res.sum.bytes_sent);
 	}
 	fflush(stdout);
-	if (rc != 0) {
-		cli_say("%s", err.msg);
+	/* Interrupted: as the tree commands, the count of what was left
+	 * undone, and with -q nothing (exit 10 says it). */
+	if (rc != 0 && !(rc == TS_ECANCELED && o->quiet)) {
+		if (rc == TS_ECANCELED && report_canceled(x.r) > 0)
+			cli_say("%s (%llu change%s not done)", err.msg,
+			    (unsigned long long)report_canceled(x.r),
+			    report_canceled(x.r) == 1 ? "" : "s");
+		else
+			cli_say("%s", err.msg);
 		if (res.complete)
 			cli_say("snapshot %s is complete; the rotation did "
 			    "not finish", res.snapshot);

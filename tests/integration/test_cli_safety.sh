@@ -158,12 +158,13 @@ sed -n "s/^\[127\.0\.0\.1\]:$TS_PORT /[127.0.0.1]:$fp_port /p" \
 
 # interrupted_push NAME SIGNAL [OPTIONS]: a push into $R/NAME through the
 # slow link, sent SIGNAL once some files are on the server; its exit code
-# in rc, its stderr in $TS_TMP/NAME.err.
+# in rc, its stderr in $TS_TMP/NAME.err.  With VERB=backup, a backup.
 interrupted_push() {
 	local name=$1 sig=$2 pid i
 	shift 2
-	"$TREESYNC" -F "$fp_config" push "$@" "$I" "tsproxy:$R/$name" \
-	    </dev/null >"$TS_TMP/$name.out" 2>"$TS_TMP/$name.err" &
+	"$TREESYNC" -F "$fp_config" "${VERB:-push}" "$@" "$I" \
+	    "tsproxy:$R/$name" </dev/null >"$TS_TMP/$name.out" \
+	    2>"$TS_TMP/$name.err" &
 	pid=$!
 	ts_cleanup_add "kill -9 $pid"
 	for ((i = 0; i < 300; i++)); do		# 30 s
@@ -203,6 +204,21 @@ interrupted_push json TERM --json
     { head -n 5 "$TS_TMP/json.err" >&2; ts_fail "more than one line on stderr"; }
 tail -n 1 "$TS_TMP/json.out" | grep -q '"type":"summary"' ||
     ts_fail "the JSON report has no summary line"
+
+ts_step "SIGTERM during a backup: its lines, no line per file; none with -q"
+VERB=backup interrupted_push backup TERM --keep 2
+[ "$rc" -eq 10 ] || { cat "$TS_TMP/backup.err" >&2; ts_fail "exit $rc, expected 10"; }
+if grep -q '^treesync: interrupted "' "$TS_TMP/backup.err"; then
+	head -n 5 "$TS_TMP/backup.err" >&2
+	ts_fail "a line per file not sent"
+fi
+grep -q -E '^treesync: interrupted.* \([0-9]+ changes? not done\)$' \
+    "$TS_TMP/backup.err" ||
+    { cat "$TS_TMP/backup.err" >&2; ts_fail "no count of the changes not done"; }
+VERB=backup interrupted_push backupq INT --keep 2 -q
+[ "$rc" -eq 10 ] || ts_fail "exit $rc, expected 10"
+[ ! -s "$TS_TMP/backupq.err" ] ||
+    { head -n 5 "$TS_TMP/backupq.err" >&2; ts_fail "-q printed on stderr"; }
 kill "$fp_pid" 2>/dev/null || true
 
 # --- last: a server that runs no commands ------------------------------------
