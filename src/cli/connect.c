@@ -41,8 +41,8 @@ cli_one_remote(const char *verb, const char *a, const char *b)
 	}
 	if (!ra && !rb) {
 		cli_say("%s: neither \"%s\" nor \"%s\" is remote; the remote "
-		    "side is [user@]host:path or sftp://[user@]host[:port]/path",
-		    verb, a, b);
+		    "side is [user@]host:path or "
+		    "sftp://[user@]host[:port]/path", verb, a, b);
 		return false;
 	}
 	return true;

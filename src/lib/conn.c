@@ -636,8 +636,8 @@ put_parent_is_file(struct ts_conn *c, const char *target, struct ts_error *err)
 		if (ts_stat(&st, c, dir, true, NULL) != 0)
 			continue;		/* missing too: look higher */
 		if ((st.mode & 0170000) != 0040000) {
-			error_set(err, TS_ENOENT, "put \"%s\": \"%s\" is a file, "
-			    "not a directory", target, dir);
+			error_set(err, TS_ENOENT, "put \"%s\": \"%s\" is a "
+			    "file, not a directory", target, dir);
 			said = true;
 		}
 		break;

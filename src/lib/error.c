@@ -15,7 +15,7 @@
 
 #define SCRATCH_MAX	(2 * PATH_MAX + 1024)
 #define SPANS_MAX	16	/* quoted spans considered in one message */
-#define SPAN_MIN	16	/* a shortened span keeps this much, "..." in */
+#define SPAN_MIN	16	/* bytes a shortened span keeps, "..." in */
 #define ELLIPSIS	"..."
 #define ELLIPSIS_LEN	(sizeof(ELLIPSIS) - 1)
 
@@ -87,7 +87,8 @@ static void
 fit(char *s, size_t size)
 {
 	struct span	 v[SPANS_MAX];
-	size_t		 len = strlen(s), n, i, level, excess, gain, longest;
+	size_t		 len = strlen(s), n, i, level, excess, gain;
+	size_t		 longest;
 
 	if (len < size)
 		return;

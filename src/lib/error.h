@@ -17,8 +17,8 @@ int	error_set_errno(struct ts_error *err, int e, const char *fmt, ...)
 /* As error_set, for a caller's own printf-like wrapper: formatting there
  * into a 256-byte buffer would cut the reason before error_set could
  * shorten the paths instead. */
-int	error_setv(struct ts_error *err, int code, const char *fmt, va_list ap)
-	    __attribute__((format(printf, 3, 0)));
+int	error_setv(struct ts_error *err, int code, const char *fmt,
+	    va_list ap) __attribute__((format(printf, 3, 0)));
 void	error_clear(struct ts_error *err);
 
 #endif
