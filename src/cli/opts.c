@@ -129,8 +129,8 @@ parse_int(const char *s, int lo, int hi, const char *what, int *out)
 
 	v = strtol(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "treesync: bad %s \"%s\": expected a number "
-		    "from %d to %d\n", what, s, lo, hi);
+		cli_say("bad %s \"%s\": expected a number from %d to %d",
+		    what, s, lo, hi);
 		return -1;
 	}
 	*out = (int)v;
@@ -155,6 +155,25 @@ add_rule(struct cli *o, const char *pattern, bool include, bool from_file)
 	o->sync.rules = r;
 	o->sync.nrules++;
 	return 0;
+}
+
+/*
+ * Says what getopt_long refused, escaped as every message is (getopt's
+ * own messages would print the option raw: opterr is off).  optopt is 0
+ * for an unknown long option, else the option's value.
+ */
+static void
+bad_option(char **argv)
+{
+	const char	*a = argv[optind - 1];
+
+	if (optopt != 0 && optopt < 256 && strncmp(a, "--", 2) != 0)
+		cli_say("bad option \"-%c\" (unknown, or missing its value)",
+		    optopt);
+	else
+		cli_say("bad option \"%s\" (unknown, ambiguous, or missing "
+		    "its value)", a);
+	cli_say("try \"treesync --help\"");
 }
 
 /* The command is the first operand; options before it may take values. */
@@ -200,6 +219,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 	o->sync = (struct ts_sync_opts)TS_SYNC_OPTS_INIT;
 	cmd = find_command(argc, argv);
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
 	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLj:" : "F:p:lvqhnciLj:", long_opts,
 	    NULL)) != -1) {
@@ -247,8 +267,8 @@ cli_parse(struct cli *o, int argc, char **argv)
 			else if (strcmp(optarg, "none") == 0)
 				o->verify = TS_VERIFY_NONE;
 			else {
-				fprintf(stderr, "treesync: bad --verify \"%s\": "
-				    "expected size, hash or none\n", optarg);
+				cli_say("bad --verify \"%s\": expected size, "
+				    "hash or none", optarg);
 				return 2;
 			}
 			break;
@@ -269,8 +289,8 @@ cli_parse(struct cli *o, int argc, char **argv)
 			else if (strcmp(optarg, "xxh128") == 0)
 				o->sync.hash = TS_HASH_XXH128;
 			else {
-				fprintf(stderr, "treesync: bad --hash \"%s\": "
-				    "expected auto, sha256 or xxh128\n", optarg);
+				cli_say("bad --hash \"%s\": expected auto, "
+				    "sha256 or xxh128", optarg);
 				return 2;
 			}
 			break;
@@ -357,7 +377,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 			cli_usage(stdout);
 			exit(0);
 		default:
-			fputs("treesync: try \"treesync --help\"\n", stderr);
+			bad_option(argv);
 			return 2;
 		}
 	}

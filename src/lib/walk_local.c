@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,7 +78,8 @@ problem(struct walker *w, size_t dir, int e, const char *fmt, ...)
 {
 	struct walk_problems *wp = w->wp;
 	struct walk_problem *v;
-	char		 msg[sizeof(v->err.msg)];
+	char		 msg[2 * PATH_MAX];	/* error.c cuts its paths, not
+						 * the reason added to it */
 	size_t		 cap;
 	va_list		 ap;
 
