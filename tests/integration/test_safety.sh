@@ -146,6 +146,20 @@ ts_expect_exit 0 tsd push --delete --json "$src" "tshost:$R/alike"
 [ "$(ts_json_summary "$TS_OUT" files_deleted)" = 2 ] ||
     ts_fail "--delete did not count the two extra files"
 [ -f "$R/alike/$live" ] || ts_fail "--delete removed a live run's file"
+
+ts_step "pull: a killed pull's leftovers go, a live push's files are not pulled"
+mkdir -p "$L/alike.pull"
+printf 'half\n' >"$L/alike.pull/$dead"
+# A file of the exact form on both sides is a user's: brought up to date.
+# (One the local side lacks is left out: a push may be writing it.)
+printf 'old\n' >"$L/alike.pull/.k.treesync-tmp.0000001zzzzzz00001-abcdef"
+ts_expect_exit 0 tsd pull --json "tshost:$R/alike" "$L/alike.pull"
+[ "$(ts_json_summary "$TS_OUT" temps_removed)" = 1 ] ||
+    ts_fail "pull did not remove the killed pull's file"
+[ ! -e "$L/alike.pull/$dead" ] || ts_fail "the killed pull's file is there"
+[ ! -e "$L/alike.pull/$live" ] || ts_fail "a live run's file was pulled"
+rm "$R/alike/$live"
+ts_trees_equal "$R/alike" "$L/alike.pull"
 fi
 
 # --- 3. two pushes at once ----------------------------------------------------
