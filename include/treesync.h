@@ -209,10 +209,11 @@ struct ts_sync_opts {
 	 * empty source directory unless max_delete is set, and into the
 	 * remote home directory or "/" always: true allows both. */
 	bool		 force_delete;	/* --force-delete */
+	bool		 sparse;	/* pull: zero blocks become holes (-S) */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false }
+	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -373,6 +374,45 @@ TS_EXTERN int	ts_backup(struct ts_backup_result *out, struct ts_conn *c,
 		    const char *const *paths, size_t npaths, const char *root,
 		    const struct ts_backup_opts *o, ts_item_fn *fn,
 		    ts_prune_fn *pfn, void *payload, struct ts_error *err);
+
+/* --- restore: a snapshot back, with what SFTP could not keep ------- */
+
+struct ts_restore_opts {
+	/* Filters, -j, verify...: as a pull.  perms and sparse are set by
+	 * the restore itself. */
+	struct ts_sync_opts sync;
+	bool		 numeric_ids;	/* owners by recorded id, not name */
+};
+#define TS_RESTORE_OPTS_INIT \
+	{ .sync = { .hash = TS_HASH_AUTO, .verify = TS_VERIFY_SIZE, \
+	  .max_delete = -1, .retries = -1 }, .numeric_ids = false }
+
+struct ts_restore_result {
+	struct ts_summary sum;		/* of the pull */
+	bool		 had_record;	/* the snapshot has a metadata record */
+	uint64_t	 entries;	/* in the record */
+	uint64_t	 not_applied;	/* parts of it that failed */
+};
+/* One part of the record that could not be applied: what, to which
+ * path (relative to local_dir), and errno. */
+typedef void	ts_restore_problem_fn(const char *path, const char *what,
+		    int sys_errno, void *payload);
+
+/*
+ * Restores a snapshot made by ts_backup: pulls remote_dir into local_dir
+ * (modes exact, zero blocks left as holes), then applies the snapshot's
+ * metadata record (docs/metadata.md): special files, hard links, xattrs
+ * and ACLs, owners and groups (as root), modes and mtimes to the
+ * nanosecond.  What could not be applied goes to pfn (may be NULL) and
+ * makes the result TS_EPARTIAL; a snapshot without a record restores
+ * the data only (had_record false).  Returns 0 or the error; *out is
+ * filled either way.
+ */
+TS_EXTERN int	ts_restore(struct ts_restore_result *out, struct ts_conn *c,
+		    const char *remote_dir, const char *local_dir,
+		    const struct ts_restore_opts *o, ts_item_fn *fn,
+		    ts_restore_problem_fn *pfn, void *payload,
+		    struct ts_error *err);
 
 #ifdef __cplusplus
 }

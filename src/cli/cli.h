@@ -25,6 +25,7 @@ struct cli {
 	const char	*stamp;		/* backup --stamp */
 	bool		 prune_dry_run;	/* backup --prune-dry-run */
 	bool		 break_lock;	/* backup --break-lock */
+	bool		 numeric_ids;	/* restore --numeric-ids */
 	const char	*command;
 	char		**args;		/* operands after the command */
 	int		 nargs;
@@ -65,5 +66,6 @@ int	cmd_pull(const struct cli *o);
 int	cmd_diff(const struct cli *o);
 int	cmd_check(const struct cli *o);
 int	cmd_backup(const struct cli *o);
+int	cmd_restore(const struct cli *o);
 
 #endif

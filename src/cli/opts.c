@@ -16,7 +16,7 @@ enum {
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
-	OPT_FORCE_DELETE,
+	OPT_FORCE_DELETE, OPT_NUMERIC_IDS,
 };
 
 static const struct option long_opts[] = {
@@ -35,6 +35,8 @@ static const struct option long_opts[] = {
 	{ "delete-excluded",	no_argument,	   NULL, OPT_DELETE_EXCLUDED },
 	{ "max-delete",		required_argument, NULL, OPT_MAX_DELETE },
 	{ "force-delete",	no_argument,	   NULL, OPT_FORCE_DELETE },
+	{ "numeric-ids",	no_argument,	   NULL, OPT_NUMERIC_IDS },
+	{ "sparse",		no_argument,	   NULL, 'S' },
 	{ "copy-links",		no_argument,	   NULL, 'L' },
 	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
 	{ "include",		required_argument, NULL, OPT_INCLUDE },
@@ -77,6 +79,9 @@ cli_usage(FILE *f)
 	    "  check LOCAL_DIR TARGET   compare both trees by hash\n"
 	    "  backup PATH... TARGET    a dated, verified snapshot under TARGET, then\n"
 	    "                           keep the newest --keep (docs/backup.md)\n"
+	    "  restore TARGET LOCAL_DIR a backup snapshot back, with owners, hard\n"
+	    "                           links, xattrs, ACLs, special files\n"
+	    "                           (docs/metadata.md)\n"
 	    "\n"
 	    "TARGET is [user@]host:path or sftp://[user@]host[:port]/path;\n"
 	    "host may be an alias from ~/.ssh/config.\n"
@@ -99,6 +104,8 @@ cli_usage(FILE *f)
 	    "  --force-delete           --delete even from an empty source, or into\n"
 	    "                           the remote login directory or /\n"
 	    "  -L, --copy-links         follow local symlinks\n"
+	    "  -S, --sparse             pull: blocks of zeros become holes\n"
+	    "  --numeric-ids            restore: owners by id, not by name\n"
 	    "  --exclude PATTERN        skip matching paths (rsync globs)\n"
 	    "  --include PATTERN        do not skip matching paths\n"
 	    "  --exclude-from FILE      read patterns from FILE\n"
@@ -221,7 +228,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
-	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLj:" : "F:p:lvqhnciLj:", long_opts,
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSj:" : "F:p:lvqhnciLSj:", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -312,6 +319,12 @@ cli_parse(struct cli *o, int argc, char **argv)
 		}
 		case OPT_FORCE_DELETE:
 			o->sync.force_delete = true;
+			break;
+		case OPT_NUMERIC_IDS:
+			o->numeric_ids = true;
+			break;
+		case 'S':
+			o->sync.sparse = true;
 			break;
 		case 'L':
 			o->sync.copy_links = true;

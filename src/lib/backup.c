@@ -38,6 +38,7 @@
 #include "hash.h"
 #include "local_open.h"
 #include "log.h"
+#include "metadata.h"
 #include "sftp.h"
 #include "verify.h"
 #include "walk_remote.h"
@@ -1107,6 +1108,98 @@ send_file(struct backup *b, const char *path, const struct stat *st,
 }
 
 /*
+ * The metadata record (metadata.h) of every PATH, at the snapshot's root:
+ * written to a private local file, then hard-linked from the newest
+ * snapshot when that one's has the same bytes (by hash), else uploaded
+ * and verified like the data.
+ */
+static int
+send_record(struct backup *b, const char *const *paths, size_t npaths,
+    struct ts_error *err)
+{
+	struct sftp_call	 call = { 0 };
+	struct ts_put_opts	 po = TS_PUT_OPTS_INIT;
+	struct ts_xfer_result	 xr;
+	struct sftp_attrs	 a;
+	struct stat		 st;
+	struct ts_error		 e = { 0 };
+	const char		*tmpdir = getenv("TMPDIR");
+	char			*local = NULL, *dst = NULL, *from = NULL;
+	uint64_t		 skipped = 0;
+	FILE			*f = NULL;
+	int			 fd = -1, rc;
+
+	if (asprintf(&local, "%s/treesync-metadata-XXXXXX", tmpdir != NULL &&
+	    *tmpdir != '\0' ? tmpdir : "/tmp") < 0) {
+		local = NULL;
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	if ((fd = mkstemp(local)) == -1) {
+		rc = error_set_errno(err, errno, "create \"%s\"", local);
+		free(local);
+		return rc;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		rc = error_set_errno(err, errno, "open \"%s\"", local);
+		close(fd);
+		goto out;
+	}
+	rc = meta_write(f, paths, (const char *const *)b->bases, npaths,
+	    &skipped, err);
+	if (fclose(f) != 0 && rc == 0)
+		rc = error_set_errno(err, errno, "write \"%s\"", local);
+	if (rc != 0)
+		goto out;
+	if (skipped > 0)
+		log_msg(TS_LOG_WARN, "the metadata record lacks %llu entries "
+		    "that could not be read", (unsigned long long)skipped);
+	if ((dst = rjoin(b->ip_path, META_NAME)) == NULL ||
+	    (b->res->link_from[0] != '\0' && (from = rjoin(b->root,
+	    b->res->link_from)) == NULL) || stat(local, &st) != 0) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (from != NULL) {
+		char	*old = rjoin(from, META_NAME);
+
+		free(from);
+		from = old;
+	}
+	/* Unchanged since the newest snapshot: one link, checked by hash. */
+	if (from != NULL && sftp_has(b->s, SFTP_EXT_HARDLINK) &&
+	    backup_stat(b, from, &a, NULL) == 0 &&
+	    (a.flags & SSH_FILEXFER_ATTR_SIZE) != 0 &&
+	    a.size == (uint64_t)st.st_size) {
+		backup_remove(b, dst, NULL);
+		if (call_wait(b->s, sftp_hardlink(b->s, from, dst, sftp_call_cb,
+		    &call), &call, "hard-link", dst, &e) == 0 &&
+		    same_by_hash(b, local, dst)) {
+			log_msg(TS_LOG_INFO, "metadata record unchanged: linked "
+			    "from \"%s\"", from);
+			goto out;
+		}
+		if (sftp_failed(b->s) != NULL) {
+			rc = error_set(err, sftp_failed(b->s)->code, "%s",
+			    sftp_failed(b->s)->msg);
+			goto out;
+		}
+	}
+	po.verify = b->o->sync.verify;
+	po.keep_mode = false;
+	po.fsync = true;
+	memset(&xr, 0, sizeof(xr));
+	if ((rc = ts_put(&xr, b->c, local, dst, &po, &e)) != 0)
+		error_set(err, rc, "the metadata record: %s", e.msg);
+out:
+	if (local != NULL)
+		unlink(local);
+	free(local);
+	free(dst);
+	free(from);
+	return rc;
+}
+
+/*
  * Checks the PATHs before anything is changed: each must be a directory
  * or a regular file (symlinks followed), and their base names (the names
  * in the snapshot) distinct.  Fills b->bases.
@@ -1159,6 +1252,10 @@ check_paths(struct backup *b, const char *const *paths, size_t npaths,
 		real = NULL;
 		if (b->bases[i] == NULL)
 			return error_set(err, TS_ENOMEM, "out of memory");
+		if (strcmp(b->bases[i], META_NAME) == 0)
+			return error_set(err, TS_EINVAL, "\"%s\": the name %s is "
+			    "the snapshot's metadata record", paths[i],
+			    META_NAME);
 		for (j = 0; j < i; j++)
 			if (strcmp(b->bases[i], b->bases[j]) == 0)
 				return error_set(err, TS_EINVAL, "\"%s\" and "
@@ -1367,7 +1464,8 @@ ts_backup(struct ts_backup_result *out, struct ts_conn *c,
 	    (rc = root_list(&b, &rl, &e)) != 0 ||
 	    (rc = choose_names(&b, &rl, &e)) != 0)
 		goto out;
-	if ((rc = send_paths(&b, paths, npaths, &e)) != 0)
+	if ((rc = send_paths(&b, paths, npaths, &e)) != 0 ||
+	    (rc = send_record(&b, paths, npaths, &e)) != 0)
 		goto out;
 	if (cancel_requested()) {
 		rc = error_set(&e, TS_ECANCELED, "interrupted");

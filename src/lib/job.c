@@ -941,6 +941,7 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
 	j->retries = j->opts->retries >= 0 ? j->opts->retries : 3;
 	xfer_opts_for(&j->xo, j->opts->verify, true);
 	j->xo.fsync = j->opts->fsync;
+	j->xo.sparse = j->opts->sparse;
 	if (j->opts->perms)
 		j->xo.mode_mask = 07777;
 	j->nw = 1;

@@ -317,7 +317,9 @@ download_take(struct xfer *x, uint64_t off, const uint8_t *data, uint32_t len)
 {
 	struct pending	*p, **pp;
 
-	if (x->fd != -1) {
+	/* A new file reads zeros where nothing was written: a hole. */
+	if (x->fd != -1 && !(x->opts.sparse && len > 0 && data[0] == 0 &&
+	    memcmp(data, data + 1, len - 1) == 0)) {
 		size_t	 done = 0;
 		ssize_t	 n;
 
@@ -499,6 +501,12 @@ download_commit(struct xfer *x)
 	if (x->fd == -1) {		/* read-back: nothing to keep */
 		x->state = X_DONE;
 		xfer_finish(x);
+		return;
+	}
+	/* Holes at the end are no bytes yet: the size makes them. */
+	if (x->opts.sparse && ftruncate(x->fd, (off_t)x->size) != 0) {
+		error_set_errno(&x->err, errno, "truncate \"%s\"", x->tmp);
+		xfer_cleanup(x);
 		return;
 	}
 	if (x->opts.keep_mode &&
