@@ -209,7 +209,10 @@ struct ts_sync_opts {
 	 * empty source directory unless max_delete is set, and into the
 	 * remote home directory or "/" always: true allows both. */
 	bool		 force_delete;	/* --force-delete */
-	bool		 sparse;	/* pull: zero blocks become holes (-S) */
+	bool		 sparse;	/* -S: push sends only a file's data
+					 * regions (SEEK_DATA), so holes stay
+					 * holes on the server; pull leaves
+					 * blocks of zeros as holes */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \

@@ -48,8 +48,8 @@ split_parts_for(const struct job *j, const struct action *a, uint64_t total)
 		return 0;
 	if (!j->pull && a->dst != NULL && !j->posix_rename)
 		return 0;
-	/* Holes are left by xfer.c's whole-file download only. */
-	if (j->pull && j->opts->sparse)
+	/* Holes are kept by xfer.c's whole-file transfers only. */
+	if (j->opts->sparse)
 		return 0;
 	n = size / JOB_SPLIT_MIN_PART;
 	return n < (uint64_t)j->nw ? (int)n : j->nw;

@@ -236,6 +236,12 @@ upload_send_tail(struct xfer *x)
 			a.flags = SSH_FILEXFER_ATTR_ACMODTIME;
 			a.atime = (uint32_t)x->st.st_atim.tv_sec;
 			a.mtime = (uint32_t)x->st.st_mtim.tv_sec;
+			/* A file ending in a hole: no write made it that long
+			 * (the server truncates before it sets the times). */
+			if (x->opts.sparse) {
+				a.flags |= SSH_FILEXFER_ATTR_SIZE;
+				a.size = x->size;
+			}
 			if (x->opts.keep_mode) {
 				a.flags |= SSH_FILEXFER_ATTR_PERMISSIONS;
 				a.perm = x->st.st_mode & 07777;
@@ -267,6 +273,43 @@ upload_send_tail(struct xfer *x)
 	}
 }
 
+/*
+ * Upload with sparse (-S): a hole of the local file is skipped, never
+ * sent (the server's file gets one there too, and its size from the
+ * tail's FSETSTAT); its zeros are hashed all the same, so the hash is of
+ * the whole file.  Returns how much of want to read at next_off: 0 when
+ * it moved next_off past a hole instead.
+ */
+static uint32_t
+upload_skip_hole(struct xfer *x, uint32_t want)
+{
+	static const uint8_t	 zeros[65536];
+	off_t			 data, hole;
+	uint64_t		 gap;
+
+	data = lseek(x->fd, (off_t)x->next_off, SEEK_DATA);
+	if (data == -1 && errno != ENXIO)
+		return want;		/* no SEEK_DATA here: all data */
+	gap = data == -1 ? x->size - x->next_off :
+	    (uint64_t)data > x->size ? x->size - x->next_off :
+	    (uint64_t)data - x->next_off;
+	if (gap > 0) {
+		for (uint64_t left = gap; x->opts.hash && left > 0; ) {
+			size_t	 k = left < sizeof(zeros) ? left : sizeof(zeros);
+
+			hash_update(&x->hash, zeros, k);
+			left -= k;
+		}
+		x->next_off += gap;
+		return 0;
+	}
+	hole = lseek(x->fd, (off_t)x->next_off, SEEK_HOLE);
+	if (hole != -1 && (uint64_t)hole > x->next_off &&
+	    (uint64_t)hole - x->next_off < want)
+		want = (uint32_t)((uint64_t)hole - x->next_off);
+	return want;
+}
+
 /* Upload: reads the next chunks of the local file and sends them, as long
  * as the engine has room, then the tail.  Hashes what it reads, so the
  * hash is of the bytes sent. */
@@ -283,6 +326,8 @@ upload_send_writes(struct xfer *x)
 	    sftp_room(x->s, max)) {
 		want = x->size - x->next_off < max ?
 		    (uint32_t)(x->size - x->next_off) : max;
+		if (x->opts.sparse && (want = upload_skip_hole(x, want)) == 0)
+			continue;
 		do {
 			n = pread(x->fd, x->chunk, want, (off_t)x->next_off);
 		} while (n == -1 && errno == EINTR);

@@ -32,8 +32,10 @@ struct xfer_opts {
 	bool		 skip_size_check; /* --verify=none */
 	bool		 fsync;		/* upload: fsync@openssh.com (when
 					 * offered) before the close */
-	bool		 sparse;	/* download: blocks of zeros are not
-					 * written, so they stay holes */
+	bool		 sparse;	/* -S.  download: blocks of zeros are
+					 * not written, so they stay holes;
+					 * upload: holes are not read nor
+					 * sent, and stay holes */
 };
 
 /* The options for a transfer checked as --verify says: size always

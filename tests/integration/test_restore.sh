@@ -47,9 +47,22 @@ for f in owned h1 sparse pipe null sub acl.d sub/h3; do
 done
 touch -d '2019-05-06 07:08:09.987654321' "$src"
 
-ts_step "backup, then restore into an empty directory"
-ts_expect_exit 0 ts backup "$src" "tshost:$R/bk"
+ts_step "push -S: holes are not sent, and stay holes on the server"
+mkdir -p "$L/sp"
+cp --sparse=always "$src/sparse" "$L/sp/tail-hole"
+truncate -s 70M "$L/sp/tail-hole"		# it ends in a hole too
+ts_expect_exit 0 ts push -S --verify=hash "$L/sp" "tshost:$R/sp"
+ts_files_equal "$L/sp/tail-hole" "$R/sp/tail-hole"
+used=$(( $(stat -c %b "$R/sp/tail-hole") * 512 ))
+[ "$used" -le $((2 << 20)) ] ||
+    ts_fail "push -S: the server allocated $used bytes for 1 MiB of data"
+
+ts_step "backup -S, then restore into an empty directory"
+ts_expect_exit 0 ts backup -S "$src" "tshost:$R/bk"
 snap=$(cd "$R/bk" && ls -d 2* | head -n 1)
+used=$(( $(stat -c %b "$R/bk/$snap/src/sparse") * 512 ))
+[ "$used" -le $((2 << 20)) ] ||
+    ts_fail "backup -S: the snapshot's copy takes $used bytes"
 [ -f "$R/bk/$snap/.treesync-metadata" ] ||
     ts_fail "the snapshot has no metadata record"
 head -n 1 "$R/bk/$snap/.treesync-metadata" | grep -q '^treesync-metadata 1$' ||
