@@ -213,10 +213,17 @@ struct ts_sync_opts {
 					 * regions (SEEK_DATA), so holes stay
 					 * holes on the server; pull leaves
 					 * blocks of zeros as holes */
+	/* -o, -g: owner and group kept, mapped by name between the two
+	 * machines (the server's names from its /etc/passwd and /etc/group,
+	 * read over SFTP), by id with numeric_ids.  Set where the account
+	 * may (root); skipped where it may not, said once at TS_LOG_INFO. */
+	bool		 owner, group;
+	bool		 numeric_ids;	/* --numeric-ids */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, false }
+	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, false, false, \
+	  false, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -234,6 +241,8 @@ enum ts_item_type { TS_TYPE_FILE, TS_TYPE_DIR, TS_TYPE_SYMLINK };
 #define TS_ATTR_SIZE	0x01
 #define TS_ATTR_MTIME	0x02
 #define TS_ATTR_MODE	0x04
+#define TS_ATTR_OWNER	0x08		/* -o: the owner differs */
+#define TS_ATTR_GROUP	0x10		/* -g: the group differs */
 
 /* One change, planned (dry run) or done; strings borrowed for the call. */
 struct ts_item {

@@ -37,6 +37,9 @@ static const struct option long_opts[] = {
 	{ "force-delete",	no_argument,	   NULL, OPT_FORCE_DELETE },
 	{ "numeric-ids",	no_argument,	   NULL, OPT_NUMERIC_IDS },
 	{ "sparse",		no_argument,	   NULL, 'S' },
+	{ "owner",		no_argument,	   NULL, 'o' },
+	{ "group",		no_argument,	   NULL, 'g' },
+	{ "archive",		no_argument,	   NULL, 'a' },
 	{ "copy-links",		no_argument,	   NULL, 'L' },
 	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
 	{ "include",		required_argument, NULL, OPT_INCLUDE },
@@ -106,7 +109,10 @@ cli_usage(FILE *f)
 	    "  -L, --copy-links         follow local symlinks\n"
 	    "  -S, --sparse             holes stay holes: push sends only data\n"
 	    "                           regions, pull leaves blocks of zeros out\n"
-	    "  --numeric-ids            restore: owners by id, not by name\n"
+	    "  -o, --owner, -g, --group keep owner, group (set where the account may:\n"
+	    "                           root); by name, as rsync\n"
+	    "  --numeric-ids            owners by id, not by name\n"
+	    "  -a, --archive            -o -g --perms (rsync's -a as far as SFTP goes)\n"
 	    "  --exclude PATTERN        skip matching paths (rsync globs)\n"
 	    "  --include PATTERN        do not skip matching paths\n"
 	    "  --exclude-from FILE      read patterns from FILE\n"
@@ -229,7 +235,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
-	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSj:" : "F:p:lvqhnciLSj:", long_opts,
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSogaj:" : "F:p:lvqhnciLSogaj:", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -323,6 +329,17 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case OPT_NUMERIC_IDS:
 			o->numeric_ids = true;
+			o->sync.numeric_ids = true;
+			break;
+		case 'o':
+			o->sync.owner = true;
+			break;
+		case 'g':
+			o->sync.group = true;
+			break;
+		case 'a':	/* rsync's -rlptgoD, as far as SFTP goes */
+			o->sync.owner = o->sync.group = true;
+			o->sync.perms = true;
 			break;
 		case 'S':
 			o->sync.sparse = true;

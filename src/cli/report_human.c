@@ -19,7 +19,9 @@
  *      s  size (TS_ATTR_SIZE, or reason "size")
  *      t  mtime (TS_ATTR_MTIME, or reason "mtime")
  *      p  permissions (TS_ATTR_MODE)
- *      o g u a x  never: owners, atimes, ACLs and xattrs are not synced
+ *      o g  owner, group (TS_ATTR_OWNER, TS_ATTR_GROUP: with -o, -g)
+ *      u a x  never: atimes, ACLs and xattrs are not synced (backup
+ *         keeps them in its metadata record)
  *   e.g. ">f.st...... a" (size and mtime differ), ">fc........ a" (-c: same
  *   size and mtime, other content), ">fc.t...... a" (-c, and the mtime
  *   differs too).  Only files of equal size are hashed, so a size change
@@ -190,6 +192,10 @@ itemize_code(char code[12], const struct ts_item *it)
 		code[4] = 't';
 	if ((it->attrs & TS_ATTR_MODE) != 0)
 		code[5] = 'p';
+	if ((it->attrs & TS_ATTR_OWNER) != 0)
+		code[6] = 'o';
+	if ((it->attrs & TS_ATTR_GROUP) != 0)
+		code[7] = 'g';
 	return true;
 }
 

@@ -94,6 +94,8 @@ report_json_item(FILE *f, const struct ts_item *it, bool dry_run)
 		{ TS_ATTR_SIZE, "size" },
 		{ TS_ATTR_MTIME, "mtime" },
 		{ TS_ATTR_MODE, "mode" },
+		{ TS_ATTR_OWNER, "owner" },
+		{ TS_ATTR_GROUP, "group" },
 	};
 	const char	*sep = "";
 	size_t		 i;

@@ -3,7 +3,7 @@
  * directory comes right before its contents.  Both walkers fill one; the
  * planner merges two.
  *
- * Memory: an array of 56-byte struct entry plus an arena holding the path
+ * Memory: an array of 64-byte struct entry plus an arena holding the path
  * and link strings (and the few hashes computed).  Measured with 1,000,000
  * entries, paths 59 bytes long on average (test_entries.c; RSS with
  * bench/entries_mem.c): 109 bytes per entry all-in, up to about 130
@@ -47,6 +47,9 @@ struct entry {
 					 * what is opened later is what the
 					 * walk saw; 0 when unknown */
 	int64_t		 mtime_ns;	/* since the epoch */
+	uint32_t	 uid, gid;	/* owner and group (-o, -g): the
+					 * source's mapped into the
+					 * destination's ids before planning */
 	uint16_t	 mode;		/* permission bits only (07777) */
 	uint8_t		 type;		/* enum entry_type */
 	uint8_t		 flags;		/* ENTRY_* */

@@ -25,6 +25,7 @@
 #include "job.h"
 #include "error.h"
 #include "hash.h"
+#include "idmap.h"
 #include "local_open.h"
 #include "log.h"
 #include "plan.h"
@@ -159,6 +160,19 @@ job_orphan(struct job *j, const char *path)
 	pthread_mutex_unlock(&j->mu);
 }
 
+/* -o/-g: TS_ATTR_OWNER and TS_ATTR_GROUP where they differ. */
+static unsigned
+owner_attrs(const struct job *j, const struct action *a)
+{
+	unsigned	 at = 0;
+
+	if (j->opts->owner && a->src->uid != a->dst->uid)
+		at |= TS_ATTR_OWNER;
+	if (j->opts->group && a->src->gid != a->dst->gid)
+		at |= TS_ATTR_GROUP;
+	return at;
+}
+
 /* Tells the caller about every action done so far, in plan order, and
  * counts them in the summary. */
 void
@@ -207,6 +221,7 @@ job_report(struct job *j)
 					it.attrs |= TS_ATTR_MTIME;
 				if (a->dst->mode != a->src->mode)
 					it.attrs |= TS_ATTR_MODE;
+				it.attrs |= owner_attrs(j, a);
 			}
 			if (o->code == TS_OK) {
 				if (a->dst == NULL)
@@ -231,6 +246,8 @@ job_report(struct job *j)
 				it.attrs |= TS_ATTR_MODE;
 			if ((a->attrs & ATTR_MTIME) != 0)
 				it.attrs |= TS_ATTR_MTIME;
+			if ((a->attrs & ATTR_OWNER) != 0 && a->dst != NULL)
+				it.attrs |= owner_attrs(j, a);
 			it.created = false;
 			if (o->code == TS_OK)
 				j->sum->attrs_set++;
@@ -746,6 +763,29 @@ job_delete_guard(struct job *j, struct ts_error *err)
 	return 0;
 }
 
+/* -o/-g by name: the source's ids become the destination's before
+ * planning, so the plan compares like with like (idmap.h). */
+static int
+job_map_ids(struct job *j, struct ts_error *err)
+{
+	struct idmap	*m;
+	struct entry	*e;
+	size_t		 i;
+	int		 rc;
+
+	if ((!j->opts->owner && !j->opts->group) || j->opts->numeric_ids)
+		return 0;
+	if ((rc = idmap_load(&m, j->conn, err)) != 0)
+		return rc;
+	for (i = 0; i < j->src.n; i++) {
+		e = &j->src.v[i];
+		e->uid = idmap_map(m, e->uid, false, j->pull);
+		e->gid = idmap_map(m, e->gid, true, j->pull);
+	}
+	idmap_free(m);
+	return 0;
+}
+
 struct local_walk {
 	struct entries		*out;
 	const char		*root;
@@ -855,8 +895,11 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)
 			j->sum->files_scanned++;
-	if ((rc = job_delete_guard(j, err)) != 0)
+	if ((rc = job_delete_guard(j, err)) != 0 ||
+	    (rc = job_map_ids(j, err)) != 0)
 		goto out;
+	po.owner = j->opts->owner;
+	po.group = j->opts->group;
 	po.delete = j->opts->delete_extra;
 	po.delete_excluded = j->opts->delete_excluded;
 	po.max_delete = j->opts->max_delete;
@@ -1143,6 +1186,11 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	job_sweep_orphans(j);
 	if (!pull)
 		job_root_attrs(j);
+	if (atomic_load(&j->owner_denied) > 0)
+		log_msg(TS_LOG_INFO, "owners and groups were not set on %u "
+		    "entries: the %s account may not give files away (only "
+		    "root may)", atomic_load(&j->owner_denied), pull ? "local" :
+		    "server's");
 out:
 	sum.elapsed = now_s() - t0;
 	if (cancel_requested())

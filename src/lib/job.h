@@ -139,6 +139,8 @@ struct job {
 	size_t		 norphans, orphans_cap; /* push: remote paths;
 					 * pull: local, from the root */
 	size_t		 temps_live;	/* temporary files of live runs */
+	atomic_uint	 owner_denied;	/* -o/-g: chowns the account may not
+					 * do (not root), skipped */
 	struct ts_error	 last_conn_error;
 	size_t		 fd_budget;	/* local files one worker may hold open */
 	bool		 posix_rename;	/* the server has it (splits need it

@@ -81,14 +81,20 @@ mtime_sec(int64_t ns)
 }
 
 static unsigned
-attrs_differ(const struct entry *s, const struct entry *d)
+attrs_differ(const struct entry *s, const struct entry *d,
+    const struct plan_opts *o)
 {
 	unsigned a = 0;
 
-	if (s->mode != d->mode)
+	/* A symlink's own mode and mtime are not kept (SFTP follows it). */
+	if (s->type != ENTRY_SYMLINK && s->mode != d->mode)
 		a |= ATTR_MODE;
-	if (mtime_sec(s->mtime_ns) != mtime_sec(d->mtime_ns))
+	if (s->type != ENTRY_SYMLINK &&
+	    mtime_sec(s->mtime_ns) != mtime_sec(d->mtime_ns))
 		a |= ATTR_MTIME;
+	if (o != NULL && ((o->owner && s->uid != d->uid) ||
+	    (o->group && s->gid != d->gid)))
+		a |= ATTR_OWNER;
 	return a;
 }
 
@@ -161,7 +167,7 @@ plan_compare(struct action *act, const struct entry *src,
 		}
 		break;
 	}
-	if ((attrs = attrs_differ(src, dst)) != 0) {
+	if ((attrs = attrs_differ(src, dst, opts)) != 0) {
 		act->kind = ACT_SETATTR;
 		act->reason = REASON_ATTRS;
 		act->attrs = (uint8_t)attrs;
@@ -262,7 +268,8 @@ pop_frames(struct planner *pl, const char *path)
 		if (path != NULL && entries_is_under(path, f->src->path))
 			break;
 		if (f->dst == NULL) {
-			attrs = ATTR_MODE | ATTR_MTIME;
+			attrs = ATTR_MODE | ATTR_MTIME |
+			    (pl->o.owner || pl->o.group ? ATTR_OWNER : 0);
 			reason = REASON_NEW;
 		} else {
 			attrs = f->attrs | (f->dirty ? ATTR_MTIME : 0);

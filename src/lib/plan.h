@@ -101,6 +101,7 @@ enum plan_reason {
 
 #define ATTR_MODE	0x01
 #define ATTR_MTIME	0x02
+#define ATTR_OWNER	0x04	/* uid and/or gid (-o, -g) */
 
 struct action {
 	const struct entry *src;	/* source entry; NULL for a delete */
@@ -117,8 +118,9 @@ struct plan_opts {
 	long		 max_delete;	/* -1: no limit */
 	bool		 checksum;	/* equal sizes compare by hash */
 	const struct filter *filter;	/* NULL: nothing excluded */
+	bool		 owner, group;	/* -o, -g: uid, gid are attributes */
 };
-#define PLAN_OPTS_INIT	{ false, false, -1, false, NULL }
+#define PLAN_OPTS_INIT	{ false, false, -1, false, NULL, false, false }
 
 struct plan_stats {
 	uint64_t	 files_new;	/* ACT_COPY, REASON_NEW */

@@ -191,6 +191,14 @@ read_link(struct walker *w, int dfd, const char *name, size_t parent)
 
 static int	walk_dir(struct walker *w, int fd, size_t self);
 
+/* The owner and group of the entry just added. */
+static void
+set_ids(struct walker *w, const struct stat *st)
+{
+	w->out->v[w->out->n - 1].uid = (uint32_t)st->st_uid;
+	w->out->v[w->out->n - 1].gid = (uint32_t)st->st_gid;
+}
+
 /*
  * Enters directory name of dfd, stat'ed as *st, and walks it.  A directory
  * that can't be opened is still listed (flagged incomplete), so that the
@@ -237,6 +245,7 @@ visit_dir(struct walker *w, int dfd, const char *name, const struct stat *st,
 		close(fd);
 		return rc;
 	}
+	set_ids(w, st);
 	self = w->out->n - 1;
 	if (w->depth == w->icap) {
 		cap = w->icap == 0 ? 32 : w->icap * 2;
@@ -286,15 +295,19 @@ visit(struct walker *w, int dfd, const char *name, size_t parent)
 		    (uint64_t)st.st_size, mtime_ns(&st), st.st_mode, NULL,
 		    w->err)) != 0)
 			return rc;
+		set_ids(w, &st);
 		w->out->v[w->out->n - 1].ino = (uint64_t)st.st_ino;
 		return 0;
 	}
 	if (S_ISLNK(st.st_mode)) {
 		if ((rc = read_link(w, dfd, name, parent)) != 0)
 			return rc < 0 ? rc : 0;
-		return entries_add(w->out, w->path, ENTRY_SYMLINK,
+		if ((rc = entries_add(w->out, w->path, ENTRY_SYMLINK,
 		    strlen(w->link), mtime_ns(&st), st.st_mode, w->link,
-		    w->err);
+		    w->err)) != 0)
+			return rc;
+		set_ids(w, &st);
+		return 0;
 	}
 	/* Nothing the other side could hold: say so, but it's no error. */
 	log_msg(TS_LOG_WARN, "skipping %s \"%s\"", local_kind(st.st_mode),

@@ -455,6 +455,16 @@ session_failed(struct walker *w, struct sftp *s)
 }
 
 /* What the plan needs and a (READDIR or LSTAT) reply lacks, or NULL. */
+/* The owner of the entry just added, when the server says it. */
+static void
+set_owner(struct walker *w, const struct sftp_attrs *a)
+{
+	if ((a->flags & SSH_FILEXFER_ATTR_UIDGID) != 0) {
+		w->out->v[w->out->n - 1].uid = a->uid;
+		w->out->v[w->out->n - 1].gid = a->gid;
+	}
+}
+
 static const char *
 attrs_missing(const struct sftp_attrs *a)
 {
@@ -520,6 +530,7 @@ visit(struct walker *w, size_t parent, const char *rel,
 		if (entries_add(w->out, rel, ENTRY_DIR, 0, mtime_ns(a), a->perm,
 		    NULL, &w->fatal) != 0)
 			return;
+		set_owner(w, a);
 		/* Listed either way (see walk_remote.h); entered only when
 		 * included or when its contents may be deleted. */
 		ex = filter_excluded(w->o.filter, rel, true);
@@ -527,8 +538,9 @@ visit(struct walker *w, size_t parent, const char *rel,
 			queue_dir(w, w->out->n - 1, parent);
 		return;
 	case T_REG:
-		entries_add(w->out, rel, ENTRY_FILE, a->size, mtime_ns(a),
-		    a->perm, NULL, &w->fatal);
+		if (entries_add(w->out, rel, ENTRY_FILE, a->size, mtime_ns(a),
+		    a->perm, NULL, &w->fatal) == 0)
+			set_owner(w, a);
 		return;
 	case T_LNK:
 		queue_pend(w, P_READLINK, parent, rel, a);
@@ -764,8 +776,9 @@ link_reply(struct walker *w, struct pend *p, const struct sftp_reply *r)
 		return;
 	memcpy(w->lbuf, nm.name, nm.name_len);
 	w->lbuf[nm.name_len] = '\0';
-	entries_add(w->out, p->rel, ENTRY_SYMLINK, nm.name_len,
-	    mtime_ns(&p->attrs), p->attrs.perm, w->lbuf, &w->fatal);
+	if (entries_add(w->out, p->rel, ENTRY_SYMLINK, nm.name_len,
+	    mtime_ns(&p->attrs), p->attrs.perm, w->lbuf, &w->fatal) == 0)
+		set_owner(w, &p->attrs);
 }
 
 static void

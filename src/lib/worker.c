@@ -341,6 +341,20 @@ op_new(struct worker *w, size_t idx, const char *rel)
 	return op;
 }
 
+/* -o/-g: the ids an action's entry gets; (uint32_t)-1 leaves one as it
+ * is (chown's own convention, which sftp-server passes on). */
+static uint32_t
+owner_uid(const struct job *j, const struct action *a)
+{
+	return j->opts->owner ? a->src->uid : (uint32_t)-1;
+}
+
+static uint32_t
+owner_gid(const struct job *j, const struct action *a)
+{
+	return j->opts->group ? a->src->gid : (uint32_t)-1;
+}
+
 static void
 attrs_of(struct sftp_attrs *a, const struct entry *e, unsigned which)
 {
@@ -353,6 +367,27 @@ attrs_of(struct sftp_attrs *a, const struct entry *e, unsigned which)
 		a->flags |= SSH_FILEXFER_ATTR_ACMODTIME;
 		a->mtime = a->atime = (uint32_t)(e->mtime_ns / 1000000000);
 	}
+}
+
+/* push -o/-g: the owner's SETSTAT; refused (not root) is no failure,
+ * only counted.  Then the rest of the attributes. */
+static void
+owner_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct op		*op = payload;
+	struct job		*j = op->w->job;
+	const struct action	*a = &j->plan.v[op->idx];
+	struct sftp_attrs	 at;
+
+	if (r->type == SSH_FXP_STATUS && r->status != SSH_FX_OK)
+		atomic_fetch_add(&j->owner_denied, 1);
+	if ((a->attrs & ~ATTR_OWNER) == 0) {
+		job_finish(j, op->idx, TS_OK, NULL);
+		op_free(op);
+		return;
+	}
+	attrs_of(&at, a->src, a->attrs);
+	op_sent(op, sftp_setstat(s, op->path, &at, op_on_reply, op));
 }
 
 /*
@@ -453,6 +488,17 @@ job_start_op(struct worker *w, size_t idx)
 			    op));
 		break;
 	case ACT_SETATTR:
+		/* The owner first, on its own: an account that may not
+		 * chown must not lose the mode and mtime with it. */
+		if ((a->attrs & ATTR_OWNER) != 0) {
+			memset(&at, 0, sizeof(at));
+			at.flags = SSH_FILEXFER_ATTR_UIDGID;
+			at.uid = owner_uid(j, a);
+			at.gid = owner_gid(j, a);
+			op_sent(op, sftp_setstat(w->s, op->path, &at,
+			    owner_on_reply, op));
+			break;
+		}
 		attrs_of(&at, a->src, a->attrs);
 		op_sent(op, sftp_setstat(w->s, op->path, &at, op_on_reply, op));
 		break;
@@ -509,6 +555,8 @@ upload_on_phase(struct xfer *x, void *payload)
 		return;
 	}
 	xfer_result(x, &e);
+	if (xfer_owner_denied(x))
+		atomic_fetch_add(&j->owner_denied, 1);
 	/* A full local disk stops the pull: the file was removed, those
 	 * done stay valid, nothing more is started. */
 	if (j->pull && e.sys_errno == ENOSPC && !j->disk_full) {
@@ -535,6 +583,17 @@ static mode_t
 local_mode(const struct job *j, uint32_t mode)
 {
 	return mode & j->xo.mode_mask;
+}
+
+/* pull -o/-g: name in dfd gets the entry's owner (never through a
+ * symlink); only root may, elsewhere it is counted, not failed. */
+static void
+local_chown(struct job *j, int dfd, const char *name,
+    const struct action *a)
+{
+	if (fchownat(dfd, name, (uid_t)owner_uid(j, a), (gid_t)owner_gid(j, a),
+	    AT_SYMLINK_NOFOLLOW) != 0)
+		atomic_fetch_add(&j->owner_denied, 1);
 }
 
 /* mkdir, delete, setattr, symlink on the local side: done at once. */
@@ -566,6 +625,8 @@ job_local_op(struct worker *w, size_t idx)
 		break;
 	case ACT_SETATTR:
 		what = "set attributes of";
+		if ((a->attrs & ATTR_OWNER) != 0)
+			local_chown(j, dfd, name, a);
 		if ((a->attrs & ATTR_MODE) != 0)
 			rc = fchmodat(dfd, name, local_mode(j, a->src->mode),
 			    AT_SYMLINK_NOFOLLOW);
@@ -590,6 +651,8 @@ job_local_op(struct worker *w, size_t idx)
 			unlinkat(dfd, tmp, 0);
 			errno = saved;
 		}
+		if (rc == 0 && (j->opts->owner || j->opts->group))
+			local_chown(j, dfd, name, a);
 		break;
 	case ACT_CONFLICT:
 		close(dfd);
@@ -642,6 +705,8 @@ job_start_download(struct worker *w, size_t idx)
 		job_finish(j, idx, e.code, e.msg);
 		goto out;
 	}
+	if (j->opts->owner || j->opts->group)
+		xfer_set_owner(u->x, owner_uid(j, a), owner_gid(j, a));
 	u->next = w->list;
 	w->list = u;
 	u = NULL;	/* transferred */
@@ -741,6 +806,8 @@ job_start_upload(struct worker *w, size_t idx)
 		job_finish_error(j, idx, &e);
 		goto out;
 	}
+	if (j->opts->owner || j->opts->group)
+		xfer_set_owner(u->x, owner_uid(j, a), owner_gid(j, a));
 	u->tmp = strdup(xfer_tmp_path(u->x));
 	u->next = w->list;
 	w->list = u;

@@ -78,6 +78,10 @@ struct xfer {
 	uint8_t		*chunk;		/* upload read buffer */
 	bool		 rename_fallback;
 	bool		 dst_replaced;	/* fallback renamed dst away */
+	bool		 set_owner;	/* -o/-g: uid, gid ((uint32_t)-1:
+					 * left as it is) */
+	uint32_t	 uid, gid;
+	bool		 owner_denied;	/* the account may not: skipped */
 	xfer_fn		*fn;
 	void		*payload;
 	struct ts_error	 err;
@@ -87,7 +91,7 @@ static void	xfer_on_reply(struct sftp *s, const struct sftp_reply *r,
 		    void *payload);
 static void	xfer_finish(struct xfer *x);
 static sftp_cb	upload_on_write, upload_on_setstat, upload_on_fstat,
-		    upload_on_fsync, upload_on_close;
+		    upload_on_fsync, upload_on_close, upload_on_owner;
 
 void
 xfer_opts_for(struct xfer_opts *o, enum ts_verify verify, bool keep_mode)
@@ -231,7 +235,17 @@ upload_send_tail(struct xfer *x)
 
 	while (x->state == X_DATA && sftp_room(x->s, 0)) {
 		switch (x->tail++) {
-		case 0:
+		case 0:		/* first: a chown clears set-id bits */
+			if (!x->set_owner)
+				continue;
+			memset(&a, 0, sizeof(a));
+			a.flags = SSH_FILEXFER_ATTR_UIDGID;
+			a.uid = x->uid;
+			a.gid = x->gid;
+			rc = sftp_fsetstat(x->s, &x->handle, &a, upload_on_owner,
+			    x);
+			break;
+		case 1:
 			memset(&a, 0, sizeof(a));
 			a.flags = SSH_FILEXFER_ATTR_ACMODTIME;
 			a.atime = (uint32_t)x->st.st_atim.tv_sec;
@@ -249,10 +263,10 @@ upload_send_tail(struct xfer *x)
 			rc = sftp_fsetstat(x->s, &x->handle, &a,
 			    upload_on_setstat, x);
 			break;
-		case 1:
+		case 2:
 			rc = sftp_fstat(x->s, &x->handle, upload_on_fstat, x);
 			break;
-		case 2:
+		case 3:
 			if (!x->opts.fsync || !sftp_has(x->s, SFTP_EXT_FSYNC))
 				continue;
 			rc = sftp_fsync(x->s, &x->handle, upload_on_fsync, x);
@@ -548,6 +562,10 @@ download_commit(struct xfer *x)
 		xfer_finish(x);
 		return;
 	}
+	/* -o/-g, before the mode: a chown clears set-id bits.  Only root
+	 * may give a file away: elsewhere skipped, and said by the caller. */
+	if (x->set_owner && fchown(x->fd, (uid_t)x->uid, (gid_t)x->gid) != 0)
+		x->owner_denied = true;
 	/* Holes at the end are no bytes yet: the size makes them. */
 	if (x->opts.sparse && ftruncate(x->fd, (off_t)x->size) != 0) {
 		error_set_errno(&x->err, errno, "truncate \"%s\"", x->tmp);
@@ -688,6 +706,22 @@ upload_on_setstat(struct sftp *s, const struct sftp_reply *r, void *payload)
 {
 	(void)s;
 	upload_flight_reply(payload, r, "set times of");
+}
+
+/* The owner's FSETSTAT: an account that may not chown (not root) is no
+ * failure of the upload; the caller hears of it (xfer_owner_denied). */
+static void
+upload_on_owner(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct xfer		*x = payload;
+	struct sftp_reply	 ok = *r;
+
+	(void)s;
+	if (r->type == SSH_FXP_STATUS && r->status != SSH_FX_OK) {
+		x->owner_denied = true;
+		ok.status = SSH_FX_OK;
+	}
+	upload_flight_reply(x, &ok, "set the owner of");
 }
 
 static void
@@ -1077,6 +1111,20 @@ xfer_result(const struct xfer *x, struct ts_error *err)
 	if (x->err.code != TS_OK && err != NULL && err->code == TS_OK)
 		*err = x->err;
 	return x->err.code;
+}
+
+void
+xfer_set_owner(struct xfer *x, uint32_t uid, uint32_t gid)
+{
+	x->set_owner = true;
+	x->uid = uid;
+	x->gid = gid;
+}
+
+bool
+xfer_owner_denied(const struct xfer *x)
+{
+	return x->owner_denied;
 }
 
 bool

@@ -98,6 +98,11 @@ uint64_t xfer_bytes(const struct xfer *x);
 /* In DONE: 0 or the first error; whether the rename needed a fallback. */
 int	xfer_result(const struct xfer *x, struct ts_error *err);
 bool	xfer_used_rename_fallback(const struct xfer *x);
+/* -o/-g: the file gets owner uid and group gid ((uint32_t)-1: left as
+ * is); call right after xfer_upload/xfer_download.  An account that may
+ * not chown skips it: xfer_owner_denied says so once DONE. */
+void	xfer_set_owner(struct xfer *x, uint32_t uid, uint32_t gid);
+bool	xfer_owner_denied(const struct xfer *x);
 void	xfer_free(struct xfer *x);		/* NULL is fine */
 
 #endif

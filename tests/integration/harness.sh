@@ -451,10 +451,12 @@ ts_files_equal() {
 	    ts_fail "mtime differs: '$a' $ma, '$b' $mb ($((mb - ma)) s)"
 }
 
-# ts_no_temp_files DIR: no treesync temporary file left anywhere under DIR.
+# ts_no_temp_files DIR: no treesync temporary file (tempname.h's exact
+# form) nor backup lock left anywhere under DIR.
 ts_no_temp_files() {
 	local found
-	found=$(find "$1" \( -name '.treesync-*' -o -name '*.treesync-tmp*' \) \
-	    -print)
+	found=$(find "$1" -regextype posix-extended \( -regex \
+	    '.*/\..*\.treesync-(tmp|old)\.[0-9a-z]{18}-[0-9a-z]{6}' -o \
+	    -name '.treesync-backup.lock' \) -print)
 	[ -z "$found" ] || ts_fail "temporary files left in '$1': $found"
 }
