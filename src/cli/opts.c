@@ -40,6 +40,7 @@ static const struct option long_opts[] = {
 	{ "owner",		no_argument,	   NULL, 'o' },
 	{ "group",		no_argument,	   NULL, 'g' },
 	{ "archive",		no_argument,	   NULL, 'a' },
+	{ "hard-links",		no_argument,	   NULL, 'H' },
 	{ "copy-links",		no_argument,	   NULL, 'L' },
 	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
 	{ "include",		required_argument, NULL, OPT_INCLUDE },
@@ -113,6 +114,7 @@ cli_usage(FILE *f)
 	    "                           root); by name, as rsync\n"
 	    "  --numeric-ids            owners by id, not by name\n"
 	    "  -a, --archive            -o -g --perms (rsync's -a as far as SFTP goes)\n"
+	    "  -H, --hard-links         push: names of one file sent once, linked\n"
 	    "  --exclude PATTERN        skip matching paths (rsync globs)\n"
 	    "  --include PATTERN        do not skip matching paths\n"
 	    "  --exclude-from FILE      read patterns from FILE\n"
@@ -235,7 +237,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
-	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSogaj:" : "F:p:lvqhnciLSogaj:", long_opts,
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSogaHj:" : "F:p:lvqhnciLSogaHj:", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -333,6 +335,9 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case 'o':
 			o->sync.owner = true;
+			break;
+		case 'H':
+			o->sync.hard_links = true;
 			break;
 		case 'g':
 			o->sync.group = true;

@@ -50,6 +50,8 @@ struct entry {
 	uint32_t	 uid, gid;	/* owner and group (-o, -g): the
 					 * source's mapped into the
 					 * destination's ids before planning */
+	uint32_t	 link_group;	/* -H, local files: the names of one
+					 * file share a number; 0: one name */
 	uint16_t	 mode;		/* permission bits only (07777) */
 	uint8_t		 type;		/* enum entry_type */
 	uint8_t		 flags;		/* ENTRY_* */

@@ -206,7 +206,7 @@ job_report(struct job *j)
 				j->sum->dirs_created++;
 			break;
 		case ACT_COPY:
-			if (o->link) {
+			if (o->link || o->hlink) {
 				it.action = TS_ITEM_HARDLINK;
 				if (o->code == TS_OK)
 					j->sum->files_linked++;
@@ -522,12 +522,22 @@ depth_of(const char *path)
 }
 
 /* The phases of a push, in order; see the comment at the top. */
-enum phase { PH_TYPE_DELETE, PH_MKDIR, PH_FILES, PH_DELETE, PH_DIR_ATTRS };
+enum phase {
+	PH_TYPE_DELETE, PH_MKDIR, PH_FILES, PH_LINKS, PH_DELETE, PH_DIR_ATTRS
+};
 
+/* Whether action i belongs to phase ph.  -H links go once every file,
+ * their first names included, is in place. */
 static bool
-in_phase(const struct action *a, enum phase ph)
+in_phase(const struct job *j, size_t i, enum phase ph)
 {
+	const struct action	*a = &j->plan.v[i];
+
+	if (a->kind == ACT_COPY && j->out[i].hlink)
+		return ph == PH_LINKS;
 	switch (ph) {
+	case PH_LINKS:
+		return false;
 	case PH_TYPE_DELETE:
 		return a->kind == ACT_DELETE && a->reason == REASON_TYPE;
 	case PH_MKDIR:
@@ -554,12 +564,12 @@ job_phase(struct job *j, enum phase ph, size_t *idx)
 	int	 d, maxd = 0, lo, hi, step;
 
 	for (i = 0; i < j->plan.n; i++)
-		if (in_phase(&j->plan.v[i], ph) &&
+		if (in_phase(j, i, ph) &&
 		    (d = depth_of(plan_action_path(&j->plan.v[i]))) > maxd)
 			maxd = d;
-	if (ph == PH_FILES || ph == PH_DIR_ATTRS) {
+	if (ph == PH_FILES || ph == PH_LINKS || ph == PH_DIR_ATTRS) {
 		for (i = 0, n = 0; i < j->plan.n; i++)
-			if (in_phase(&j->plan.v[i], ph))
+			if (in_phase(j, i, ph))
 				idx[n++] = i;
 		if (ph == PH_FILES)
 			job_split_files(j, idx, &n);
@@ -572,7 +582,7 @@ job_phase(struct job *j, enum phase ph, size_t *idx)
 	hi = ph == PH_MKDIR ? maxd + 1 : -1;
 	for (d = lo; d != hi; d += step) {
 		for (i = 0, n = 0; i < j->plan.n; i++)
-			if (in_phase(&j->plan.v[i], ph) &&
+			if (in_phase(j, i, ph) &&
 			    depth_of(plan_action_path(&j->plan.v[i])) == d)
 				idx[n++] = i;
 		if (n > 0)
@@ -786,6 +796,60 @@ job_map_ids(struct job *j, struct ts_error *err)
 	return 0;
 }
 
+/*
+ * push -H: of the names of one local file (entry.link_group) the first in
+ * the tree's order is sent, the others that need sending become hard
+ * links to it on the server (hardlink@openssh.com), made once every file
+ * is in place (PH_LINKS).  A server without the extension gets separate
+ * files, said once.
+ */
+static int
+job_hard_links(struct job *j, struct ts_error *err)
+{
+	const struct action	*a;
+	uint32_t		 g, max = 0;
+	size_t			 i, n = 0;
+
+	if (!j->opts->hard_links || j->pull)
+		return 0;
+	for (i = 0; i < j->src.n; i++)
+		if (j->src.v[i].link_group > max)
+			max = j->src.v[i].link_group;
+	if (max == 0)
+		return 0;
+	if (!sftp_has(j->s, SFTP_EXT_HARDLINK)) {
+		log_msg(TS_LOG_WARN, "the server has no hardlink@openssh.com: "
+		    "hard-linked files are sent as separate files");
+		return 0;
+	}
+	if ((j->leader = calloc(max + 1, sizeof(*j->leader))) == NULL ||
+	    (j->leader_action = malloc((max + 1) *
+	    sizeof(*j->leader_action))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	j->nleaders = max + 1;
+	for (g = 0; g <= max; g++)
+		j->leader_action[g] = SIZE_MAX;
+	for (i = 0; i < j->src.n; i++)
+		if ((g = j->src.v[i].link_group) != 0 && j->leader[g] == NULL)
+			j->leader[g] = &j->src.v[i];
+	for (i = 0; i < j->plan.n; i++) {
+		a = &j->plan.v[i];
+		if (a->kind != ACT_COPY || a->src == NULL ||
+		    (g = a->src->link_group) == 0 || j->out[i].link)
+			continue;
+		if (j->leader[g] == a->src)
+			j->leader_action[g] = i;
+		else {
+			j->out[i].hlink = true;
+			n++;
+		}
+	}
+	if (n > 0)
+		log_msg(TS_LOG_INFO, "%zu names are hard links to files sent "
+		    "under another name", n);
+	return 0;
+}
+
 struct local_walk {
 	struct entries		*out;
 	const char		*root;
@@ -828,6 +892,7 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		goto out;
 	wo.follow_links = j->opts->copy_links;
 	wo.filter = &j->filter;
+	wo.hard_links = j->opts->hard_links && !j->pull;
 	/* push: files are opened later from the root the walk listed, so a
 	 * root renamed or replaced meanwhile changes nothing. */
 	if (!j->pull && j->root_fd == -1)
@@ -931,6 +996,8 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		goto out;
 	}
 	job_link_dest(j);
+	if ((rc = job_hard_links(j, err)) != 0)
+		goto out;
 out:
 	walk_problems_dispose(&lp);
 	walk_problems_dispose(&rp);
@@ -948,6 +1015,8 @@ job_dispose(struct job *j)
 	free(j->out);
 	free(j->tries);
 	free(j->retry);
+	free(j->leader);
+	free(j->leader_action);
 	for (i = 0; i < j->norphans; i++)
 		free(j->orphans[i]);
 	free(j->orphans);
@@ -1018,9 +1087,14 @@ job_unplan(struct job *j, const struct ts_summary *saved)
 	free(j->out);
 	free(j->tries);
 	free(j->retry);
+	free(j->leader);
+	free(j->leader_action);
 	j->out = NULL;
 	j->tries = NULL;
 	j->retry = NULL;
+	j->leader = NULL;
+	j->leader_action = NULL;
+	j->nleaders = 0;
 	plan_dispose(&j->plan);
 	plan_init(&j->plan);
 	entries_dispose(&j->src);
@@ -1179,6 +1253,7 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	job_phase(j, PH_TYPE_DELETE, idx);
 	job_phase(j, PH_MKDIR, idx);
 	job_phase(j, PH_FILES, idx);
+	job_phase(j, PH_LINKS, idx);
 	job_phase(j, PH_DELETE, idx);
 	job_phase(j, PH_DIR_ATTRS, idx);
 	workers_stop(j);

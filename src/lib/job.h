@@ -39,6 +39,8 @@ struct outcome {
 	bool		 done;
 	bool		 link;		/* ACT_COPY done as a hard link from
 					 * link_dest */
+	bool		 hlink;		/* -H: done as a hard link to the
+					 * first name of its local file */
 	int		 code;
 	char		*error;		/* owned; when code != TS_OK */
 };
@@ -139,6 +141,11 @@ struct job {
 	size_t		 norphans, orphans_cap; /* push: remote paths;
 					 * pull: local, from the root */
 	size_t		 temps_live;	/* temporary files of live runs */
+	/* -H: per link group, its first name and that one's action (or
+	 * SIZE_MAX: unchanged, nothing to do). */
+	const struct entry **leader;
+	size_t		*leader_action;
+	size_t		 nleaders;
 	atomic_uint	 owner_denied;	/* -o/-g: chowns the account may not
 					 * do (not root), skipped */
 	struct ts_error	 last_conn_error;

@@ -37,7 +37,16 @@ struct walker {
 	size_t		 depth, icap;
 	char		*link;		/* readlink buffer */
 	size_t		 link_cap;
+	struct link_seen *seen;		/* -H: files of several names, an
+					 * open-addressed table by inode */
+	size_t		 nseen, seen_cap;
 	struct ts_error	*err;
+};
+
+struct link_seen {
+	dev_t		 dev;
+	ino_t		 ino;
+	uint32_t	 group;		/* 0: an empty slot */
 };
 
 void
@@ -191,6 +200,40 @@ read_link(struct walker *w, int dfd, const char *name, size_t parent)
 
 static int	walk_dir(struct walker *w, int fd, size_t self);
 
+/* -H: the link group of a file of st_nlink > 1 names, numbered in the
+ * order first seen; 0 when out of memory (then sent as separate files). */
+static uint32_t
+link_group(struct walker *w, const struct stat *st)
+{
+	struct link_seen	*t, *old = w->seen;
+	size_t			 i, k, cap, oldcap = w->seen_cap;
+
+	if (w->nseen * 2 >= w->seen_cap) {	/* keep it half empty */
+		cap = oldcap == 0 ? 256 : oldcap * 2;
+		if ((t = calloc(cap, sizeof(*t))) == NULL)
+			return 0;
+		for (i = 0; i < oldcap; i++) {
+			if (old[i].group == 0)
+				continue;
+			for (k = (old[i].ino ^ old[i].dev) % cap; t[k].group != 0;
+			    k = (k + 1) % cap)
+				;
+			t[k] = old[i];
+		}
+		free(old);
+		w->seen = t;
+		w->seen_cap = cap;
+	}
+	for (k = (st->st_ino ^ st->st_dev) % w->seen_cap;
+	    w->seen[k].group != 0; k = (k + 1) % w->seen_cap)
+		if (w->seen[k].dev == st->st_dev && w->seen[k].ino == st->st_ino)
+			return w->seen[k].group;
+	w->seen[k].dev = st->st_dev;
+	w->seen[k].ino = st->st_ino;
+	w->seen[k].group = (uint32_t)++w->nseen;
+	return w->seen[k].group;
+}
+
 /* The owner and group of the entry just added. */
 static void
 set_ids(struct walker *w, const struct stat *st)
@@ -297,6 +340,9 @@ visit(struct walker *w, int dfd, const char *name, size_t parent)
 			return rc;
 		set_ids(w, &st);
 		w->out->v[w->out->n - 1].ino = (uint64_t)st.st_ino;
+		if (w->o.hard_links && st.st_nlink > 1)
+			w->out->v[w->out->n - 1].link_group =
+			    link_group(w, &st);
 		return 0;
 	}
 	if (S_ISLNK(st.st_mode)) {
@@ -424,6 +470,7 @@ walk_local(struct entries *out, const char *root,
 out:
 	free(w.path);
 	free(w.ids);
+	free(w.seen);
 	free(w.link);
 	return rc;
 }

@@ -40,8 +40,11 @@ struct walk_opts {
 	int		 root_fd;	/* the root, already open (the job
 					 * opens files from it later); -1:
 					 * open root by name */
+	bool		 hard_links;	/* -H: number the names of one file
+					 * (entry.link_group) */
 };
-#define WALK_OPTS_INIT	{ .follow_links = false, .filter = NULL, .root_fd = -1 }
+#define WALK_OPTS_INIT	{ .follow_links = false, .filter = NULL, \
+	.root_fd = -1, .hard_links = false }
 
 /* One path the walk skipped, and why. */
 struct walk_problem {

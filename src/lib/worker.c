@@ -780,6 +780,76 @@ job_start_hardlink(struct worker *w, size_t idx)
 	op_sent(op, sftp_hardlink(w->s, op->tmp, op->path, op_on_reply, op));
 }
 
+/*
+ * -H: HARDLINK from the first name to a temporary name, then renamed over
+ * the old file: with posix-rename at once, so no reader sees it missing;
+ * without it, the old file removed first (plain v3 RENAME won't replace).
+ * op->step: 0 the HARDLINK, 1 the REMOVE, 2 the RENAME answered.
+ */
+static void
+hlink_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	struct op		*op = payload;
+	struct job		*j = op->w->job;
+	const struct action	*a = &j->plan.v[op->idx];
+	bool			 posix = sftp_has(s, SFTP_EXT_POSIX_RENAME);
+
+	if (r->status != SSH_FX_OK && !(op->step == 1 &&
+	    r->status == SSH_FX_NO_SUCH_FILE)) {
+		op_failed(op, r, op->step == 0 ? "hard-link" : op->step == 1 ?
+		    "replace" : "rename to");
+		if (op->step > 0)
+			sftp_remove(s, op->tmp, NULL, NULL);
+		op_free(op);
+		return;
+	}
+	if (op->step == 0 && !posix && a->dst != NULL) {
+		op->step = 1;
+		op_sent(op, sftp_remove(s, op->path, hlink_on_reply, op));
+		return;
+	}
+	if (op->step < 2) {
+		op->step = 2;
+		op_sent(op, posix ? sftp_posix_rename(s, op->tmp, op->path,
+		    hlink_on_reply, op) : sftp_rename(s, op->tmp, op->path,
+		    hlink_on_reply, op));
+		return;
+	}
+	job_finish(j, op->idx, TS_OK, NULL);
+	op_free(op);
+}
+
+static void
+job_start_hlink(struct worker *w, size_t idx)
+{
+	struct job		*j = w->job;
+	const struct action	*a = &j->plan.v[idx];
+	const struct entry	*first = j->leader[a->src->link_group];
+	size_t			 fa = j->leader_action[a->src->link_group];
+	struct op		*op;
+	char			*from = NULL;
+	char			 msg[256];
+
+	/* Linked to a first name that did not make it: it would be stale. */
+	if (fa != SIZE_MAX && j->out[fa].code != TS_OK) {
+		snprintf(msg, sizeof(msg), "not linked: \"%s\", the file's "
+		    "first name, failed", first->path);
+		job_finish(j, idx, TS_ERROR, msg);
+		return;
+	}
+	if ((op = op_new(w, idx, a->src->path)) == NULL ||
+	    (from = remote_path(j->remote_root, first->path)) == NULL ||
+	    tempname_make(&op->tmp, op->path, TEMPNAME_TMP) != 0) {
+		free(from);
+		if (op != NULL)
+			op_free(op);
+		job_finish(j, idx, TS_ENOMEM, "out of memory");
+		return;
+	}
+	op_sent(op, sftp_hardlink(w->s, from, op->tmp, hlink_on_reply, op));
+	free(from);
+}
+
 static void
 job_start_upload(struct worker *w, size_t idx)
 {
@@ -899,6 +969,8 @@ worker_start_action(struct worker *w, size_t idx)
 		job_local_op(w, idx);
 	else if (a->kind == ACT_COPY && j->out[idx].link)
 		job_start_hardlink(w, idx);
+	else if (a->kind == ACT_COPY && j->out[idx].hlink)
+		job_start_hlink(w, idx);
 	else if (a->kind == ACT_COPY)
 		job_start_upload(w, idx);
 	else

@@ -57,6 +57,28 @@ used=$(( $(stat -c %b "$R/sp/tail-hole") * 512 ))
 [ "$used" -le $((2 << 20)) ] ||
     ts_fail "push -S: the server allocated $used bytes for 1 MiB of data"
 
+ts_step "push -H: the names of one file are one file on the server"
+mkdir -p "$L/hl/d"
+echo one >"$L/hl/a"
+ln "$L/hl/a" "$L/hl/b"
+ln "$L/hl/a" "$L/hl/d/c"
+ts_expect_exit 0 ts push -H --json "$L/hl" "tshost:$R/hl"
+[ "$(stat -c %h "$R/hl/a")" = 3 ] ||
+    ts_fail "push -H: a has $(stat -c %h "$R/hl/a") names on the server"
+[ "$(stat -c %i "$R/hl/a")" = "$(stat -c %i "$R/hl/d/c")" ] ||
+    ts_fail "push -H: a and d/c are not one file"
+[ "$(ts_json_summary "$TS_OUT" files_linked)" = 2 ] ||
+    ts_fail "push -H: two names should be reported as linked"
+ts_expect_exit 0 ts push -H --json "$L/hl" "tshost:$R/hl"
+[ "$(ts_json_summary "$TS_OUT" files_linked)" = 0 ] ||
+    ts_fail "a second push -H did something"
+echo "one, longer" >"$L/hl/b"	# all three names change
+ts_expect_exit 0 ts push -H "$L/hl" "tshost:$R/hl"
+ts_files_equal "$L/hl/d/c" "$R/hl/d/c"
+[ "$(stat -c %h "$R/hl/b")" = 3 ] || ts_fail "push -H: the links broke"
+ts_expect_exit 0 ts push "$L/hl" "tshost:$R/hl.plain"
+[ "$(stat -c %h "$R/hl.plain/a")" = 1 ] || ts_fail "without -H: linked"
+
 ts_step "backup -S, then restore into an empty directory"
 ts_expect_exit 0 ts backup -S "$src" "tshost:$R/bk"
 snap=$(cd "$R/bk" && ls -d 2* | head -n 1)
