@@ -155,6 +155,31 @@ for l in bad:
 sys.exit(1 if bad else 0)
 EOF
 
+ts_step "a server account that is not root: the record carries what it cannot keep"
+acct=tsr$$
+useradd -M -d /nonexistent -s /bin/sh -p '*' "$acct" ||
+    ts_fail "cannot create the user $acct"
+ts_cleanup_add "userdel $acct 2>/dev/null"
+# sshd reads authorized_keys as the user: let it (the keys stay 0600).
+chmod 711 "$TS_TMP" "$(dirname "$TS_AUTHORIZED_KEYS")"
+chmod 644 "$TS_AUTHORIZED_KEYS"
+mkdir -p "$R/nr"
+chown "$acct" "$R/nr"
+ts_expect_exit 0 ts backup -S "$src" "$acct@tshost:$R/nr"
+snap2=$(cd "$R/nr" && ls -d 2* | head -n 1)
+[ "$(stat -c %U "$R/nr/$snap2/src/owned")" = "$acct" ] ||
+    ts_fail "the server copy should belong to the account"
+ts_expect_exit 0 ts restore "$acct@tshost:$R/nr/$snap2" "$L/restored2"
+rsync -aHAXS --dry-run --itemize-changes "$src/" "$L/restored2/src/" \
+    >"$TS_TMP/rsync2.out"
+if [ -s "$TS_TMP/rsync2.out" ]; then
+	cat "$TS_TMP/rsync2.out" >&2
+	ts_fail "restored from a non-root account, rsync sees differences"
+fi
+# -o/-g to that account: skipped, said once with -v, not a failure.
+ts_expect_exit 0 ts -v push -o -g "$src/sub" "$acct@tshost:$R/nr/push"
+ts_expect_stderr_contains "may not give files away"
+
 ts_step "day 2: an unchanged tree links the record from the day before"
 ts_expect_exit 0 ts -v backup --stamp 20991231-235959 "$src" "tshost:$R/bk"
 ts_expect_stderr_contains "metadata record unchanged: linked"
