@@ -222,11 +222,15 @@ struct ts_sync_opts {
 	/* -H, push: the names of one local file are sent once, the others
 	 * hard-linked to it on the server (hardlink@openssh.com). */
 	bool		 hard_links;
+	/* --metadata, push: after the data, the tree's metadata record
+	 * (owners, xattrs, ACLs, links, special files: docs/metadata.md)
+	 * at remote_dir/.treesync-metadata, for ts_restore. */
+	bool		 metadata;
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
 	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, false, false, \
-	  false, false, false }
+	  false, false, false, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,

@@ -16,7 +16,7 @@ enum {
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
-	OPT_FORCE_DELETE, OPT_NUMERIC_IDS,
+	OPT_FORCE_DELETE, OPT_NUMERIC_IDS, OPT_METADATA,
 };
 
 static const struct option long_opts[] = {
@@ -41,6 +41,7 @@ static const struct option long_opts[] = {
 	{ "group",		no_argument,	   NULL, 'g' },
 	{ "archive",		no_argument,	   NULL, 'a' },
 	{ "hard-links",		no_argument,	   NULL, 'H' },
+	{ "metadata",		no_argument,	   NULL, OPT_METADATA },
 	{ "copy-links",		no_argument,	   NULL, 'L' },
 	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
 	{ "include",		required_argument, NULL, OPT_INCLUDE },
@@ -115,6 +116,8 @@ cli_usage(FILE *f)
 	    "  --numeric-ids            owners by id, not by name\n"
 	    "  -a, --archive            -o -g --perms (rsync's -a as far as SFTP goes)\n"
 	    "  -H, --hard-links         push: names of one file sent once, linked\n"
+	    "  --metadata               push: owners, xattrs, ACLs, links, special\n"
+	    "                           files recorded for restore (docs/metadata.md)\n"
 	    "  --exclude PATTERN        skip matching paths (rsync globs)\n"
 	    "  --include PATTERN        do not skip matching paths\n"
 	    "  --exclude-from FILE      read patterns from FILE\n"
@@ -338,6 +341,9 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case 'H':
 			o->sync.hard_links = true;
+			break;
+		case OPT_METADATA:
+			o->sync.metadata = true;
 			break;
 		case 'g':
 			o->sync.group = true;

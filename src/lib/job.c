@@ -27,6 +27,7 @@
 #include "hash.h"
 #include "idmap.h"
 #include "local_open.h"
+#include "metadata.h"
 #include "log.h"
 #include "plan.h"
 #include "tempname.h"
@@ -708,7 +709,7 @@ job_link_dest(struct job *j)
  */
 static void
 job_set_aside_temps(struct job *j, struct entries *l,
-    const struct entries *other, bool destination)
+    const struct entries *other, bool destination, bool remote)
 {
 	struct tempname_info	 info;
 	const struct entry	*e;
@@ -721,6 +722,12 @@ job_set_aside_temps(struct job *j, struct entries *l,
 		e = &l->v[i];
 		base = strrchr(e->path, '/');
 		base = base != NULL ? base + 1 : e->path;
+		/* The record of push --metadata, at the remote root, is no
+		 * part of the tree either (metadata.h). */
+		if (remote && e->type == ENTRY_FILE &&
+		    strcmp(e->path, META_NAME) == 0 &&
+		    entries_find(other, e->path) == NULL)
+			continue;
 		if (e->type == ENTRY_DIR || !tempname_parse(base, &info) ||
 		    entries_find(other, e->path) != NULL) {
 			l->v[n++] = *e;
@@ -771,6 +778,47 @@ job_delete_guard(struct job *j, struct ts_error *err)
 		    "if that is meant, add --max-delete %zu or --force-delete",
 		    src, j->dst.n, j->dst.n);
 	return 0;
+}
+
+/* push --metadata: the tree's record (metadata.h) at the remote root,
+ * written after the data, verified like it. */
+static int
+job_send_record(struct job *j, struct ts_error *err)
+{
+	struct ts_put_opts	 po = TS_PUT_OPTS_INIT;
+	const char		*tmpdir = getenv("TMPDIR");
+	const char		*paths[1] = { j->local_root }, *bases[1] = { "" };
+	uint64_t		 skipped;
+	char			*local = NULL, *dst = NULL;
+	FILE			*f;
+	int			 fd, rc;
+
+	if (asprintf(&local, "%s/treesync-metadata-XXXXXX", tmpdir != NULL &&
+	    *tmpdir != '\0' ? tmpdir : "/tmp") < 0)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	if ((fd = mkstemp(local)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		rc = error_set_errno(err, errno, "create \"%s\"", local);
+		if (fd != -1) {
+			close(fd);
+			unlink(local);
+		}
+		free(local);
+		return rc;
+	}
+	rc = meta_write(f, paths, bases, 1, &skipped, err);
+	if (fclose(f) != 0 && rc == 0)
+		rc = error_set_errno(err, errno, "write \"%s\"", local);
+	if (rc == 0 && (dst = remote_path(j->remote_root, META_NAME)) == NULL)
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+	po.verify = j->opts->verify;
+	po.keep_mode = false;
+	if (rc == 0 && (rc = ts_put(NULL, j->w[0].conn, local, dst, &po,
+	    err)) == 0)
+		log_msg(TS_LOG_INFO, "metadata record written to \"%s\"", dst);
+	unlink(local);
+	free(local);
+	free(dst);
+	return rc;
 }
 
 /* -o/-g by name: the source's ids become the destination's before
@@ -954,9 +1002,9 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		report_problems(j, &rp);
 	}
 	/* The remote side's, and pull's local leftovers. */
-	job_set_aside_temps(j, &j->dst, &j->src, true);
+	job_set_aside_temps(j, &j->dst, &j->src, true, !j->pull);
 	if (j->pull)
-		job_set_aside_temps(j, &j->src, &j->dst, false);
+		job_set_aside_temps(j, &j->src, &j->dst, false, true);
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)
 			j->sum->files_scanned++;
@@ -1259,6 +1307,9 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	workers_stop(j);
 	job_report(j);
 	job_sweep_orphans(j);
+	if (!pull && j->opts->metadata && !cancel_requested() &&
+	    (rc = job_send_record(j, &e)) != 0)
+		goto out;
 	if (!pull)
 		job_root_attrs(j);
 	if (atomic_load(&j->owner_denied) > 0)

@@ -280,7 +280,10 @@ meta_write(FILE *f, const char *const *paths, const char *const *bases,
 			dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		}
 		w.len = 0;
-		if ((rc = path_push(&w, bases[i])) != 0) {
+		if (w.path != NULL)
+			w.path[0] = '\0';
+		/* "": the PATH is the root itself (push --metadata). */
+		if (*bases[i] != '\0' && (rc = path_push(&w, bases[i])) != 0) {
 			free(dir);
 			if (dfd != -1)
 				close(dfd);
@@ -294,7 +297,9 @@ meta_write(FILE *f, const char *const *paths, const char *const *bases,
 				close(dfd);
 			break;
 		}
-		write_entry(&w, dfd, slash != NULL ? slash + 1 : dir, &st);
+		if (*bases[i] != '\0')
+			write_entry(&w, dfd, slash != NULL ? slash + 1 : dir,
+			    &st);
 		free(dir);
 		close(dfd);
 		if (S_ISDIR(st.st_mode)) {

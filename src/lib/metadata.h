@@ -21,7 +21,8 @@
 
 /*
  * Writes the record of local paths[0..n) to f, each PATH under its name
- * in the snapshot, bases[i].  Entries a walk cannot read are skipped and
+ * in the snapshot, bases[i] ("": the PATH is the root, and only what it
+ * holds is recorded, as push --metadata does).  Entries a walk cannot read are skipped and
  * counted in *skipped.  Returns 0, or TS_ELOCAL/TS_ENOMEM with err set.
  */
 int	meta_write(FILE *f, const char *const *paths, const char *const *bases,

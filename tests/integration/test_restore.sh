@@ -180,6 +180,20 @@ fi
 ts_expect_exit 0 ts -v push -o -g "$src/sub" "$acct@tshost:$R/nr/push"
 ts_expect_stderr_contains "may not give files away"
 
+ts_step "push --metadata keeps a record a restore applies; --delete keeps it"
+ts_expect_exit 0 ts push -S -H --metadata "$src" "tshost:$R/mirror"
+[ -f "$R/mirror/.treesync-metadata" ] || ts_fail "push --metadata: no record"
+ts_expect_exit 0 ts push -S -H --delete --metadata "$src" "tshost:$R/mirror"
+[ -f "$R/mirror/.treesync-metadata" ] || ts_fail "push --delete removed it"
+ts_expect_exit 0 ts restore "tshost:$R/mirror" "$L/from-mirror"
+rsync -aHAXS --dry-run --itemize-changes "$src/" "$L/from-mirror/" \
+    >"$TS_TMP/rsync3.out"
+# The root's own owner and mtime are the restore directory's.
+if grep -v '^\.d\.\.t\.\.\.\.\.\. \./$' "$TS_TMP/rsync3.out" | grep -q .; then
+	cat "$TS_TMP/rsync3.out" >&2
+	ts_fail "restored from a push --metadata, rsync sees differences"
+fi
+
 ts_step "day 2: an unchanged tree links the record from the day before"
 ts_expect_exit 0 ts -v backup --stamp 20991231-235959 "$src" "tshost:$R/bk"
 ts_expect_stderr_contains "metadata record unchanged: linked"
