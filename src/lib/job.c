@@ -229,7 +229,8 @@ job_report(struct job *j)
 					j->sum->files_created++;
 				else
 					j->sum->files_updated++;
-				j->sum->bytes_sent += a->src->size;
+				j->sum->bytes_sent += o->has_wire ? o->wire :
+				    a->src->size;
 			}
 			break;
 		case ACT_SYMLINK:

@@ -41,6 +41,8 @@ struct outcome {
 					 * link_dest */
 	bool		 hlink;		/* -H: done as a hard link to the
 					 * first name of its local file */
+	bool		 has_wire;	/* wire: the file bytes it moved */
+	uint64_t	 wire;
 	int		 code;
 	char		*error;		/* owned; when code != TS_OK */
 };

@@ -557,6 +557,9 @@ upload_on_phase(struct xfer *x, void *payload)
 	xfer_result(x, &e);
 	if (xfer_owner_denied(x))
 		atomic_fetch_add(&j->owner_denied, 1);
+	/* What crossed the wire: less than the size with -S. */
+	j->out[u->idx].wire = xfer_wire_bytes(x);
+	j->out[u->idx].has_wire = true;
 	/* A full local disk stops the pull: the file was removed, those
 	 * done stay valid, nothing more is started. */
 	if (j->pull && e.sys_errno == ENOSPC && !j->disk_full) {

@@ -66,6 +66,8 @@ struct xfer {
 	bool		 have_handle;
 	uint64_t	 size;		/* bytes to move */
 	uint64_t	 next_off;	/* next offset to request */
+	uint64_t	 wire;		/* file bytes written or read: the
+					 * size, but for holes skipped (-S) */
 	uint64_t	 hashed;	/* bytes hashed, in order */
 	uint32_t	 in_flight;	/* requests of the data phase: WRITEs
 					 * and the tail, or READs */
@@ -365,6 +367,7 @@ upload_send_writes(struct xfer *x)
 		}
 		x->in_flight++;
 		x->next_off += (uint64_t)n;
+		x->wire += (uint64_t)n;
 	}
 	if (x->state == X_DATA && x->next_off == x->size)
 		upload_send_tail(x);
@@ -526,6 +529,7 @@ read_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		xfer_fail_data(x);
 		return;
 	}
+	x->wire += r->data_len;
 	if (download_take(x, off, r->data, r->data_len) != 0) {
 		xfer_fail_data(x);
 		return;
@@ -1103,6 +1107,12 @@ uint64_t
 xfer_bytes(const struct xfer *x)
 {
 	return x->size;
+}
+
+uint64_t
+xfer_wire_bytes(const struct xfer *x)
+{
+	return x->wire;
 }
 
 int

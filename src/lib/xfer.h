@@ -95,6 +95,9 @@ const char *xfer_remote_path(const struct xfer *x);
 /* errno of the failure, if it came from a system call (ENOSPC...). */
 int	xfer_errno(const struct xfer *x);
 uint64_t xfer_bytes(const struct xfer *x);
+/* The file bytes that crossed the wire: xfer_bytes but for the holes an
+ * upload with sparse skipped (a retry's or a failure's count included). */
+uint64_t xfer_wire_bytes(const struct xfer *x);
 /* In DONE: 0 or the first error; whether the rename needed a fallback. */
 int	xfer_result(const struct xfer *x, struct ts_error *err);
 bool	xfer_used_rename_fallback(const struct xfer *x);

@@ -51,8 +51,11 @@ ts_step "push -S: holes are not sent, and stay holes on the server"
 mkdir -p "$L/sp"
 cp --sparse=always "$src/sparse" "$L/sp/tail-hole"
 truncate -s 70M "$L/sp/tail-hole"		# it ends in a hole too
-ts_expect_exit 0 ts push -S --verify=hash "$L/sp" "tshost:$R/sp"
+ts_expect_exit 0 ts push -S --verify=hash --json "$L/sp" "tshost:$R/sp"
 ts_files_equal "$L/sp/tail-hole" "$R/sp/tail-hole"
+sent=$(ts_json_summary "$TS_OUT" bytes_sent)
+[ "$sent" -le $((2 << 20)) ] ||
+    ts_fail "push -S: $sent bytes of a 70 MiB file with 1 MiB of data sent"
 used=$(( $(stat -c %b "$R/sp/tail-hole") * 512 ))
 [ "$used" -le $((2 << 20)) ] ||
     ts_fail "push -S: the server allocated $used bytes for 1 MiB of data"
