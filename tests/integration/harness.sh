@@ -10,8 +10,10 @@
 #	    [--force-internal-sftp] [--extra "sshd_config lines"]
 #	ts put "$TS_LOCAL/f" "tshost:$TS_REMOTE/f"
 #
-# Environment it reads: TREESYNC (the binary; default build/treesync) and
-# TS_SOURCE_DIR (the repository root; default: derived from this file).
+# Environment it reads: TREESYNC (the binary; default build/treesync),
+# TS_SOURCE_DIR (the repository root; default: derived from this file) and
+# TS_TRANSPORT (openssh, libssh2 or auto: every treesync the test runs gets
+# --transport with it; unset: treesync's own default, auto).
 # What it exports after ts_sshd_start: TS_HOST, TS_PORT, TS_USER, TS_KEY,
 # TS_KNOWN_HOSTS, TS_SSH_CONFIG, TS_REMOTE, TS_LOCAL, TS_TMP, TS_SSHD_DIR,
 # TS_SSHD_LOG, TS_SSHD_PID, TS_AUTHORIZED_KEYS, TS_HOSTKEY_ED25519,
@@ -50,6 +52,20 @@ TS_LOCAL=$TS_TMP/local
 mkdir -p "$TS_REMOTE" "$TS_LOCAL" "$TS_TMP/home" "$TS_TMP/keys"
 chmod 700 "$TS_TMP/home" "$TS_TMP/keys"
 export TS_REMOTE TS_LOCAL
+
+# The transport under test: $TREESYNC becomes a wrapper that passes it, so
+# that tests calling "$TREESYNC" directly run under it too.
+case ${TS_TRANSPORT:-} in
+'') ;;
+auto | openssh | libssh2)
+	mkdir -p "$TS_TMP/bin"
+	printf '#!/bin/sh\nexec %q --transport %q "$@"\n' "$TREESYNC" \
+	    "$TS_TRANSPORT" >"$TS_TMP/bin/treesync"
+	chmod +x "$TS_TMP/bin/treesync"
+	TREESYNC=$TS_TMP/bin/treesync
+	;;
+*) ts_fail "TS_TRANSPORT must be openssh, libssh2 or auto, not '$TS_TRANSPORT'" ;;
+esac
 
 # No ssh-agent, no ~/.ssh of the machine: only the keys and files the
 # harness makes take part.

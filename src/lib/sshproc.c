@@ -1,0 +1,769 @@
+/*
+ * The openssh transport: the user's own ssh client runs as a child
+ * process, as rsync, git and OpenSSH's sftp run it, so that everything
+ * "ssh HOST" can do (the whole ssh_config, jump hosts, certificates, keys
+ * libssh2 cannot sign with) works here too.
+ *
+ * The SFTP stream is a socket pair on ssh's stdin and stdout: a socket,
+ * not a pipe, so that writing to an ssh that died fails with EPIPE
+ * (MSG_NOSIGNAL) instead of raising SIGPIPE in a library.  ssh's stderr is
+ * a pipe we drain into a buffer: its last words are the error message.
+ *
+ * Each connection's ssh is also a control master on a socket in a private
+ * directory of its own, so that remote commands (hash batches) ride the
+ * same authenticated connection instead of logging in again; the
+ * directory goes when the connection does.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh2.h>
+
+#include "error.h"
+#include "log.h"
+#include "sshproc.h"
+
+extern char **environ;
+
+#define SSHPROC_ARGS	64		/* words on ssh's command line */
+#define SSHPROC_ERRMAX	4096		/* of ssh's stderr kept */
+
+struct sshproc {
+	pid_t		 pid;		/* -1 once reaped */
+	int		 fd;		/* the stream; -1 once closed */
+	int		 errfd;		/* ssh's stderr; -1 at its end */
+	int		 status;	/* wait status once reaped */
+	bool		 out_blocked;	/* the last write would block */
+	char		 err[SSHPROC_ERRMAX];
+	size_t		 err_len;
+	size_t		 err_logged;	/* err[0..err_logged) was logged */
+	/* The command line without its last words (host, subsystem). */
+	char		*argv[SSHPROC_ARGS];
+	int		 argc;
+	char		*rsh_copy;	/* the words of rsh point into it */
+	char		*host;		/* as given to ssh */
+	char		 dir[64];	/* private: the control socket */
+	char		 ctl[80];
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Splits an rsync-style -e COMMAND into words in place: blanks separate,
+ * '...' and "..." quote, a backslash outside single quotes escapes the
+ * next character.  Returns the word count, or -1 when too many or a
+ * quote is left open.
+ */
+static int
+split_words(char *s, char **v, int max)
+{
+	char	*w = s, q = '\0';
+	int	 n = 0;
+	bool	 in_word = false;
+
+	for (; *s != '\0'; s++) {
+		if (q == '\0' && (*s == ' ' || *s == '\t')) {
+			if (in_word) {
+				*w++ = '\0';
+				in_word = false;
+			}
+			continue;
+		}
+		if (!in_word) {
+			if (n == max)
+				return -1;
+			v[n++] = w;
+			in_word = true;
+		}
+		if (q == '\0' && (*s == '\'' || *s == '"'))
+			q = *s;
+		else if (q != '\0' && *s == q)
+			q = '\0';
+		else if (*s == '\\' && q != '\'' && s[1] != '\0')
+			*w++ = *++s;
+		else
+			*w++ = *s;
+	}
+	if (in_word)
+		*w = '\0';
+	return q == '\0' ? n : -1;
+}
+
+bool
+sshproc_find(const char *rsh, char *out, size_t size)
+{
+	char		 prog[PATH_MAX], *dirs, *d, *save = NULL;
+	const char	*path = getenv("PATH");
+	size_t		 n;
+
+	if (rsh == NULL)
+		rsh = "ssh";
+	while (*rsh == ' ' || *rsh == '\t')
+		rsh++;
+	n = strcspn(rsh, " \t");
+	if (n == 0 || n >= sizeof(prog))
+		return false;
+	memcpy(prog, rsh, n);
+	prog[n] = '\0';
+	if (strchr(prog, '/') != NULL) {
+		snprintf(out, size, "%s", prog);
+		return access(prog, X_OK) == 0;
+	}
+	if (path == NULL || (dirs = strdup(path)) == NULL)
+		return false;
+	for (d = strtok_r(dirs, ":", &save); d != NULL;
+	    d = strtok_r(NULL, ":", &save)) {
+		snprintf(out, size, "%s/%s", *d != '\0' ? d : ".", prog);
+		if (access(out, X_OK) == 0) {
+			free(dirs);
+			return true;
+		}
+	}
+	free(dirs);
+	return false;
+}
+
+static int
+add_arg(struct sshproc *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+add_arg(struct sshproc *p, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 rc;
+
+	if (p->argc >= SSHPROC_ARGS - 8)	/* room for the last words */
+		return -1;
+	va_start(ap, fmt);
+	rc = vasprintf(&p->argv[p->argc], fmt, ap);
+	va_end(ap);
+	if (rc < 0) {
+		p->argv[p->argc] = NULL;
+		return -1;
+	}
+	p->argc++;
+	return 0;
+}
+
+/* The options every ssh of this connection gets.  Values go in double
+ * quotes where ssh takes a list, so that a path with blanks stays one. */
+static int
+build_args(struct sshproc *p, const struct sshproc_opts *o,
+    struct ts_error *err)
+{
+	char	*words[SSHPROC_ARGS / 2];
+	int	 n, i;
+
+	if ((p->rsh_copy = strdup(o->rsh != NULL ? o->rsh : "ssh")) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	n = split_words(p->rsh_copy, words, SSHPROC_ARGS / 2);
+	if (n <= 0)
+		return error_set(err, TS_EINVAL, "bad --rsh \"%s\": expected a "
+		    "command such as \"ssh -p 2222\"", o->rsh);
+	for (i = 0; i < n; i++)
+		if (add_arg(p, "%s", words[i]) != 0)
+			goto nomem;
+	/* No X11 or agent forwarding, no terminal; never a prompt: a
+	 * background job must fail, not wait for someone to type. */
+	if (add_arg(p, "-x") != 0 || add_arg(p, "-a") != 0 ||
+	    add_arg(p, "-T") != 0 || add_arg(p, "-oBatchMode=yes") != 0)
+		goto nomem;
+	if (o->config != NULL && (add_arg(p, "-F") != 0 ||
+	    add_arg(p, "%s", o->config) != 0))
+		goto nomem;
+	if (o->port != 0 && (add_arg(p, "-p") != 0 ||
+	    add_arg(p, "%d", o->port) != 0))
+		goto nomem;
+	if (o->user != NULL && (add_arg(p, "-l") != 0 ||
+	    add_arg(p, "%s", o->user) != 0))
+		goto nomem;
+	if (o->identity != NULL && (add_arg(p, "-i") != 0 ||
+	    add_arg(p, "%s", o->identity) != 0 ||
+	    add_arg(p, "-oIdentitiesOnly=yes") != 0))
+		goto nomem;
+	if (o->known_hosts != NULL &&
+	    add_arg(p, "-oUserKnownHostsFile=\"%s\"", o->known_hosts) != 0)
+		goto nomem;
+	/* Unknown hosts: ssh's "ask" is a refusal in batch mode, as ours. */
+	if (o->accept_new &&
+	    add_arg(p, "-oStrictHostKeyChecking=accept-new") != 0)
+		goto nomem;
+	if (o->connect_timeout_s > 0 &&
+	    add_arg(p, "-oConnectTimeout=%d", o->connect_timeout_s) != 0)
+		goto nomem;
+	if (o->keepalive_s > 0 &&
+	    add_arg(p, "-oServerAliveInterval=%d", o->keepalive_s) != 0)
+		goto nomem;
+	return 0;
+nomem:
+	return error_set(err, TS_ENOMEM, "too many words in the ssh command");
+}
+
+/* Logs what ssh said, a line at a time, for -vv. */
+static void
+log_stderr(struct sshproc *p, bool all)
+{
+	char	*nl;
+	size_t	 n;
+
+	while (p->err_logged < p->err_len) {
+		nl = memchr(p->err + p->err_logged, '\n',
+		    p->err_len - p->err_logged);
+		if (nl == NULL && !all)
+			break;
+		n = nl != NULL ? (size_t)(nl - (p->err + p->err_logged)) :
+		    p->err_len - p->err_logged;
+		if (n > 0 && p->err[p->err_logged + n - 1] == '\r')
+			n--;
+		if (n > 0)
+			log_msg(TS_LOG_DEBUG, "ssh: %.*s", (int)n,
+			    p->err + p->err_logged);
+		p->err_logged += n + (nl != NULL ? 1 : 0);
+		if (p->err[p->err_logged - (nl != NULL ? 1 : 0)] == '\r')
+			p->err_logged++;
+		if (p->err_logged > p->err_len)
+			p->err_logged = p->err_len;
+	}
+}
+
+/* Reads what ssh wrote to stderr so far.  The first SSHPROC_ERRMAX bytes
+ * are kept: ssh says why it failed before it exits, and little else. */
+static void
+drain_stderr(int *fd, char *buf, size_t *len, size_t cap)
+{
+	char	 tmp[1024];
+	ssize_t	 n;
+	size_t	 k;
+
+	while (*fd != -1) {
+		n = read(*fd, tmp, sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			close(*fd);
+			*fd = -1;
+			return;
+		}
+		k = (size_t)n < cap - *len ? (size_t)n : cap - *len;
+		memcpy(buf + *len, tmp, k);
+		*len += k;
+	}
+}
+
+static void
+proc_drain(struct sshproc *p)
+{
+	drain_stderr(&p->errfd, p->err, &p->err_len, sizeof(p->err) - 1);
+	log_stderr(p, p->errfd == -1);
+}
+
+/*
+ * Starts argv with the stream on a new socket pair (*fd: our end) and
+ * stderr on a new pipe (*errfd).  ssh gets a process group of its own, so
+ * that the terminal's Ctrl-C reaches only us: we still need it to remove
+ * our temporary files.  Returns 0 with *pid set.
+ */
+static int
+spawn(char *const *argv, pid_t *pid, int *fd, int *errfd,
+    struct ts_error *err)
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 at;
+	sigset_t			 none, def;
+	int				 sv[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	int				 rc;
+
+	*fd = *errfd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+	    pipe2(ep, O_CLOEXEC) != 0) {
+		rc = error_set_errno(err, errno, "cannot start ssh: socketpair");
+		goto fail;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
+	/* Nothing else of ours: another connection's stream held open by
+	 * this ssh would never see its end. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);	/* the CLI ignores it; ssh must not */
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGHUP);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+	rc = posix_spawnp(pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		rc = error_set_errno(err, rc, "cannot start \"%s\"", argv[0]);
+		goto fail;
+	}
+	close(sv[1]);
+	close(ep[1]);
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	fcntl(ep[0], F_SETFL, fcntl(ep[0], F_GETFL) | O_NONBLOCK);
+	*fd = sv[0];
+	*errfd = ep[0];
+	return 0;
+fail:
+	if (sv[0] != -1) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	if (ep[0] != -1) {
+		close(ep[0]);
+		close(ep[1]);
+	}
+	return rc;
+}
+
+/* Reaps pid, waiting up to ms, then TERM and KILL: never a zombie, never
+ * a long wait for an ssh that hangs. */
+static int
+reap(pid_t pid, int ms)
+{
+	long long	 end = now_ms() + ms;
+	int		 st = 0, sig = SIGTERM;
+	pid_t		 r;
+
+	for (;;) {
+		r = waitpid(pid, &st, WNOHANG);
+		if (r == pid || (r == -1 && errno != EINTR))
+			return r == pid ? st : -1;
+		if (r == 0 && now_ms() >= end) {
+			kill(pid, sig);
+			sig = SIGKILL;
+			end = now_ms() + 1000;
+		}
+		usleep(2000);
+	}
+}
+
+int
+sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
+    struct ts_error *err)
+{
+	struct sshproc	*p;
+	const char	*tmp = getenv("TMPDIR");
+	int		 rc, k;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	p->pid = -1;
+	p->fd = p->errfd = -1;
+	if ((p->host = strdup(o->host)) == NULL) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = build_args(p, o, err)) != 0)
+		goto fail;
+	/* A socket path is short (sun_path): a long TMPDIR cannot hold it. */
+	if (tmp == NULL || *tmp != '/' || strlen(tmp) > 40)
+		tmp = "/tmp";
+	snprintf(p->dir, sizeof(p->dir), "%s/treesync-XXXXXX", tmp);
+	if (mkdtemp(p->dir) == NULL) {
+		rc = error_set_errno(err, errno, "mkdtemp \"%s\"", p->dir);
+		p->dir[0] = '\0';
+		goto fail;
+	}
+	snprintf(p->ctl, sizeof(p->ctl), "%s/c", p->dir);
+	/* Our own control master: the user's ControlPath may be shared, and
+	 * a master there would carry our -j connections on one. */
+	k = p->argc;
+	if (add_arg(p, "-oControlMaster=yes") != 0 ||
+	    add_arg(p, "-oControlPath=\"%s\"", p->ctl) != 0 ||
+	    add_arg(p, "-oControlPersist=no") != 0 ||
+	    add_arg(p, "-s") != 0 || add_arg(p, "--") != 0 ||
+	    add_arg(p, "%s", o->host) != 0 || add_arg(p, "sftp") != 0) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	p->argv[p->argc] = NULL;
+	rc = spawn(p->argv, &p->pid, &p->fd, &p->errfd, err);
+	/* Keep only the common words, for the commands. */
+	while (p->argc > k)
+		free(p->argv[--p->argc]);
+	p->argv[p->argc] = NULL;
+	if (rc != 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	sshproc_free(p, true);
+	return rc;
+}
+
+void
+sshproc_free(struct sshproc *p, bool broken)
+{
+	int	 i;
+
+	if (p == NULL)
+		return;
+	if (p->fd != -1) {
+		close(p->fd);	/* the end of its stdin: ssh says goodbye */
+		p->fd = -1;
+	}
+	if (p->pid != -1) {
+		if (broken)
+			kill(p->pid, SIGTERM);
+		p->status = reap(p->pid, 2000);
+		p->pid = -1;
+	}
+	if (p->errfd != -1)
+		close(p->errfd);
+	if (p->dir[0] != '\0') {
+		unlink(p->ctl);		/* a killed master leaves it */
+		rmdir(p->dir);
+	}
+	for (i = 0; i < p->argc; i++)
+		free(p->argv[i]);
+	free(p->rsh_copy);
+	free(p->host);
+	free(p);
+}
+
+ssize_t
+sshproc_write(struct sshproc *p, const void *data, size_t len)
+{
+	ssize_t	 n;
+
+	if (p->fd == -1)
+		return SSHPROC_DEAD;
+	do {
+		n = send(p->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n >= 0) {
+		p->out_blocked = (size_t)n < len;
+		return n;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		p->out_blocked = true;
+		return LIBSSH2_ERROR_EAGAIN;
+	}
+	return SSHPROC_DEAD;
+}
+
+ssize_t
+sshproc_read(struct sshproc *p, void *data, size_t len)
+{
+	ssize_t	 n;
+
+	if (p->fd == -1)
+		return SSHPROC_DEAD;
+	do {
+		n = recv(p->fd, data, len, MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n > 0)
+		return n;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return LIBSSH2_ERROR_EAGAIN;
+	/* The end of the stream is the end of ssh, for the SFTP engine. */
+	return SSHPROC_DEAD;
+}
+
+int
+sshproc_poll_prepare(struct sshproc *p, bool want_read, struct pollfd *pfd)
+{
+	int	 n = 0;
+
+	pfd[n].fd = p->fd;
+	pfd[n].events = (want_read || !p->out_blocked ? POLLIN : 0) |
+	    (p->out_blocked ? POLLOUT : 0);
+	pfd[n++].revents = 0;
+	if (p->errfd != -1) {
+		pfd[n].fd = p->errfd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
+	return n;
+}
+
+void
+sshproc_polled(struct sshproc *p, const struct pollfd *pfd, int n)
+{
+	if (n > 1 && pfd[1].revents != 0)
+		proc_drain(p);
+}
+
+/* Whether line (len bytes) contains s, ignoring case. */
+static bool
+line_has(const char *line, size_t len, const char *s)
+{
+	size_t	 n = strlen(s), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (strncasecmp(line + i, s, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Finds in ssh's stderr the first line with one of the words (NULL
+ * ends the list), or with none given the first line that is neither a
+ * banner of '@' nor a warning; returns its length, *line at it.
+ */
+static size_t
+find_line(const char *buf, size_t len, const char *const *words,
+    const char **line)
+{
+	const char	*p = buf, *end = buf + len, *nl;
+	size_t		 n, i;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		n = (size_t)(nl - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			continue;
+		if (words == NULL) {
+			if (*p == '@' || strncmp(p, "Warning:", 8) == 0 ||
+			    strncmp(p, "debug", 5) == 0)
+				continue;
+			*line = p;
+			return n;
+		}
+		for (i = 0; words[i] != NULL; i++)
+			if (line_has(p, n, words[i])) {
+				*line = p;
+				return n;
+			}
+	}
+	return 0;
+}
+
+/* What ssh's exit says, from its stderr: the code and the line to quote. */
+static int
+classify(const char *buf, size_t len, const char **line, size_t *n,
+    const char **hint)
+{
+	static const char *const changed[] = { "Offending", "has changed",
+	    NULL };
+	static const char *const revoked[] = { "revoked", NULL };
+	static const char *const unknown[] = { "host key is known",
+	    "Host key verification failed", NULL };
+	static const char *const auth[] = { "Permission denied",
+	    "Too many authentication failures", "no mutual signature",
+	    NULL };
+	static const char *const config[] = { "Bad configuration option",
+	    "Unsupported option", "line ", "Can't open user config", NULL };
+	static const char *const subsys[] = { "subsystem request failed",
+	    NULL };
+
+	*hint = "";
+	if ((*n = find_line(buf, len, revoked, line)) != 0)
+		return TS_EHOSTKEY;
+	if (find_line(buf, len, changed, line) != 0) {
+		*n = find_line(buf, len, changed, line);
+		*hint = "; the host key changed: if that was expected, remove "
+		    "the old one from known_hosts";
+		return TS_EHOSTKEY;
+	}
+	if ((*n = find_line(buf, len, unknown, line)) != 0) {
+		*hint = "; to trust it on first use, run again with "
+		    "--accept-new";
+		return TS_EHOSTKEY;
+	}
+	if ((*n = find_line(buf, len, auth, line)) != 0) {
+		*hint = " (ssh runs in batch mode: a key with a passphrase "
+		    "must be in ssh-agent)";
+		return TS_EAUTH;
+	}
+	if ((*n = find_line(buf, len, subsys, line)) != 0) {
+		*hint = "; is SFTP enabled on the server?";
+		return TS_EREMOTE;
+	}
+	if ((*n = find_line(buf, len, config, line)) != 0 &&
+	    !line_has(*line, *n, "connect to host"))
+		return TS_EINVAL;
+	*n = find_line(buf, len, NULL, line);
+	return TS_ECONN;
+}
+
+int
+sshproc_error(struct sshproc *p, const char *host, const char *what,
+    struct ts_error *err)
+{
+	const char	*line = NULL, *hint;
+	size_t		 n;
+	int		 code, st;
+
+	if (p->fd != -1) {
+		close(p->fd);
+		p->fd = -1;
+	}
+	if (p->pid != -1) {
+		/* Its stderr ends when it exits: read all it says. */
+		while (p->errfd != -1) {
+			struct pollfd	 pfd = { p->errfd, POLLIN, 0 };
+
+			if (poll(&pfd, 1, 5000) <= 0)
+				break;
+			proc_drain(p);
+		}
+		p->status = reap(p->pid, 2000);
+		p->pid = -1;
+	}
+	proc_drain(p);
+	st = p->status;
+	code = classify(p->err, p->err_len, &line, &n, &hint);
+	if (n == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return error_set(err, TS_ECONN, "the SFTP server on \"%s\" "
+		    "closed the session", host);
+	if (n == 0 && WIFSIGNALED(st))
+		return error_set(err, TS_ECONN, "%s on \"%s\": ssh was killed "
+		    "by signal %d", what, host, WTERMSIG(st));
+	if (n == 0)
+		return error_set(err, TS_ECONN, "%s on \"%s\": ssh exited with "
+		    "status %d and said nothing", what, host,
+		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	return error_set(err, code, "ssh to \"%s\" said \"%.*s\"%s", host,
+	    (int)n, line, hint);
+}
+
+int
+sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
+    size_t inlen, struct buf *out, int *exit_status, int timeout_ms,
+    int cancel_fd, struct ts_error *err)
+{
+	struct sshproc	 c;		/* the command's ssh, as a stream */
+	struct pollfd	 pfd[3];
+	char		 tmp[16384], ctl[128];
+	char		*argv[SSHPROC_ARGS + 8];
+	size_t		 sent = 0;
+	ssize_t		 n;
+	int		 i, k = 0, rc, np, st;
+
+	*exit_status = -1;
+	memset(&c, 0, sizeof(c));
+	c.pid = -1;
+	c.fd = c.errfd = -1;
+	for (i = 0; i < p->argc; i++)
+		argv[k++] = p->argv[i];
+	/* The master of our own connection; if it is gone, ssh logs in. */
+	snprintf(ctl, sizeof(ctl), "-oControlPath=\"%s\"", p->ctl);
+	argv[k++] = "-oControlMaster=no";
+	argv[k++] = ctl;
+	argv[k++] = "--";
+	argv[k++] = p->host;
+	argv[k++] = (char *)cmd;
+	argv[k] = NULL;
+	if ((rc = spawn(argv, &c.pid, &c.fd, &c.errfd, err)) != 0)
+		return rc;
+	if (inlen == 0)
+		shutdown(c.fd, SHUT_WR);
+	/* Feed stdin and drain stdout together, so that neither side waits
+	 * on a full buffer. */
+	for (;;) {
+		bool	 progress = false;
+
+		if (sent < inlen) {
+			n = sshproc_write(&c, (const char *)in + sent,
+			    inlen - sent);
+			if (n > 0) {
+				sent += (size_t)n;
+				progress = true;
+			} else if (n == SSHPROC_DEAD)
+				sent = inlen;	/* it may not read it all */
+			if (sent == inlen)
+				shutdown(c.fd, SHUT_WR);
+		}
+		n = sshproc_read(&c, tmp, sizeof(tmp));
+		if (n > 0) {
+			if (buf_append(out, tmp, (size_t)n) != 0) {
+				rc = error_set(err, TS_EREMOTE, "command output "
+				    "from \"%s\" is too large", p->host);
+				goto out;
+			}
+			continue;
+		}
+		if (n == SSHPROC_DEAD)
+			break;		/* the end of its stdout */
+		if (progress)
+			continue;
+		np = sshproc_poll_prepare(&c, true, pfd);
+		if (sent == inlen)
+			pfd[0].events = POLLIN;
+		pfd[np].fd = cancel_fd;
+		pfd[np].events = POLLIN;
+		pfd[np].revents = 0;
+		do {
+			rc = poll(pfd, (nfds_t)(np + (cancel_fd != -1)),
+			    timeout_ms);
+		} while (rc == -1 && errno == EINTR);
+		if (rc == 0) {
+			rc = error_set(err, TS_ECONN, "a command on \"%s\" did "
+			    "not answer for %d s (see --timeout)", p->host,
+			    timeout_ms / 1000);
+			goto out;
+		}
+		if (cancel_fd != -1 && pfd[np].revents != 0) {
+			rc = error_set(err, TS_ECANCELED, "connection to \"%s\" "
+			    "abandoned", p->host);
+			goto out;
+		}
+		sshproc_polled(&c, pfd, np);
+	}
+	close(c.fd);
+	c.fd = -1;
+	while (c.errfd != -1) {
+		struct pollfd	 e = { c.errfd, POLLIN, 0 };
+
+		if (poll(&e, 1, timeout_ms) <= 0)
+			break;
+		proc_drain(&c);
+	}
+	st = reap(c.pid, timeout_ms);
+	c.pid = -1;
+	/* 255 is ssh's own failure (OpenSSH ssh(1), EXIT STATUS). */
+	if (WIFEXITED(st) && WEXITSTATUS(st) != 255) {
+		*exit_status = WEXITSTATUS(st);
+		rc = 0;
+		goto out;
+	}
+	c.status = st;
+	rc = sshproc_error(&c, p->host, "command", err);
+out:
+	if (c.fd != -1)
+		close(c.fd);
+	if (c.pid != -1) {
+		kill(c.pid, SIGTERM);
+		(void)reap(c.pid, 1000);
+	}
+	if (c.errfd != -1)
+		close(c.errfd);
+	return rc;
+}
