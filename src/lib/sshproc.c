@@ -530,45 +530,41 @@ line_has(const char *line, size_t len, const char *s)
 }
 
 /*
- * Finds in ssh's stderr the first line with one of the words (NULL
- * ends the list), or with none given the first line that is neither a
- * banner of '@' nor a warning; returns its length, *line at it.
+ * Finds in ssh's stderr a line with one of the words, trying the words in
+ * order (NULL ends the list), or with none given the first line that is
+ * neither a banner of '@' nor a warning; returns its length, *line at it.
  */
 static size_t
 find_line(const char *buf, size_t len, const char *const *words,
     const char **line)
 {
-	const char	*p = buf, *end = buf + len, *nl;
+	const char	*p, *end = buf + len, *nl;
 	size_t		 n, i;
 
-	for (; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		n = (size_t)(nl - p);
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		if (n == 0)
-			continue;
-		if (words == NULL) {
-			if (*p == '@' || strncmp(p, "Warning:", 8) == 0 ||
-			    strncmp(p, "debug", 5) == 0)
+	for (i = 0; words == NULL ? i == 0 : words[i] != NULL; i++)
+		for (p = buf; p < end; p = nl + 1) {
+			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+				nl = end;
+			n = (size_t)(nl - p);
+			if (n > 0 && p[n - 1] == '\r')
+				n--;
+			if (n == 0 || *p == '@')
+				continue;
+			if (words == NULL ? strncmp(p, "Warning:", 8) == 0 ||
+			    strncmp(p, "debug", 5) == 0 :
+			    !line_has(p, n, words[i]))
 				continue;
 			*line = p;
 			return n;
 		}
-		for (i = 0; words[i] != NULL; i++)
-			if (line_has(p, n, words[i])) {
-				*line = p;
-				return n;
-			}
-	}
 	return 0;
 }
 
-/* What ssh's exit says, from its stderr: the code and the line to quote. */
+/* What ssh's exit says, from its stderr: the code, the line to quote and
+ * maybe a second one (*line2, *n2). */
 static int
 classify(const char *buf, size_t len, const char **line, size_t *n,
-    const char **hint)
+    const char **line2, size_t *n2, const char **hint)
 {
 	static const char *const changed[] = { "Offending", "has changed",
 	    NULL };
@@ -576,18 +572,19 @@ classify(const char *buf, size_t len, const char **line, size_t *n,
 	static const char *const unknown[] = { "host key is known",
 	    "Host key verification failed", NULL };
 	static const char *const auth[] = { "Permission denied",
-	    "Too many authentication failures", "no mutual signature",
-	    NULL };
+	    "Too many authentication failures", NULL };
+	static const char *const key[] = { "Identity file", "Load key",
+	    "passphrase", "no mutual signature", NULL };
 	static const char *const config[] = { "Bad configuration option",
-	    "Unsupported option", "line ", "Can't open user config", NULL };
+	    "Unsupported option", "Can't open user config", "line ", NULL };
 	static const char *const subsys[] = { "subsystem request failed",
 	    NULL };
 
 	*hint = "";
+	*n2 = 0;
 	if ((*n = find_line(buf, len, revoked, line)) != 0)
 		return TS_EHOSTKEY;
-	if (find_line(buf, len, changed, line) != 0) {
-		*n = find_line(buf, len, changed, line);
+	if ((*n = find_line(buf, len, changed, line)) != 0) {
 		*hint = "; the host key changed: if that was expected, remove "
 		    "the old one from known_hosts";
 		return TS_EHOSTKEY;
@@ -598,6 +595,7 @@ classify(const char *buf, size_t len, const char **line, size_t *n,
 		return TS_EHOSTKEY;
 	}
 	if ((*n = find_line(buf, len, auth, line)) != 0) {
+		*n2 = find_line(buf, len, key, line2);
 		*hint = " (ssh runs in batch mode: a key with a passphrase "
 		    "must be in ssh-agent)";
 		return TS_EAUTH;
@@ -617,8 +615,8 @@ int
 sshproc_error(struct sshproc *p, const char *host, const char *what,
     struct ts_error *err)
 {
-	const char	*line = NULL, *hint;
-	size_t		 n;
+	const char	*line = NULL, *line2 = NULL, *hint;
+	size_t		 n, n2;
 	int		 code, st;
 
 	if (p->fd != -1) {
@@ -639,7 +637,7 @@ sshproc_error(struct sshproc *p, const char *host, const char *what,
 	}
 	proc_drain(p);
 	st = p->status;
-	code = classify(p->err, p->err_len, &line, &n, &hint);
+	code = classify(p->err, p->err_len, &line, &n, &line2, &n2, &hint);
 	if (n == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return error_set(err, TS_ECONN, "the SFTP server on \"%s\" "
 		    "closed the session", host);
@@ -650,6 +648,9 @@ sshproc_error(struct sshproc *p, const char *host, const char *what,
 		return error_set(err, TS_ECONN, "%s on \"%s\": ssh exited with "
 		    "status %d and said nothing", what, host,
 		    WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	if (n2 != 0)
+		return error_set(err, code, "ssh to \"%s\" said \"%.*s\" and "
+		    "\"%.*s\"%s", host, (int)n, line, (int)n2, line2, hint);
 	return error_set(err, code, "ssh to \"%s\" said \"%.*s\"%s", host,
 	    (int)n, line, hint);
 }

@@ -369,6 +369,15 @@ EOF
 	export TS_KNOWN_HOSTS TS_SSH_CONFIG
 }
 
+# Prints the transport treesync uses under this test: openssh or libssh2
+# (auto, the default, is openssh where an ssh is on PATH).
+ts_transport() {
+	case ${TS_TRANSPORT:-auto} in
+	auto) if command -v ssh >/dev/null; then echo openssh; else echo libssh2; fi ;;
+	*) echo "$TS_TRANSPORT" ;;
+	esac
+}
+
 # treesync with the harness's ssh config: ts put f "tshost:$TS_REMOTE/f".
 ts() {
 	"$TREESYNC" -F "$TS_SSH_CONFIG" "$@"
