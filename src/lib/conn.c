@@ -272,7 +272,8 @@ conn_open_cancelable(struct ts_conn **out, const char *target,
 		c = NULL;	/* transferred */
 		goto out;
 	}
-	if ((rc = sshconf_load(&cf, opts->ssh_config, t.host, err)) != 0)
+	if ((rc = sshconf_load(&cf, opts->ssh_config, t.host, t.user,
+	    err)) != 0)
 		goto out;
 	memset(&so, 0, sizeof(so));
 	so.host = cf.hostname != NULL ? cf.hostname : t.host;
