@@ -325,7 +325,10 @@ spawn(char *const *argv, pid_t *pid, int *fd, int *errfd,
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (rc != 0) {
-		rc = error_set_errno(err, rc, "cannot start \"%s\"", argv[0]);
+		/* No session could be set up: a connection failure. */
+		rc = error_set(err, TS_ECONN, "cannot start \"%s\": %s%s",
+		    argv[0], strerror(rc), rc == ENOENT ? " (install OpenSSH's "
+		    "client, or use --transport libssh2)" : "");
 		goto fail;
 	}
 	close(sv[1]);

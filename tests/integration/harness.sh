@@ -223,10 +223,14 @@ ts_sshd_stop() {
 #               or /ABSOLUTE/PATH        or a test's own executable
 #   --force-internal-sftp                 ForceCommand internal-sftp: no exec
 #   --extra "lines"                       appended to sshd_config
+#   --log-level LEVEL                     sshd's LogLevel (VERBOSE)
+#   --also                                keep the server started before
+#                                         running (TS_PORT etc. become the
+#                                         new one's)
 # shellcheck disable=SC2120	# the options are optional
 ts_sshd_start() {
 	local subsystem=internal force=0 extra='' sftp_cmd attempt n d port
-	local pid i
+	local pid i log_level=VERBOSE also=0
 
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -235,6 +239,8 @@ ts_sshd_start() {
 		--force-internal-sftp) force=1; shift ;;
 		--extra) extra=${2?--extra needs a value}; shift 2 ;;
 		--extra=*) extra=${1#*=}; shift ;;
+		--log-level) log_level=${2:?--log-level needs a value}; shift 2 ;;
+		--also) also=1; shift ;;
 		*) ts_fail "ts_sshd_start: unknown option '$1'" ;;
 		esac
 	done
@@ -258,7 +264,7 @@ ts_sshd_start() {
 		mkdir -p /run/sshd && chmod 755 /run/sshd
 	fi
 
-	ts_sshd_stop
+	[ "$also" -eq 1 ] || ts_sshd_stop
 	_ts_make_keys
 	[ -n "$_ts_watchdog_pid" ] || _ts_start_watchdog
 
@@ -289,7 +295,7 @@ PrintLastLog no
 UseDNS no
 # exec channels would otherwise pay for root's slow shell start-up
 SetEnv SHLVL=1
-LogLevel VERBOSE
+LogLevel $log_level
 Subsystem sftp $sftp_cmd
 EOF
 		if [ "$force" -eq 1 ]; then
