@@ -19,12 +19,13 @@ esac
 
 # Build tools and libraries, the server side of the integration tests
 # (sshd, a second SFTP server, xxhsum), python3 for the harness, and
-# python3-paramiko for the hostile SFTP server of test_pull_hostile.sh.
+# python3-paramiko for the hostile SFTP server of test_pull_hostile.sh;
+# time (GNU time) for the CPU figures of bench/put_get.sh.
 packages=(
 	gcc libc6-dev make cmake pkg-config
 	libssh2-1-dev libssl-dev libxxhash-dev libcmocka-dev
 	openssh-server openssh-client gesftpserver xxhash python3
-	python3-paramiko
+	python3-paramiko time
 )
 
 missing=()
