@@ -207,6 +207,8 @@ conn_open_openssh(struct ts_conn *c, const struct target *t,
 	po.accept_new = opts->accept_new;
 	po.connect_timeout_s = opts->connect_timeout;
 	po.keepalive_s = opts->keepalive;
+	po.passphrase = opts->passphrase;
+	po.passphrase_payload = opts->passphrase_payload;
 	memset(&so, 0, sizeof(so));
 	so.host = t->host;
 	so.port = po.port;

@@ -170,7 +170,7 @@ ssh_poll_prepare(struct ssh *s, bool want_read, struct pollfd *pfd)
 static int
 ssh_wait_proc(struct ssh *s, int timeout_ms, bool want_read)
 {
-	struct pollfd	 pfd[3];
+	struct pollfd	 pfd[SSHPROC_POLL_MAX + 1];
 	int		 n, rc;
 
 	n = sshproc_poll_prepare(s->proc, want_read, pfd);
@@ -214,7 +214,7 @@ ssh_wait(struct ssh *s, int timeout_ms, bool want_read, struct ts_error *err)
 int
 ssh_wait_many(struct ssh *const *v, size_t n, int timeout_ms)
 {
-	struct pollfd	 pfd[2 * SSH_WAIT_MAX];
+	struct pollfd	 pfd[SSHPROC_POLL_MAX * SSH_WAIT_MAX];
 	size_t		 i;
 	int		 rc, k = 0, at[SSH_WAIT_MAX], np[SSH_WAIT_MAX];
 

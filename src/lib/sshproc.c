@@ -15,6 +15,7 @@
  * directory goes when the connection does.
  */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,8 +56,13 @@ struct sshproc {
 	int		 argc;
 	char		*rsh_copy;	/* the words of rsh point into it */
 	char		*host;		/* as given to ssh */
-	char		 dir[64];	/* private: the control socket */
-	char		 ctl[80];
+	char		 dir[80];	/* private: the control socket */
+	char		 ctl[96];
+	/* The passphrase bridge: ssh runs DIR/askpass, which writes the
+	 * prompt into the FIFO DIR/q and reads the answer from DIR/a. */
+	ts_passphrase_fn *passphrase;
+	void		*passphrase_payload;
+	int		 askfd;		/* DIR/q, or -1 */
 };
 
 static long long
@@ -185,9 +191,16 @@ build_args(struct sshproc *p, const struct sshproc_opts *o,
 		if (add_arg(p, "%s", words[i]) != 0)
 			goto nomem;
 	/* No X11 or agent forwarding, no terminal; never a prompt: a
-	 * background job must fail, not wait for someone to type. */
+	 * background job must fail, not wait for someone to type.  With a
+	 * passphrase callback, key passphrases (only) go through it. */
 	if (add_arg(p, "-x") != 0 || add_arg(p, "-a") != 0 ||
-	    add_arg(p, "-T") != 0 || add_arg(p, "-oBatchMode=yes") != 0)
+	    add_arg(p, "-T") != 0)
+		goto nomem;
+	if (o->passphrase == NULL && add_arg(p, "-oBatchMode=yes") != 0)
+		goto nomem;
+	if (o->passphrase != NULL &&
+	    (add_arg(p, "-oPasswordAuthentication=no") != 0 ||
+	    add_arg(p, "-oKbdInteractiveAuthentication=no") != 0))
 		goto nomem;
 	if (o->config != NULL && (add_arg(p, "-F") != 0 ||
 	    add_arg(p, "%s", o->config) != 0))
@@ -287,7 +300,7 @@ proc_drain(struct sshproc *p)
  * our temporary files.  Returns 0 with *pid set.
  */
 static int
-spawn(char *const *argv, pid_t *pid, int *fd, int *errfd,
+spawn(char *const *argv, char *const *envp, pid_t *pid, int *fd, int *errfd,
     struct ts_error *err)
 {
 	posix_spawn_file_actions_t	 fa;
@@ -321,7 +334,8 @@ spawn(char *const *argv, pid_t *pid, int *fd, int *errfd,
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawnp(pid, argv[0], &fa, &at, argv, environ);
+	rc = posix_spawnp(pid, argv[0], &fa, &at, argv,
+	    envp != NULL ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (rc != 0) {
@@ -372,29 +386,202 @@ reap(pid_t pid, int ms)
 	}
 }
 
+static void
+dir_unlink(struct sshproc *p, const char *name)
+{
+	char	 path[112];
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+	unlink(path);
+}
+
+static void
+free_env(char **env)
+{
+	size_t	 i;
+
+	if (env == NULL)
+		return;
+	for (i = 0; env[i] != NULL; i++)
+		if (strncmp(env[i], "SSH_ASKPASS", 11) == 0)
+			free(env[i]);
+	free(env);
+}
+
+/*
+ * The passphrase bridge: ssh runs DIR/askpass with the prompt; the script
+ * hands the prompt over the FIFO DIR/q and prints what comes back on DIR/a
+ * (nothing: it fails, and ssh takes that as no).  We hold DIR/q open for
+ * reading and writing, so that poll() sees its data and never its end.
+ * *envp: environ with SSH_ASKPASS set and forced (OpenSSH 8.4 and later).
+ */
+static int
+askpass_setup(struct sshproc *p, char ***envp, struct ts_error *err)
+{
+	static const char script[] = "#!/bin/sh\n"
+	    "# treesync: a key passphrase, asked through treesync.\n"
+	    "printf '%%s\\n' \"$1\" >%s/q || exit 1\n"
+	    "a=$(cat %s/a) || exit 1\n"
+	    "[ -n \"$a\" ] || exit 1\n"
+	    "printf '%%s\\n' \"$a\"\n";
+	char		 path[112], **env;
+	size_t		 n = 0, i, k = 0;
+	FILE		*f;
+	int		 fd;
+
+	*envp = NULL;
+	snprintf(path, sizeof(path), "%s/askpass", p->dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0700)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return error_set_errno(err, errno, "create \"%s\"", path);
+	}
+	fprintf(f, script, p->dir, p->dir);
+	if (fclose(f) != 0)
+		return error_set_errno(err, errno, "write \"%s\"", path);
+	snprintf(path, sizeof(path), "%s/q", p->dir);
+	if (mkfifo(path, 0600) != 0 ||
+	    (p->askfd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return error_set_errno(err, errno, "mkfifo \"%s\"", path);
+	snprintf(path, sizeof(path), "%s/a", p->dir);
+	if (mkfifo(path, 0600) != 0)
+		return error_set_errno(err, errno, "mkfifo \"%s\"", path);
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 3, sizeof(*env))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], "SSH_ASKPASS", 11) != 0)
+			env[k++] = environ[i];
+	if (asprintf(&env[k], "SSH_ASKPASS=%s/askpass", p->dir) < 0) {
+		env[k] = NULL;
+		free_env(env);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	if ((env[++k] = strdup("SSH_ASKPASS_REQUIRE=force")) == NULL) {
+		free_env(env);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	*envp = env;
+	return 0;
+}
+
+/*
+ * ssh asked something through the bridge: a key's passphrase goes to the
+ * caller's callback (which asks once per key, however many connections
+ * ask); anything else (a new host key, a password) is answered no.
+ */
+static void
+askpass_answer(struct sshproc *p)
+{
+	char		 q[1024], pass[1024], key[1024], path[112];
+	const char	*a, *b;
+	ssize_t		 n;
+	size_t		 len = 0;
+	int		 fd = -1, i;
+
+	while ((n = read(p->askfd, q + len, sizeof(q) - 1 - len)) > 0)
+		len += (size_t)n;
+	q[len] = '\0';
+	if (len == 0)
+		return;
+	pass[0] = '\0';
+	/* "Enter passphrase for key '/home/u/.ssh/id_ed25519': " */
+	if (strstr(q, "passphrase") != NULL && (a = strchr(q, '\'')) != NULL &&
+	    (b = strrchr(q, '\'')) != NULL && b > a + 1 &&
+	    (size_t)(b - a - 1) < sizeof(key)) {
+		memcpy(key, a + 1, (size_t)(b - a - 1));
+		key[b - a - 1] = '\0';
+		if (p->passphrase(key, pass, sizeof(pass),
+		    p->passphrase_payload) != 0)
+			pass[0] = '\0';
+	}
+	pass[strcspn(pass, "\n")] = '\0';
+	/* The script opens DIR/a right after writing the question. */
+	snprintf(path, sizeof(path), "%s/a", p->dir);
+	for (i = 0; i < 2500 && (fd = open(path, O_WRONLY | O_NONBLOCK |
+	    O_CLOEXEC)) == -1 && errno == ENXIO; i++)
+		usleep(2000);
+	if (fd != -1) {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		strcat(pass, "\n");
+		(void)write(fd, pass, strlen(pass));
+		close(fd);
+	}
+	explicit_bzero(pass, sizeof(pass));
+}
+
+/*
+ * Removes the private directories that killed treesyncs left in tmp (a
+ * SIGKILL runs no clean-up): those named for a pid that no longer runs.
+ * A live one's, or one whose pid was reused, stays.
+ */
+static void
+sweep_dirs(const char *tmp)
+{
+	static const char *const names[] = { "c", "q", "a", "askpass" };
+	struct dirent	*de;
+	struct stat	 st;
+	char		 path[160], *end;
+	long		 pid;
+	size_t		 i;
+	DIR		*d;
+
+	if ((d = opendir(tmp)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "treesync-", 9) != 0)
+			continue;
+		pid = strtol(de->d_name + 9, &end, 10);
+		if (end == de->d_name + 9 || *end != '-' || strlen(end) != 7 ||
+		    pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tmp, de->d_name);
+		if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) ||
+		    st.st_uid != getuid())
+			continue;
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s/%s", tmp,
+			    de->d_name, names[i]);
+			unlink(path);
+		}
+		snprintf(path, sizeof(path), "%s/%s", tmp, de->d_name);
+		rmdir(path);
+	}
+	closedir(d);
+}
+
 int
 sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
     struct ts_error *err)
 {
 	struct sshproc	*p;
 	const char	*tmp = getenv("TMPDIR");
+	char		**env = NULL;
 	int		 rc, k;
 
 	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	p->pid = -1;
-	p->fd = p->errfd = -1;
+	p->fd = p->errfd = p->askfd = -1;
 	if ((p->host = strdup(o->host)) == NULL) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto fail;
 	}
 	if ((rc = build_args(p, o, err)) != 0)
 		goto fail;
-	/* A socket path is short (sun_path): a long TMPDIR cannot hold it. */
-	if (tmp == NULL || *tmp != '/' || strlen(tmp) > 40)
+	/* A socket path is short (sun_path): a long TMPDIR cannot hold it;
+	 * the askpass script names the directory without quoting. */
+	if (tmp == NULL || *tmp != '/' || strlen(tmp) > 40 ||
+	    strspn(tmp, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789/._-") != strlen(tmp))
 		tmp = "/tmp";
-	snprintf(p->dir, sizeof(p->dir), "%s/treesync-XXXXXX", tmp);
+	sweep_dirs(tmp);
+	snprintf(p->dir, sizeof(p->dir), "%s/treesync-%ld-XXXXXX", tmp,
+	    (long)getpid());
 	if (mkdtemp(p->dir) == NULL) {
 		rc = error_set_errno(err, errno, "mkdtemp \"%s\"", p->dir);
 		p->dir[0] = '\0';
@@ -413,7 +600,14 @@ sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
 		goto fail;
 	}
 	p->argv[p->argc] = NULL;
-	rc = spawn(p->argv, &p->pid, &p->fd, &p->errfd, err);
+	if (o->passphrase != NULL) {
+		if ((rc = askpass_setup(p, &env, err)) != 0)
+			goto fail;
+		p->passphrase = o->passphrase;
+		p->passphrase_payload = o->passphrase_payload;
+	}
+	rc = spawn(p->argv, env, &p->pid, &p->fd, &p->errfd, err);
+	free_env(env);
 	/* Keep only the common words, for the commands. */
 	while (p->argc > k)
 		free(p->argv[--p->argc]);
@@ -446,8 +640,13 @@ sshproc_free(struct sshproc *p, bool broken)
 	}
 	if (p->errfd != -1)
 		close(p->errfd);
+	if (p->askfd != -1)
+		close(p->askfd);
 	if (p->dir[0] != '\0') {
 		unlink(p->ctl);		/* a killed master leaves it */
+		dir_unlink(p, "askpass");
+		dir_unlink(p, "q");
+		dir_unlink(p, "a");
 		rmdir(p->dir);
 	}
 	for (i = 0; i < p->argc; i++)
@@ -510,14 +709,27 @@ sshproc_poll_prepare(struct sshproc *p, bool want_read, struct pollfd *pfd)
 		pfd[n].events = POLLIN;
 		pfd[n++].revents = 0;
 	}
+	if (p->askfd != -1) {
+		pfd[n].fd = p->askfd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
 	return n;
 }
 
 void
 sshproc_polled(struct sshproc *p, const struct pollfd *pfd, int n)
 {
-	if (n > 1 && pfd[1].revents != 0)
-		proc_drain(p);
+	int	 i;
+
+	for (i = 1; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		if (pfd[i].fd == p->errfd)
+			proc_drain(p);
+		else if (pfd[i].fd == p->askfd)
+			askpass_answer(p);
+	}
 }
 
 /* Whether line (len bytes) contains s, ignoring case. */
@@ -641,6 +853,8 @@ sshproc_error(struct sshproc *p, const char *host, const char *what,
 	proc_drain(p);
 	st = p->status;
 	code = classify(p->err, p->err_len, &line, &n, &line2, &n2, &hint);
+	if (code == TS_EAUTH && p->passphrase != NULL)
+		hint = "";	/* not in batch mode: a passphrase was asked */
 	if (n == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return error_set(err, TS_ECONN, "the SFTP server on \"%s\" "
 		    "closed the session", host);
@@ -681,11 +895,13 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 	snprintf(ctl, sizeof(ctl), "-oControlPath=\"%s\"", p->ctl);
 	argv[k++] = "-oControlMaster=no";
 	argv[k++] = ctl;
+	/* Never a question from a command's ssh: it has no bridge. */
+	argv[k++] = "-oBatchMode=yes";
 	argv[k++] = "--";
 	argv[k++] = p->host;
 	argv[k++] = (char *)cmd;
 	argv[k] = NULL;
-	if ((rc = spawn(argv, &c.pid, &c.fd, &c.errfd, err)) != 0)
+	if ((rc = spawn(argv, NULL, &c.pid, &c.fd, &c.errfd, err)) != 0)
 		return rc;
 	if (inlen == 0)
 		shutdown(c.fd, SHUT_WR);

@@ -26,6 +26,10 @@ struct sshproc_opts {
 	bool		 accept_new;
 	int		 connect_timeout_s;
 	int		 keepalive_s;
+	/* Not NULL: ssh asks for key passphrases through it (SSH_ASKPASS),
+	 * else ssh runs in batch mode and never asks. */
+	ts_passphrase_fn *passphrase;
+	void		*passphrase_payload;
 };
 
 struct sshproc;
@@ -47,8 +51,10 @@ void	sshproc_free(struct sshproc *p, bool broken);
 ssize_t	sshproc_write(struct sshproc *p, const void *data, size_t len);
 ssize_t	sshproc_read(struct sshproc *p, void *data, size_t len);
 
-/* Fills up to two pollfds (the stream, ssh's stderr) and returns how
- * many; sshproc_polled() then reads what ssh said. */
+/* Fills up to SSHPROC_POLL_MAX pollfds (the stream, ssh's stderr, its
+ * passphrase questions) and returns how many; sshproc_polled() then reads
+ * what ssh said, and answers. */
+#define SSHPROC_POLL_MAX	3
 int	sshproc_poll_prepare(struct sshproc *p, bool want_read,
 	    struct pollfd *pfd);
 void	sshproc_polled(struct sshproc *p, const struct pollfd *pfd, int n);

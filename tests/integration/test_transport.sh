@@ -154,6 +154,48 @@ grep -q "Accepted publickey for .* ED25519 $fp" "$TS_SSHD_LOG" ||
 kill "$SSH_AGENT_PID"
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 
+ts_step "openssh, a terminal, an encrypted key: the passphrase is asked once for all connections"
+# The key of the agent step, now with no agent: treesync asks on its
+# terminal (a pty made here) for ssh (SSH_ASKPASS), once for all three.
+mkdir -p "$T/many"
+for i in 1 2 3 4 5 6; do head -c 2000000 /dev/urandom >"$T/many/f$i"; done
+cat >"$T/askonce.py" <<'EOF'
+import os, pty, select, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+out, asked = b"", 0
+while True:
+    r, _, _ = select.select([fd], [], [], 60)
+    if not r:
+        break
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+    while out.count(b"passphrase for") > asked:
+        os.write(fd, b"agent secret\n")
+        asked += 1
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+print("asked %d" % asked)
+sys.exit(os.waitstatus_to_exitcode(st))
+EOF
+before=$(grep -c "Accepted publickey for .* ED25519 $fp" "$TS_SSHD_LOG") || true
+ts_expect_exit 0 timeout 60 python3 "$T/askonce.py" "$TREESYNC" \
+    --transport openssh -F "$T/agentcfg" -j 3 push "$T/many" "a:$R/many"
+ts_expect_stdout_contains "passphrase for \"$T/enc\""
+ts_expect_stdout_contains "asked 1"
+n=$(grep -c "Accepted publickey for .* ED25519 $fp" "$TS_SSHD_LOG") || true
+# More than one connection logged in with it (the job opens as many as
+# its plan needs, up to 3), after a single question.
+[ $((n - before)) -ge 2 ] ||
+    ts_fail "$((n - before)) logins with the encrypted key, expected 2 or more"
+ts_trees_equal "$T/many" "$R/many"
+
 ts_step "ProxyJump through a second sshd: its log shows the forwarded connection"
 TARGET_PORT=$TS_PORT
 TARGET_KH=$TS_KNOWN_HOSTS
@@ -218,5 +260,18 @@ ts_no_temp_files "$R/pushed"
 ts_step "no control socket directory of ours is left behind"
 left=$(find "$TMPDIR" -mindepth 1 -print | head -n 5)
 [ -z "$left" ] || ts_fail "left behind: $left"
+
+ts_step "a killed treesync's directory is swept by the next one, a live one's stays"
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+mkdir -m 700 "$TMPDIR/treesync-$dead-AbCdEf" "$TMPDIR/treesync-$$-GhIjKl"
+: >"$TMPDIR/treesync-$dead-AbCdEf/c"
+: >"$TMPDIR/treesync-$$-GhIjKl/c"
+ts_expect_exit 0 tso -F "$TS_SSH_CONFIG" ls "tshost:$R"
+[ ! -e "$TMPDIR/treesync-$dead-AbCdEf" ] ||
+    ts_fail "the dead pid $dead's directory was not swept"
+[ -e "$TMPDIR/treesync-$$-GhIjKl/c" ] ||
+    ts_fail "a live pid's directory was swept"
 
 echo ok
