@@ -312,7 +312,8 @@ spawn(char *const *argv, char *const *envp, pid_t *pid, int *fd, int *errfd,
 	*fd = *errfd = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
 	    pipe2(ep, O_CLOEXEC) != 0) {
-		rc = error_set_errno(err, errno, "cannot start ssh: socketpair");
+		rc = error_set_errno(err, errno, "cannot start ssh: "
+		    "socketpair");
 		goto fail;
 	}
 	posix_spawn_file_actions_init(&fa);
@@ -924,8 +925,8 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 		n = sshproc_read(&c, tmp, sizeof(tmp));
 		if (n > 0) {
 			if (buf_append(out, tmp, (size_t)n) != 0) {
-				rc = error_set(err, TS_EREMOTE, "command output "
-				    "from \"%s\" is too large", p->host);
+				rc = error_set(err, TS_EREMOTE, "command "
+				    "output from \"%s\" is too large", p->host);
 				goto out;
 			}
 			continue;
@@ -951,8 +952,8 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 			goto out;
 		}
 		if (cancel_fd != -1 && pfd[np].revents != 0) {
-			rc = error_set(err, TS_ECANCELED, "connection to \"%s\" "
-			    "abandoned", p->host);
+			rc = error_set(err, TS_ECANCELED, "connection to "
+			    "\"%s\" abandoned", p->host);
 			goto out;
 		}
 		sshproc_polled(&c, pfd, np);
