@@ -879,7 +879,7 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
     int cancel_fd, struct ts_error *err)
 {
 	struct sshproc	 c;		/* the command's ssh, as a stream */
-	struct pollfd	 pfd[3];
+	struct pollfd	 pfd[SSHPROC_POLL_MAX + 1];
 	char		 tmp[16384], ctl[128];
 	char		*argv[SSHPROC_ARGS + 8];
 	size_t		 sent = 0;
@@ -889,7 +889,7 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 	*exit_status = -1;
 	memset(&c, 0, sizeof(c));
 	c.pid = -1;
-	c.fd = c.errfd = -1;
+	c.fd = c.errfd = c.askfd = -1;
 	for (i = 0; i < p->argc; i++)
 		argv[k++] = p->argv[i];
 	/* The master of our own connection; if it is gone, ssh logs in. */
