@@ -9,6 +9,10 @@
 #	    [--small N] [--large-mib M] [--mixed-mib M] [--seed S]
 #	    [--remote-fs tmpfs|disk]
 #
+# Tools: treesync (its default transport), treesync-libssh2 and
+# treesync-openssh (--transport), rsync, rclone, rclone-c, lftp, sftp,
+# tar-ssh, ssh-cat.
+#
 # Workloads (fixed seed, bench/race_tree.py): small = N files of 1-16 KiB in
 # 100 directories (10,000); large = 4 files of M MiB (256); mixed = N/5
 # small files and 8 files of M' MiB (2,000 and 32).  --quick: 1,000 /
@@ -48,7 +52,7 @@ export TREESYNC=${TREESYNC:-$TS_SOURCE_DIR/build/treesync}
 
 runs=3 quick=0 rtt=20 seed=42 timeout_s=300
 workloads=small,large,mixed conditions=lan,wan
-tools_all=treesync,rsync,rclone,rclone-c,lftp,sftp,tar-ssh,ssh-cat
+tools_all=treesync,treesync-libssh2,treesync-openssh,rsync,rclone,rclone-c,lftp,sftp,tar-ssh,ssh-cat
 tools=$tools_all
 n_small=10000 large_mib=256 mixed_mib=32 runs_set=0 remote_fs=tmpfs
 cmdline="bench/race.sh${*:+ $*}"
@@ -92,7 +96,7 @@ for t in "${tool_list[@]}"; do
 	case ,$tools_all, in *,"$t",*) ;; *)
 		echo "race.sh: unknown tool '$t' ($tools_all)" >&2; exit 2 ;;
 	esac
-	if [ "$t" != treesync ] && ! command -v "${cmd[$t]}" >/dev/null; then
+	if [ "${t%%-*}" != treesync ] && ! command -v "${cmd[$t]}" >/dev/null; then
 		echo "race.sh: $t skipped: install it with" \
 		    "'apt-get install ${pkg[$t]}'" >&2
 		continue
@@ -202,9 +206,12 @@ sshcmd="ssh -F $TS_SSH_CONFIG -o BatchMode=yes -c aes128-ctr -o MACs=hmac-sha2-2
 run_tool() {
 	local t=$1 host=$2 port=$3 src=$4 dst=$5
 	case $t in
-	treesync)
-		"$ts_bin" -F "$TS_SSH_CONFIG" -q "${ts_jobs[@]}" push "$src" \
-		    "$host:$dst" ;;
+	treesync|treesync-libssh2|treesync-openssh)
+		# treesync: its default transport (auto); the others name one.
+		local tr=()
+		[ "$t" = treesync ] || tr=(--transport "${t#treesync-}")
+		"$ts_bin" -F "$TS_SSH_CONFIG" -q "${tr[@]}" "${ts_jobs[@]}" \
+		    push "$src" "$host:$dst" ;;
 	rsync)
 		rsync -a -e "$sshcmd" "$src/" "$host:$dst/" ;;
 	rclone|rclone-c)

@@ -59,6 +59,13 @@ typedef int	ts_passphrase_fn(const char *key_path, char *buf, size_t size,
 		    void *payload);
 
 /* How to reach a server.  Strings are borrowed for the call. */
+/* How to reach the server (docs/transport.md). */
+enum ts_transport {
+	TS_TRANSPORT_LIBSSH2 = 0,	/* embedded: no external program */
+	TS_TRANSPORT_OPENSSH = 1,	/* the system's ssh, a child process */
+	TS_TRANSPORT_AUTO = 2,		/* openssh when ssh is on PATH */
+};
+
 struct ts_conn_opts {
 	const char	*ssh_config;	/* -F; NULL: ~/.ssh/config */
 	const char	*identity;	/* --identity; NULL: config, defaults */
@@ -74,9 +81,14 @@ struct ts_conn_opts {
 	 * ts_push, ts_pull or ts_check with jobs > 1 to take; those it does
 	 * not need are closed.  0: it opens its own after planning. */
 	int		 spares;
+	enum ts_transport transport;	/* TS_TRANSPORT_LIBSSH2 by default */
+	/* The ssh command for openssh, split into words as a shell would
+	 * (rsync's -e); NULL: "ssh".  Implies openssh under auto. */
+	const char	*rsh;
 };
 #define TS_CONN_OPTS_INIT \
-	{ NULL, NULL, NULL, 0, false, 0, 0, 0, NULL, NULL, 0 }
+	{ NULL, NULL, NULL, 0, false, 0, 0, 0, NULL, NULL, 0, \
+	    TS_TRANSPORT_LIBSSH2, NULL }
 
 struct ts_conn;				/* opaque: one per connection */
 

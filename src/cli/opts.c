@@ -16,7 +16,7 @@ enum {
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
-	OPT_FORCE_DELETE, OPT_NUMERIC_IDS, OPT_METADATA,
+	OPT_FORCE_DELETE, OPT_NUMERIC_IDS, OPT_METADATA, OPT_TRANSPORT,
 };
 
 static const struct option long_opts[] = {
@@ -63,6 +63,8 @@ static const struct option long_opts[] = {
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
+	{ "transport",		required_argument, NULL, OPT_TRANSPORT },
+	{ "rsh",		required_argument, NULL, 'e' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -97,6 +99,10 @@ cli_usage(FILE *f)
 	    "  -p, --port N             server port (mkdir: only --port)\n"
 	    "  --known-hosts FILE       known_hosts file to check the host key\n"
 	    "  --accept-new             trust and record an unknown host key\n"
+	    "  --transport auto|openssh|libssh2  how to reach the server: the\n"
+	    "                           system's ssh, or built in (auto: ssh if\n"
+	    "                           installed; docs/transport.md)\n"
+	    "  -e, --rsh COMMAND        the ssh command, e.g. 'ssh -p 2222' (openssh)\n"
 	    "  --connect-timeout SECS   time to connect and log in (30)\n"
 	    "  --timeout SECS           time to wait for the server (60)\n"
 	    "  --verify=size|hash|none  check after a transfer (size)\n"
@@ -210,7 +216,8 @@ find_command(int argc, char **argv)
 		if (a[0] != '-' || a[1] == '\0')
 			return a;
 		if (a[1] != '-') {	/* -F FILE, -p PORT; -Ffile takes none */
-			if ((a[1] == 'F' || a[1] == 'p' || a[1] == 'j') &&
+			if ((a[1] == 'F' || a[1] == 'p' || a[1] == 'j' ||
+			    a[1] == 'e') &&
 			    a[2] == '\0')
 				i++;
 			continue;
@@ -234,13 +241,17 @@ cli_parse(struct cli *o, int argc, char **argv)
 
 	memset(o, 0, sizeof(*o));
 	o->conn = conn;
+	/* The library's default is libssh2 (no program to find); the
+	 * command line's is the user's own ssh when there is one. */
+	o->conn.transport = TS_TRANSPORT_AUTO;
 	o->verify = TS_VERIFY_SIZE;
 	o->sync = (struct ts_sync_opts)TS_SYNC_OPTS_INIT;
 	cmd = find_command(argc, argv);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
-	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSogaHj:" : "F:p:lvqhnciLSogaHj:", long_opts,
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSogaHj:e:" :
+	    "F:p:lvqhnciLSogaHj:e:", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -260,6 +271,23 @@ cli_parse(struct cli *o, int argc, char **argv)
 			else if (parse_int(optarg, 1, 65535, "port",
 			    &o->conn.port) != 0)
 				return 2;
+			break;
+		case OPT_TRANSPORT:
+			if (strcmp(optarg, "auto") == 0)
+				o->conn.transport = TS_TRANSPORT_AUTO;
+			else if (strcmp(optarg, "openssh") == 0)
+				o->conn.transport = TS_TRANSPORT_OPENSSH;
+			else if (strcmp(optarg, "libssh2") == 0)
+				o->conn.transport = TS_TRANSPORT_LIBSSH2;
+			else {
+				fprintf(stderr, "treesync: bad --transport "
+				    "\"%s\": expected auto, openssh or "
+				    "libssh2\n", optarg);
+				return 2;
+			}
+			break;
+		case 'e':
+			o->conn.rsh = optarg;
 			break;
 		case OPT_KNOWN_HOSTS:
 			o->conn.known_hosts = optarg;
@@ -425,6 +453,12 @@ cli_parse(struct cli *o, int argc, char **argv)
 	}
 	if (optind >= argc) {
 		cli_usage(stderr);
+		return 2;
+	}
+	if (o->conn.rsh != NULL &&
+	    o->conn.transport == TS_TRANSPORT_LIBSSH2) {
+		fputs("treesync: -e/--rsh runs ssh: it needs --transport "
+		    "openssh or auto\n", stderr);
 		return 2;
 	}
 	o->sync.verify = o->verify;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -21,6 +22,7 @@
 #include "spare.h"
 #include "ssh.h"
 #include "sshconf.h"
+#include "sshproc.h"
 #include "target.h"
 #include "verify.h"
 #include "xfer.h"
@@ -31,6 +33,9 @@
  * trips) took the other. */
 #define CONN_SPARES_MIN_HANDSHAKE_MS	50
 #define CONN_SPARES_MIN_AUTH_MS		30
+/* Under openssh only the whole login is seen: process start, connect,
+ * key exchange and login, and the SFTP version. */
+#define CONN_SPARES_MIN_OPENSSH_MS	150
 
 struct ts_conn {
 	struct ssh	*ssh;
@@ -39,7 +44,7 @@ struct ts_conn {
 	/* What it was opened with, so workers can open more like it. */
 	char		*target;
 	struct ts_conn_opts opts;
-	char		*ssh_config, *identity, *known_hosts;
+	char		*ssh_config, *identity, *known_hosts, *rsh;
 	/* Asked for with opts.spares: more like it, being opened. */
 	struct ts_conn_opts spare_opts;
 	int		 want_spares;	/* opts.spares: how many open early */
@@ -105,6 +110,137 @@ conn_handshaken(void *arg, int ms)
 		conn_start_spares(c, c->want_spares, "connecting", ms);
 }
 
+/* A connection not yet open, keeping what it was opened with so that
+ * workers can open more like it; 0 or TS_ENOMEM. */
+static int
+conn_new(struct ts_conn **out, const struct target *t, const char *target,
+    const struct ts_conn_opts *opts)
+{
+	struct ts_conn	*c;
+
+	if ((*out = c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->path = strdup(t->path)) == NULL ||
+	    (c->target = strdup(target)) == NULL ||
+	    (opts->ssh_config != NULL &&
+	    (c->ssh_config = strdup(opts->ssh_config)) == NULL) ||
+	    (opts->identity != NULL &&
+	    (c->identity = strdup(opts->identity)) == NULL) ||
+	    (opts->known_hosts != NULL &&
+	    (c->known_hosts = strdup(opts->known_hosts)) == NULL) ||
+	    (opts->rsh != NULL && (c->rsh = strdup(opts->rsh)) == NULL))
+		return TS_ENOMEM;
+	c->opts = *opts;
+	c->opts.ssh_config = c->ssh_config;
+	c->opts.identity = c->identity;
+	c->opts.known_hosts = c->known_hosts;
+	c->opts.rsh = c->rsh;
+	c->opts.spares = 0;
+	/* Spares never ask for a passphrase nor record a host key: they
+	 * fail instead, and the job opens those after this one. */
+	c->spare_opts = c->opts;
+	c->spare_opts.accept_new = false;
+	c->spare_opts.passphrase = NULL;
+	/* Spares open early only to a distant server.  To a near one they
+	 * would cost more CPU than time they save: the job opens them after
+	 * planning, and only as many as the plan needs. */
+	c->want_spares = opts->spares;
+	return 0;
+}
+
+/*
+ * Which transport o asks for, auto resolved: openssh when -e names a
+ * command or an ssh is on PATH (what the user's "ssh HOST" runs), else
+ * libssh2.  why (may be NULL) gets the reason, for -v.
+ */
+static enum ts_transport
+conn_transport(const struct ts_conn_opts *o, char *why, size_t size)
+{
+	char	 prog[PATH_MAX], dummy[8];
+
+	if (why == NULL) {
+		why = dummy;
+		size = sizeof(dummy);
+	}
+	switch (o->transport) {
+	case TS_TRANSPORT_OPENSSH:
+		snprintf(why, size, "as asked");
+		return TS_TRANSPORT_OPENSSH;
+	case TS_TRANSPORT_AUTO:
+		if (o->rsh != NULL) {
+			snprintf(why, size, "an ssh command was given (-e)");
+			return TS_TRANSPORT_OPENSSH;
+		}
+		if (sshproc_find(NULL, prog, sizeof(prog))) {
+			snprintf(why, size, "%s is on PATH", prog);
+			return TS_TRANSPORT_OPENSSH;
+		}
+		snprintf(why, size, "no ssh program on PATH");
+		return TS_TRANSPORT_LIBSSH2;
+	default:
+		snprintf(why, size, "as asked");
+		return TS_TRANSPORT_LIBSSH2;
+	}
+}
+
+/*
+ * The openssh transport's half of conn_open_cancelable: ssh reads the
+ * user's config itself, so only what the caller set becomes an option
+ * and the host goes as the user wrote it.
+ */
+static int
+conn_open_openssh(struct ts_conn *c, const struct target *t,
+    const struct ts_conn_opts *opts, int cancel_fd, struct ts_error *err)
+{
+	struct sshproc_opts	 po;
+	struct ssh_opts		 so;
+	long long		 t0;
+	struct timespec		 ts;
+	int			 rc, ms;
+
+	memset(&po, 0, sizeof(po));
+	po.rsh = opts->rsh;
+	po.host = t->host;
+	po.port = opts->port != 0 ? opts->port : t->port;
+	po.user = t->user;
+	po.config = opts->ssh_config;
+	po.identity = opts->identity;
+	po.known_hosts = opts->known_hosts;
+	po.accept_new = opts->accept_new;
+	po.connect_timeout_s = opts->connect_timeout;
+	po.keepalive_s = opts->keepalive;
+	po.passphrase = opts->passphrase;
+	po.passphrase_payload = opts->passphrase_payload;
+	memset(&so, 0, sizeof(so));
+	so.host = t->host;
+	so.port = po.port;
+	so.io_timeout_ms = 1000 * (opts->io_timeout > 0 ? opts->io_timeout :
+	    60);
+	so.cancel_fd = cancel_fd;
+	so.openssh = &po;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if ((rc = ssh_connect(&c->ssh, &so, err)) != 0)
+		return rc;
+	/* The first reply needs ssh's connect, key exchange and login:
+	 * waiting for it covers them, under the connect timeout when one
+	 * was set (ssh's own ConnectTimeout stops at the key exchange). */
+	if (opts->connect_timeout > 0)
+		c->ssh->io_timeout_ms = 1000 * opts->connect_timeout;
+	else if (c->ssh->io_timeout_ms < 30000)
+		c->ssh->io_timeout_ms = 30000;
+	if ((rc = sftp_start(&c->sftp, c->ssh, err)) != 0)
+		return rc;
+	c->ssh->io_timeout_ms = so.io_timeout_ms;
+	/* ssh does not say when its key exchange ended: the whole login
+	 * (about nine round trips) stands for the handshake and login. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms = (int)((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0);
+	c->ssh->auth_ms = ms;
+	if (ms >= CONN_SPARES_MIN_OPENSSH_MS)
+		conn_start_spares(c, c->want_spares, "connecting", ms);
+	return 0;
+}
+
 int
 conn_open_cancelable(struct ts_conn **out, const char *target,
     const struct ts_conn_opts *opts, int cancel_fd, struct ts_error *err)
@@ -126,7 +262,21 @@ conn_open_cancelable(struct ts_conn **out, const char *target,
 		opts = &none;
 	if ((rc = target_parse(&t, target, err)) != 0)
 		return rc;
-	if ((rc = sshconf_load(&cf, opts->ssh_config, t.host, err)) != 0)
+	if (conn_transport(opts, NULL, 0) == TS_TRANSPORT_OPENSSH) {
+		if ((rc = conn_new(&c, &t, target, opts)) != 0) {
+			rc = error_set(err, rc, "out of memory");
+			goto out;
+		}
+		c->opts.transport = TS_TRANSPORT_OPENSSH;
+		c->spare_opts.transport = TS_TRANSPORT_OPENSSH;
+		if ((rc = conn_open_openssh(c, &t, opts, cancel_fd, err)) != 0)
+			goto out;
+		*out = c;
+		c = NULL;	/* transferred */
+		goto out;
+	}
+	if ((rc = sshconf_load(&cf, opts->ssh_config, t.host, t.user,
+	    err)) != 0)
 		goto out;
 	memset(&so, 0, sizeof(so));
 	so.host = cf.hostname != NULL ? cf.hostname : t.host;
@@ -175,32 +325,12 @@ conn_open_cancelable(struct ts_conn **out, const char *target,
 	so.passphrase_payload = opts->passphrase_payload;
 	so.cancel_fd = cancel_fd;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->path = strdup(t.path)) == NULL ||
-	    (c->target = strdup(target)) == NULL ||
-	    (opts->ssh_config != NULL &&
-	    (c->ssh_config = strdup(opts->ssh_config)) == NULL) ||
-	    (opts->identity != NULL &&
-	    (c->identity = strdup(opts->identity)) == NULL) ||
-	    (opts->known_hosts != NULL &&
-	    (c->known_hosts = strdup(opts->known_hosts)) == NULL)) {
-		rc = error_set(err, TS_ENOMEM, "out of memory");
+	if ((rc = conn_new(&c, &t, target, opts)) != 0) {
+		rc = error_set(err, rc, "out of memory");
 		goto out;
 	}
-	c->opts = *opts;
-	c->opts.ssh_config = c->ssh_config;
-	c->opts.identity = c->identity;
-	c->opts.known_hosts = c->known_hosts;
-	c->opts.spares = 0;
-	/* Spares never ask for a passphrase nor record a host key: they
-	 * fail instead, and the job opens those after this one. */
-	c->spare_opts = c->opts;
-	c->spare_opts.accept_new = false;
-	c->spare_opts.passphrase = NULL;
-	/* Spares open early only to a distant server.  To a near one they
-	 * would cost more CPU than time they save: the job opens them after
-	 * planning, and only as many as the plan needs. */
-	c->want_spares = opts->spares;
+	c->opts.transport = TS_TRANSPORT_LIBSSH2;
+	c->spare_opts.transport = TS_TRANSPORT_LIBSSH2;
 	so.on_handshake = conn_handshaken;
 	so.on_handshake_arg = c;
 	if ((rc = ssh_connect(&c->ssh, &so, err)) != 0)
@@ -230,7 +360,16 @@ int
 ts_conn_open(struct ts_conn **out, const char *target,
     const struct ts_conn_opts *opts, struct ts_error *err)
 {
-	return conn_open(out, target, opts, err);
+	struct ts_conn_opts	 o = TS_CONN_OPTS_INIT;
+	char			 why[PATH_MAX + 32];
+
+	if (opts != NULL)
+		o = *opts;
+	/* Said once, for the first connection: the others are like it. */
+	o.transport = conn_transport(&o, why, sizeof(why));
+	log_msg(TS_LOG_INFO, "transport: %s (%s)", o.transport ==
+	    TS_TRANSPORT_OPENSSH ? "openssh" : "libssh2", why);
+	return conn_open(out, target, &o, err);
 }
 
 void
@@ -281,6 +420,7 @@ ts_conn_free(struct ts_conn *c)
 	free(c->ssh_config);
 	free(c->identity);
 	free(c->known_hosts);
+	free(c->rsh);
 	free(c);
 }
 

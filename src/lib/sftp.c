@@ -535,7 +535,7 @@ sftp_io(struct sftp *s, bool *progress, struct ts_error *err)
 	if (s->failed)
 		return sftp_failure(s, err);
 	while (s->out_off < s->out.len) {
-		n = libssh2_channel_write(s->ch, (const char *)s->out.data +
+		n = ssh_stream_write(s->ssh, s->ch, (const char *)s->out.data +
 		    s->out_off, s->out.len - s->out_off);
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			break;
@@ -557,7 +557,7 @@ sftp_io(struct sftp *s, bool *progress, struct ts_error *err)
 		s->out_off = 0;
 	}
 	for (;;) {
-		n = libssh2_channel_read(s->ch, (char *)s->in + s->in_len,
+		n = ssh_stream_read(s->ssh, s->ch, (char *)s->in + s->in_len,
 		    s->in_cap - s->in_len);
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			break;
@@ -569,8 +569,6 @@ sftp_io(struct sftp *s, bool *progress, struct ts_error *err)
 			return sftp_failure(s, err);
 		}
 		if (n == 0) {
-			if (!libssh2_channel_eof(s->ch))
-				break;
 			snprintf(msg, sizeof(msg), "the SFTP server on \"%s\" "
 			    "closed the session", s->ssh->host);
 			return sftp_fail_now(s, err, TS_ECONN, msg);

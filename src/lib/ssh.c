@@ -165,14 +165,41 @@ ssh_poll_prepare(struct ssh *s, bool want_read, struct pollfd *pfd)
 	setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
+/* ssh_wait() for the openssh transport: the stream, ssh's stderr and
+ * cancel_fd. */
+static int
+ssh_wait_proc(struct ssh *s, int timeout_ms, bool want_read)
+{
+	struct pollfd	 pfd[SSHPROC_POLL_MAX + 1];
+	int		 n, rc;
+
+	n = sshproc_poll_prepare(s->proc, want_read, pfd);
+	pfd[n].fd = s->cancel_fd;
+	pfd[n].events = POLLIN;
+	pfd[n].revents = 0;
+	do {
+		rc = poll(pfd, (nfds_t)(n + (s->cancel_fd != -1)), timeout_ms);
+	} while (rc == -1 && errno == EINTR);
+	if (rc > 0 && s->cancel_fd != -1 && pfd[n].revents != 0)
+		return -2;
+	if (rc > 0)
+		sshproc_polled(s->proc, pfd, n);
+	return rc;
+}
+
 int
 ssh_wait(struct ssh *s, int timeout_ms, bool want_read, struct ts_error *err)
 {
 	struct pollfd	 pfd;
 	int		 rc;
 
-	ssh_poll_prepare(s, want_read, &pfd);
-	if ((rc = poll_or_cancel(&pfd, s->cancel_fd, timeout_ms)) == -2)
+	if (s->proc != NULL)
+		rc = ssh_wait_proc(s, timeout_ms, want_read);
+	else {
+		ssh_poll_prepare(s, want_read, &pfd);
+		rc = poll_or_cancel(&pfd, s->cancel_fd, timeout_ms);
+	}
+	if (rc == -2)
 		return error_set(err, TS_ECANCELED, "connection to \"%s\" "
 		    "abandoned", s->host);
 	if (rc == -1)
@@ -187,18 +214,26 @@ ssh_wait(struct ssh *s, int timeout_ms, bool want_read, struct ts_error *err)
 int
 ssh_wait_many(struct ssh *const *v, size_t n, int timeout_ms)
 {
-	struct pollfd	 pfd[SSH_WAIT_MAX];
+	struct pollfd	 pfd[SSHPROC_POLL_MAX * SSH_WAIT_MAX];
 	size_t		 i;
-	int		 rc;
+	int		 rc, k = 0, at[SSH_WAIT_MAX], np[SSH_WAIT_MAX];
 
 	assert(n > 0 && n <= SSH_WAIT_MAX);
 	for (i = 0; i < n; i++) {
 		assert(v[i]->cancel_fd == -1);
-		ssh_poll_prepare(v[i], true, &pfd[i]);
+		at[i] = k;
+		if (v[i]->proc != NULL)
+			k += np[i] = sshproc_poll_prepare(v[i]->proc, true,
+			    &pfd[k]);
+		else
+			ssh_poll_prepare(v[i], true, &pfd[k++]);
 	}
 	do {
-		rc = poll(pfd, (nfds_t)n, timeout_ms);
+		rc = poll(pfd, (nfds_t)k, timeout_ms);
 	} while (rc == -1 && errno == EINTR);
+	for (i = 0; rc > 0 && i < n; i++)
+		if (v[i]->proc != NULL)
+			sshproc_polled(v[i]->proc, &pfd[at[i]], np[i]);
 	/* A failed poll shows in the next reads. */
 	return rc == 0 ? TS_ECONN : 0;
 }
@@ -209,6 +244,8 @@ ssh_error(struct ssh *s, int rc, struct ts_error *err, const char *what)
 	char	*msg = NULL;
 	int	 code;
 
+	if (s->proc != NULL)
+		return sshproc_error(s->proc, s->host, what, err);
 	libssh2_session_last_error(s->session, &msg, NULL, 0);
 	switch (rc) {
 	case LIBSSH2_ERROR_SOCKET_DISCONNECT:
@@ -608,6 +645,13 @@ ssh_connect(struct ssh **out, const struct ssh_opts *o, struct ts_error *err)
 	s->io_timeout_ms = o->io_timeout_ms;
 	s->port = o->port;
 	snprintf(s->host, sizeof(s->host), "%s", o->host);
+	if (o->openssh != NULL) {
+		/* ssh logs in while the SFTP engine waits for its version. */
+		if ((rc = sshproc_start(&s->proc, o->openssh, err)) != 0)
+			goto fail;
+		*out = s;
+		return 0;
+	}
 	t0 = now_ms();
 	if ((rc = tcp_connect(&s->fd, o->host, o->port, o->connect_timeout_ms,
 	    o->cancel_fd, err)) != 0)
@@ -680,6 +724,8 @@ ssh_keepalive(struct ssh *s)
 {
 	int	 next;
 
+	if (s->proc != NULL)
+		return;		/* ServerAliveInterval, ssh's own */
 	libssh2_keepalive_send(s->session, &next);
 }
 
@@ -690,6 +736,7 @@ ssh_free(struct ssh *s)
 
 	if (s == NULL)
 		return;
+	sshproc_free(s->proc, s->broken);
 	if (s->session != NULL) {
 		/* A polite goodbye, bounded: never wait long for a dead peer. */
 		for (i = 0; !s->broken && i < 20 && libssh2_session_disconnect(
@@ -738,6 +785,10 @@ ssh_open_subsystem(LIBSSH2_CHANNEL **out, struct ssh *s, const char *name,
 	int		 rc;
 
 	*out = NULL;
+	if (s->proc != NULL) {
+		assert(strcmp(name, "sftp") == 0);
+		return 0;
+	}
 	if ((rc = ssh_open_channel(&ch, s, err)) != 0)
 		return rc;
 	SSH_RETRY(s, rc, libssh2_channel_process_startup(ch, "subsystem",
@@ -770,6 +821,29 @@ ssh_channel_close(struct ssh *s, LIBSSH2_CHANNEL *ch)
 	libssh2_channel_free(ch);
 }
 
+ssize_t
+ssh_stream_write(struct ssh *s, LIBSSH2_CHANNEL *ch, const void *data,
+    size_t len)
+{
+	if (s->proc != NULL)
+		return sshproc_write(s->proc, data, len);
+	return libssh2_channel_write(ch, data, len);
+}
+
+ssize_t
+ssh_stream_read(struct ssh *s, LIBSSH2_CHANNEL *ch, void *data, size_t len)
+{
+	ssize_t	 n;
+
+	if (s->proc != NULL)
+		return sshproc_read(s->proc, data, len);
+	n = libssh2_channel_read(ch, data, len);
+	/* 0 without EOF: nothing this time. */
+	if (n == 0 && !libssh2_channel_eof(ch))
+		return LIBSSH2_ERROR_EAGAIN;
+	return n;
+}
+
 int
 ssh_exec(struct ssh *s, const char *cmd, const void *in, size_t inlen,
     struct buf *out, int *exit_status, struct ts_error *err)
@@ -782,6 +856,9 @@ ssh_exec(struct ssh *s, const char *cmd, const void *in, size_t inlen,
 	int		 rc;
 
 	*exit_status = -1;
+	if (s->proc != NULL)
+		return sshproc_exec(s->proc, cmd, in, inlen, out, exit_status,
+		    s->io_timeout_ms, s->cancel_fd, err);
 	if ((rc = ssh_open_channel(&ch, s, err)) != 0)
 		return rc;
 	SSH_RETRY(s, rc, libssh2_channel_process_startup(ch, "exec",

@@ -1,6 +1,9 @@
 /*
- * The SSH layer: one TCP connection and one libssh2 session, always in
- * non-blocking mode so that every wait is a poll() with a timeout.
+ * The SSH layer, the transport under the SFTP engine: a byte stream to the
+ * server's sftp subsystem and commands run with a stdin.  Two kinds behind
+ * the same functions: one TCP connection and one libssh2 session (always
+ * non-blocking, so that every wait is a poll() with a timeout), or the
+ * system's ssh as a child process (sshproc.c).
  */
 #ifndef TS_SSH_H
 #define TS_SSH_H
@@ -8,6 +11,7 @@
 #include <libssh2.h>
 
 #include "buf.h"
+#include "sshproc.h"
 #include "treesync.h"
 
 struct ssh_opts {
@@ -31,6 +35,9 @@ struct ssh_opts {
 	 * about three round trips.  NULL: nobody asks. */
 	void		(*on_handshake)(void *arg, int ms);
 	void		*on_handshake_arg;
+	/* Not NULL: the openssh transport, with these words for ssh (the
+	 * fields above but host, io_timeout_ms and cancel_fd unused). */
+	const struct sshproc_opts *openssh;
 };
 
 struct ssh {
@@ -42,6 +49,7 @@ struct ssh {
 	char		 host[256];	/* for messages */
 	bool		 broken;	/* failed: no goodbye on free */
 	int		 port;
+	struct sshproc	*proc;		/* the openssh transport, or NULL */
 };
 
 /* Connects, checks the host key, logs in; *out is the caller's. */
@@ -65,10 +73,17 @@ int	ssh_error(struct ssh *s, int rc, struct ts_error *err, const char *what);
 void	ssh_keepalive(struct ssh *s);
 
 /* Opens a session channel with a large window and starts the subsystem
- * (e.g. "sftp").  *out is the caller's, freed with ssh_channel_close. */
+ * (e.g. "sftp").  *out is the caller's, freed with ssh_channel_close.
+ * Under openssh, ssh started the sftp subsystem itself: *out is NULL. */
 int	ssh_open_subsystem(LIBSSH2_CHANNEL **out, struct ssh *s,
 	    const char *name, struct ts_error *err);
 void	ssh_channel_close(struct ssh *s, LIBSSH2_CHANNEL *ch);
+/* The subsystem's stream, non-blocking: bytes moved, 0 at its end,
+ * LIBSSH2_ERROR_EAGAIN, or another negative number for ssh_error(). */
+ssize_t	ssh_stream_write(struct ssh *s, LIBSSH2_CHANNEL *ch,
+	    const void *data, size_t len);
+ssize_t	ssh_stream_read(struct ssh *s, LIBSSH2_CHANNEL *ch, void *data,
+	    size_t len);
 
 /*
  * Runs cmd over an exec channel, writes in[0..inlen) to its stdin then

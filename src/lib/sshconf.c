@@ -29,7 +29,7 @@
 enum keyword {
 	K_HOST, K_MATCH, K_INCLUDE, K_HOSTNAME, K_USER, K_PORT,
 	K_IDENTITYFILE, K_IDENTITIESONLY, K_KNOWNHOSTS, K_STRICT,
-	K_CONNECTTIMEOUT, K_ALIVE,
+	K_CONNECTTIMEOUT, K_ALIVE, K_UNSUPPORTED,
 };
 
 /* The keywords we use, spelt as ssh_config(5) does for messages. */
@@ -49,12 +49,26 @@ static const struct {
 	{ "StrictHostKeyChecking",	K_STRICT },
 	{ "ConnectTimeout",		K_CONNECTTIMEOUT },
 	{ "ServerAliveInterval",	K_ALIVE },
+	/* They change where or how to connect: ignoring them would reach
+	 * another machine, or fail in a way that hides why.  "none" (or
+	 * "no") is their default, and fine. */
+	{ "ProxyJump",			K_UNSUPPORTED },
+	{ "ProxyCommand",		K_UNSUPPORTED },
+	{ "CertificateFile",		K_UNSUPPORTED },
+	{ "HostKeyAlias",		K_UNSUPPORTED },
+	{ "KnownHostsCommand",		K_UNSUPPORTED },
+	{ "PKCS11Provider",		K_UNSUPPORTED },
+	{ "SecurityKeyProvider",	K_UNSUPPORTED },
+	{ "CanonicalizeHostname",	K_UNSUPPORTED },
+	{ "GSSAPIAuthentication",	K_UNSUPPORTED },
+	{ "RemoteCommand",		K_UNSUPPORTED },
 };
 
 /* One parse, across the file and the files it includes. */
 struct parse {
 	struct sshconf	*c;
 	const char	*host;		/* as given; Host lines match it */
+	const char	*user;		/* as given, or NULL */
 	struct ts_error	*err;
 	/* Where 0 is a value of its own, "set yet?" needs a flag. */
 	bool		 have_timeout, have_alive, have_known_hosts;
@@ -604,6 +618,104 @@ do_include(struct parse *ps, const struct where *w, char **av, int ac,
 }
 
 /*
+ * Whether s matches a comma-separated pattern list: no negated pattern
+ * ("!p") matches and some other one does (OpenSSH match_pattern_list).
+ * Host names compare without case, as ssh(1) lowercases them.
+ */
+static bool
+match_list(const char *s, const char *list, bool nocase)
+{
+	char	 pat[256], low[256];
+	size_t	 n, i;
+	bool	 pos = false, neg;
+
+	snprintf(low, sizeof(low), "%s", s);
+	for (i = 0; nocase && low[i] != '\0'; i++)
+		if (low[i] >= 'A' && low[i] <= 'Z')
+			low[i] = (char)(low[i] - 'A' + 'a');
+	while (*list != '\0') {
+		n = strcspn(list, ",");
+		neg = *list == '!';
+		if (n - neg < sizeof(pat)) {
+			memcpy(pat, list + neg, n - neg);
+			pat[n - neg] = '\0';
+			for (i = 0; nocase && pat[i] != '\0'; i++)
+				if (pat[i] >= 'A' && pat[i] <= 'Z')
+					pat[i] = (char)(pat[i] - 'A' + 'a');
+			if (match_pattern(low, pat)) {
+				if (neg)
+					return false;
+				pos = true;
+			}
+		}
+		list += n + (list[n] == ',');
+	}
+	return pos;
+}
+
+/*
+ * Match: the block applies when every criterion holds ("!" negates one).
+ * host is the HostName as set so far (else the name given), originalhost
+ * the name given, user the remote user (given, else set so far, else the
+ * local one), localuser ours (ssh_config(5) Match).  Criteria we cannot
+ * evaluate are refused, naming them: skipping the block could be as
+ * wrong as applying it.
+ */
+static int
+do_match(struct parse *ps, const struct where *w, char **av, int ac,
+    bool never, bool *active)
+{
+	const char	*crit, *v, *lu;
+	bool		 result = true, neg, m;
+	int		 i;
+
+	if (ac == 0)
+		return conf_error(ps, w, "Match needs criteria");
+	for (i = 0; i < ac; i++) {
+		neg = av[i][0] == '!';
+		crit = av[i] + neg;
+		if (strcasecmp(crit, "all") == 0) {
+			if (ac != 1 || neg)
+				return conf_error(ps, w, "Match all must "
+				    "appear alone");
+			continue;
+		}
+		if (strcasecmp(crit, "host") != 0 &&
+		    strcasecmp(crit, "originalhost") != 0 &&
+		    strcasecmp(crit, "user") != 0 &&
+		    strcasecmp(crit, "localuser") != 0) {
+			*active = false;
+			if (!result || never)
+				return 0;	/* not reached by ssh either */
+			return conf_error(ps, w, "Match %s is not supported by "
+			    "the libssh2 transport; use --transport openssh",
+			    crit);
+		}
+		if (i + 1 == ac)
+			return conf_error(ps, w, "Match %s needs a pattern "
+			    "list", crit);
+		v = av[++i];
+		if (strcasecmp(crit, "host") == 0)
+			m = match_list(ps->c->hostname != NULL ?
+			    ps->c->hostname : ps->host, v, true);
+		else if (strcasecmp(crit, "originalhost") == 0)
+			m = match_list(ps->host, v, true);
+		else if (strcasecmp(crit, "user") == 0) {
+			lu = ps->user != NULL ? ps->user : ps->c->user != NULL ?
+			    ps->c->user : local_user(ps);
+			m = lu != NULL && match_list(lu, v, false);
+		} else {
+			lu = local_user(ps);
+			m = lu != NULL && match_list(lu, v, false);
+		}
+		if (m == neg)
+			result = false;
+	}
+	*active = result && !never;
+	return 0;
+}
+
+/*
  * Host: the block applies when the host matches one of the patterns and
  * none of the negated ones ("!pattern"), which exclude it whatever else
  * matched (ssh_config(5) PATTERNS).
@@ -812,17 +924,17 @@ parse_line(struct parse *ps, char *line, const struct where *w, int depth,
 	case K_HOST:
 		return do_host(ps, w, av, ac, never, active);
 	case K_MATCH:
-		/* Only "Match all" is understood; any other Match block is
-		 * skipped, as if its criteria were false.  XXX: Match host,
-		 * originalhost, user... are not evaluated. */
-		if (ac == 0)
-			return conf_error(ps, w, "Match needs criteria");
-		*active = !never && ac == 1 && strcasecmp(av[0], "all") == 0;
-		return 0;
+		return do_match(ps, w, av, ac, never, active);
 	case K_INCLUDE:
 		if (ac == 0)
 			return conf_error(ps, w, "Include needs a file");
 		return do_include(ps, w, av, ac, depth, never, active);
+	case K_UNSUPPORTED:
+		if (!*active || (ac == 1 && (strcasecmp(av[0], "none") == 0 ||
+		    strcasecmp(av[0], "no") == 0)))
+			return 0;
+		return conf_error(ps, w, "%s is not supported by the libssh2 "
+		    "transport; use --transport openssh", keywords[i].name);
 	default:
 		return do_setting(ps, w, keywords[i].kw, keywords[i].name, av,
 		    ac, *active);
@@ -944,17 +1056,19 @@ parse_top(struct parse *ps, const char *text, size_t len, const char *file)
 
 int
 sshconf_parse(struct sshconf *out, const char *text, size_t len,
-    const char *host, const char *file, struct ts_error *err)
+    const char *host, const char *user, const char *file,
+    struct ts_error *err)
 {
 	struct parse	 ps;
 
 	parse_init(&ps, out, host, err);
+	ps.user = user;
 	return parse_top(&ps, text, len, file);
 }
 
 int
 sshconf_load(struct sshconf *out, const char *path, const char *host,
-    struct ts_error *err)
+    const char *user, struct ts_error *err)
 {
 	struct parse	 ps;
 	struct buf	 data;
@@ -964,6 +1078,7 @@ sshconf_load(struct sshconf *out, const char *path, const char *host,
 	int		 rc;
 
 	parse_init(&ps, out, host, err);
+	ps.user = user;
 	buf_init(&data, MAX_FILE);
 	if (path != NULL && strcasecmp(path, "none") == 0) {
 		rc = 0;			/* ssh -F none: no file at all */

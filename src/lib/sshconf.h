@@ -4,8 +4,12 @@
  *
  * Differences from ssh(1), on purpose or for now:
  * - Only the one file is read, not /etc/ssh/ssh_config as well.
- * - "Match all" applies like "Host *"; every other Match block is skipped
- *   (its values are still checked), as if its criteria were false.
+ * - Match evaluates all, host, originalhost, user and localuser; any other
+ *   criterion (exec, canonical, final, localnetwork, tagged...) is refused
+ *   by name, as are keywords that change how to connect and that the
+ *   libssh2 transport cannot do (ProxyJump, ProxyCommand, CertificateFile,
+ *   ...): the message names the file and line and says --transport
+ *   openssh, which runs ssh(1) and so does all of them.
  * - ~ and %d are $HOME when it is set, else the home in the password file.
  * - IdentityFile and UserKnownHostsFile take the tokens %% %d %h %i %n %u
  *   and ${VAR}; other tokens (%p, %r, %C...) are refused, since the final
@@ -45,16 +49,19 @@ struct sshconf {
 /*
  * Reads path (NULL: ~/.ssh/config; a missing default file is fine, a
  * missing -F file is an error; "none" reads nothing, as ssh -F none) and
- * fills out with the settings for host, the name as the user gave it.
+ * fills out with the settings for host, the name as the user gave it,
+ * and user, the remote user given with it (NULL: none; Match user then
+ * sees the config's User, else the local user, as ssh(1) does).
  * On failure out holds no settings and err says which file and line.
  * The caller releases out with sshconf_dispose.
  */
 int	sshconf_load(struct sshconf *out, const char *path, const char *host,
-	    struct ts_error *err);
+	    const char *user, struct ts_error *err);
 /* The same over text already in memory; file names only appear in
  * messages (Include still reads files). */
 int	sshconf_parse(struct sshconf *out, const char *text, size_t len,
-	    const char *host, const char *file, struct ts_error *err);
+	    const char *host, const char *user, const char *file,
+	    struct ts_error *err);
 /* Leaves c holding no settings; zeroed or NULL is fine. */
 void	sshconf_dispose(struct sshconf *c);
 

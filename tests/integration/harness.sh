@@ -10,8 +10,10 @@
 #	    [--force-internal-sftp] [--extra "sshd_config lines"]
 #	ts put "$TS_LOCAL/f" "tshost:$TS_REMOTE/f"
 #
-# Environment it reads: TREESYNC (the binary; default build/treesync) and
-# TS_SOURCE_DIR (the repository root; default: derived from this file).
+# Environment it reads: TREESYNC (the binary; default build/treesync),
+# TS_SOURCE_DIR (the repository root; default: derived from this file) and
+# TS_TRANSPORT (openssh, libssh2 or auto: every treesync the test runs gets
+# --transport with it; unset: treesync's own default, auto).
 # What it exports after ts_sshd_start: TS_HOST, TS_PORT, TS_USER, TS_KEY,
 # TS_KNOWN_HOSTS, TS_SSH_CONFIG, TS_REMOTE, TS_LOCAL, TS_TMP, TS_SSHD_DIR,
 # TS_SSHD_LOG, TS_SSHD_PID, TS_AUTHORIZED_KEYS, TS_HOSTKEY_ED25519,
@@ -50,6 +52,20 @@ TS_LOCAL=$TS_TMP/local
 mkdir -p "$TS_REMOTE" "$TS_LOCAL" "$TS_TMP/home" "$TS_TMP/keys"
 chmod 700 "$TS_TMP/home" "$TS_TMP/keys"
 export TS_REMOTE TS_LOCAL
+
+# The transport under test: $TREESYNC becomes a wrapper that passes it, so
+# that tests calling "$TREESYNC" directly run under it too.
+case ${TS_TRANSPORT:-} in
+'') ;;
+auto | openssh | libssh2)
+	mkdir -p "$TS_TMP/bin"
+	printf '#!/bin/sh\nexec %q --transport %q "$@"\n' "$TREESYNC" \
+	    "$TS_TRANSPORT" >"$TS_TMP/bin/treesync"
+	chmod +x "$TS_TMP/bin/treesync"
+	TREESYNC=$TS_TMP/bin/treesync
+	;;
+*) ts_fail "TS_TRANSPORT must be openssh, libssh2 or auto, not '$TS_TRANSPORT'" ;;
+esac
 
 # No ssh-agent, no ~/.ssh of the machine: only the keys and files the
 # harness makes take part.
@@ -207,10 +223,14 @@ ts_sshd_stop() {
 #               or /ABSOLUTE/PATH        or a test's own executable
 #   --force-internal-sftp                 ForceCommand internal-sftp: no exec
 #   --extra "lines"                       appended to sshd_config
+#   --log-level LEVEL                     sshd's LogLevel (VERBOSE)
+#   --also                                keep the server started before
+#                                         running (TS_PORT etc. become the
+#                                         new one's)
 # shellcheck disable=SC2120	# the options are optional
 ts_sshd_start() {
 	local subsystem=internal force=0 extra='' sftp_cmd attempt n d port
-	local pid i
+	local pid i log_level=VERBOSE also=0
 
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -219,6 +239,8 @@ ts_sshd_start() {
 		--force-internal-sftp) force=1; shift ;;
 		--extra) extra=${2?--extra needs a value}; shift 2 ;;
 		--extra=*) extra=${1#*=}; shift ;;
+		--log-level) log_level=${2:?--log-level needs a value}; shift 2 ;;
+		--also) also=1; shift ;;
 		*) ts_fail "ts_sshd_start: unknown option '$1'" ;;
 		esac
 	done
@@ -242,7 +264,7 @@ ts_sshd_start() {
 		mkdir -p /run/sshd && chmod 755 /run/sshd
 	fi
 
-	ts_sshd_stop
+	[ "$also" -eq 1 ] || ts_sshd_stop
 	_ts_make_keys
 	[ -n "$_ts_watchdog_pid" ] || _ts_start_watchdog
 
@@ -273,7 +295,7 @@ PrintLastLog no
 UseDNS no
 # exec channels would otherwise pay for root's slow shell start-up
 SetEnv SHLVL=1
-LogLevel VERBOSE
+LogLevel $log_level
 Subsystem sftp $sftp_cmd
 EOF
 		if [ "$force" -eq 1 ]; then
@@ -351,6 +373,15 @@ Host tshost
 	UserKnownHostsFile $TS_KNOWN_HOSTS
 EOF
 	export TS_KNOWN_HOSTS TS_SSH_CONFIG
+}
+
+# Prints the transport treesync uses under this test: openssh or libssh2
+# (auto, the default, is openssh where an ssh is on PATH).
+ts_transport() {
+	case ${TS_TRANSPORT:-auto} in
+	auto) if command -v ssh >/dev/null; then echo openssh; else echo libssh2; fi ;;
+	*) echo "$TS_TRANSPORT" ;;
+	esac
 }
 
 # treesync with the harness's ssh config: ts put f "tshost:$TS_REMOTE/f".

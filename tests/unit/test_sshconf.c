@@ -89,8 +89,8 @@ parse(struct sshconf *c, const char *text, const char *host)
 {
 	struct ts_error	 err = { 0 };
 
-	assert_int_equal(sshconf_parse(c, text, strlen(text), host, "cfg",
-	    &err), 0);
+	assert_int_equal(sshconf_parse(c, text, strlen(text), host, NULL,
+	    "cfg", &err), 0);
 	assert_int_equal(err.code, TS_OK);
 }
 
@@ -101,8 +101,8 @@ parse_bad(const char *text, const char *msg)
 	struct sshconf	 c;
 	struct ts_error	 err = { 0 };
 
-	assert_int_equal(sshconf_parse(&c, text, strlen(text), "h", "cfg",
-	    &err), TS_EINVAL);
+	assert_int_equal(sshconf_parse(&c, text, strlen(text), "h", NULL,
+	    "cfg", &err), TS_EINVAL);
 	assert_int_equal(err.code, TS_EINVAL);
 	if (msg != NULL)
 		assert_string_equal(err.msg, msg);
@@ -508,7 +508,7 @@ test_sshconf_bad_port_names_file_and_line(void **state)
 	const char	*text = "Host h\n  User u\n  Port abc\n";
 
 	(void)state;
-	assert_int_equal(sshconf_parse(&c, text, strlen(text), "h",
+	assert_int_equal(sshconf_parse(&c, text, strlen(text), "h", NULL,
 	    "/path/config", &err), TS_EINVAL);
 	assert_string_equal(err.msg, "\"/path/config\" line 3: bad Port "
 	    "\"abc\"");
@@ -557,7 +557,7 @@ test_sshconf_unknown_keywords_are_ignored(void **state)
 	struct sshconf	 c;
 
 	(void)state;
-	parse(&c, "ForwardAgent yes\nProxyJump a,b\nNoSuchKeyword x y z\n"
+	parse(&c, "ForwardAgent yes\nNoSuchKeyword x y z\n"
 	    "Port 2022\n", "h");
 	assert_int_equal(c.port, 2022);
 	sshconf_dispose(&c);
@@ -574,19 +574,114 @@ test_sshconf_match_all_is_host_star(void **state)
 	sshconf_dispose(&c);
 }
 
-/* Match criteria other than "all" are not evaluated: the block is
- * skipped, and the next Host line starts afresh. */
+/* Parses text for host and the remote user, which must succeed. */
 static void
-test_sshconf_other_match_blocks_are_skipped(void **state)
+parse_as(struct sshconf *c, const char *text, const char *host,
+    const char *user)
+{
+	struct ts_error	 err = { 0 };
+
+	assert_int_equal(sshconf_parse(c, text, strlen(text), host, user,
+	    "cfg", &err), 0);
+}
+
+/* Match host sees the HostName set so far; originalhost the name given;
+ * pattern lists take "!" (ssh_config(5) Match, PATTERNS). */
+static void
+test_sshconf_match_host_is_evaluated(void **state)
+{
+	static const char text[] = "Host alias\n  HostName Real.Example\n"
+	    "Match host real.example\n  User by-host\n"
+	    "Match originalhost alias\n  Port 2201\n"
+	    "Match host other,!h\n  IdentityFile /k/never\n"
+	    "Match host h,x\n  Port 2202\n";
+	struct sshconf	 c;
+
+	(void)state;
+	parse(&c, text, "alias");
+	assert_string_equal(c.user, "by-host");
+	assert_int_equal(c.port, 2201);
+	assert_int_equal(c.n_identity_files, 0);
+	sshconf_dispose(&c);
+	parse(&c, text, "h");
+	assert_null(c.user);
+	assert_int_equal(c.port, 2202);
+	assert_int_equal(c.n_identity_files, 0);
+	sshconf_dispose(&c);
+}
+
+/* Match user: the user given, else the config's User so far, else ours;
+ * the criteria of one line must all hold; "!" negates one. */
+static void
+test_sshconf_match_user_and_localuser(void **state)
+{
+	struct passwd	*pw = getpwuid(getuid());
+	char		 text[512];
+	struct sshconf	 c;
+
+	(void)state;
+	assert_non_null(pw);
+	parse_as(&c, "Match user alice host h\n  Port 2301\n", "h", "alice");
+	assert_int_equal(c.port, 2301);
+	sshconf_dispose(&c);
+	parse_as(&c, "Match user alice host x\n  Port 2301\n", "h", "alice");
+	assert_int_equal(c.port, 0);
+	sshconf_dispose(&c);
+	parse_as(&c, "Match !user alice\n  Port 2302\n", "h", "bob");
+	assert_int_equal(c.port, 2302);
+	sshconf_dispose(&c);
+	parse_as(&c, "Host h\n  User carol\nMatch user carol\n  Port 2303\n",
+	    "h", NULL);
+	assert_int_equal(c.port, 2303);
+	sshconf_dispose(&c);
+	snprintf(text, sizeof(text), "Match localuser %s\n  Port 2304\n"
+	    "Match user %s\n  User matched-local\n", pw->pw_name, pw->pw_name);
+	parse_as(&c, text, "h", NULL);
+	assert_int_equal(c.port, 2304);
+	assert_string_equal(c.user, "matched-local");
+	sshconf_dispose(&c);
+}
+
+/* A criterion we cannot evaluate is refused by name, unless an earlier
+ * one on the line already failed (ssh would not evaluate it either). */
+static void
+test_sshconf_match_unsupported_criterion_is_refused(void **state)
 {
 	struct sshconf	 c;
 
 	(void)state;
-	parse(&c, "Match host h\n  User from-match\n"
-	    "Match all exec true\n  Port 1\n"
-	    "Host *\n  User from-host\n", "h");
-	assert_string_equal(c.user, "from-host");
+	parse_bad("Port 1\nMatch exec \"true\"\n  Port 2\n", "\"cfg\" line 2: "
+	    "Match exec is not supported by the libssh2 transport; use "
+	    "--transport openssh");
+	parse_bad("Match canonical host h\n", NULL);
+	parse_bad("Match all host h\n", "\"cfg\" line 1: Match all must "
+	    "appear alone");
+	parse_bad("Match host\n", "\"cfg\" line 1: Match host needs a "
+	    "pattern list");
+	parse(&c, "Match host other exec true\n  Port 2\n", "h");
 	assert_int_equal(c.port, 0);
+	sshconf_dispose(&c);
+}
+
+/* What changes where or how to connect is refused, naming the keyword,
+ * file and line, when it applies to the host; "none" is fine. */
+static void
+test_sshconf_unsupported_keyword_is_refused_by_name(void **state)
+{
+	struct sshconf	 c;
+
+	(void)state;
+	parse_bad("Host h\n  ProxyJump bastion\n", "\"cfg\" line 2: ProxyJump "
+	    "is not supported by the libssh2 transport; use --transport "
+	    "openssh");
+	parse_bad("proxycommand nc %h %p\n", "\"cfg\" line 1: ProxyCommand "
+	    "is not supported by the libssh2 transport; use --transport "
+	    "openssh");
+	parse_bad("Match host h\n  CertificateFile ~/.ssh/id-cert.pub\n",
+	    NULL);
+	parse(&c, "Host other\n  ProxyJump bastion\nHost *\n"
+	    "  ProxyJump none\n  CanonicalizeHostname no\n  Port 2401\n", "h");
+	assert_int_equal(c.port, 2401);
 	sshconf_dispose(&c);
 }
 
@@ -662,8 +757,8 @@ test_sshconf_include_depth_is_limited(void **state)
 	(void)state;
 	make_dir(".ssh");
 	put_file(".ssh/loop.conf", "Port 1\nInclude loop.conf\n", 0600);
-	assert_int_equal(sshconf_parse(&c, text, strlen(text), "h", "cfg",
-	    &err), TS_EINVAL);
+	assert_int_equal(sshconf_parse(&c, text, strlen(text), "h", NULL,
+	    "cfg", &err), TS_EINVAL);
 	assert_non_null(strstr(err.msg, "loop.conf\" line 2: Include nested "
 	    "more than 16 deep"));
 	sshconf_dispose(&c);
@@ -680,8 +775,8 @@ test_sshconf_include_writable_by_others_is_refused(void **state)
 	(void)state;
 	make_dir(".ssh");
 	put_file(".ssh/open.conf", "Port 1\n", 0666);
-	assert_int_equal(sshconf_parse(&c, text, strlen(text), "h", "cfg",
-	    &err), TS_ELOCAL);
+	assert_int_equal(sshconf_parse(&c, text, strlen(text), "h", NULL,
+	    "cfg", &err), TS_ELOCAL);
 	assert_non_null(strstr(err.msg, "bad owner or permissions"));
 	sshconf_dispose(&c);
 }
@@ -695,7 +790,7 @@ test_sshconf_load_reads_default_file(void **state)
 	(void)state;
 	make_dir(".ssh");
 	put_file(".ssh/config", "Host h\n  Port 2345\n", 0600);
-	assert_int_equal(sshconf_load(&c, NULL, "h", &err), 0);
+	assert_int_equal(sshconf_load(&c, NULL, "h", NULL, &err), 0);
 	assert_int_equal(c.port, 2345);
 	sshconf_dispose(&c);
 	remove(home_path(".ssh/config"));
@@ -709,7 +804,7 @@ test_sshconf_load_missing_default_is_fine(void **state)
 
 	(void)state;
 	remove(home_path(".ssh/config"));
-	assert_int_equal(sshconf_load(&c, NULL, "h", &err), 0);
+	assert_int_equal(sshconf_load(&c, NULL, "h", NULL, &err), 0);
 	assert_int_equal(err.code, TS_OK);
 	assert_int_equal(c.port, 0);
 	assert_int_equal(c.identities_only, -1);
@@ -724,7 +819,7 @@ test_sshconf_load_missing_named_file_is_an_error(void **state)
 	struct ts_error	 err = { 0 };
 
 	(void)state;
-	assert_int_equal(sshconf_load(&c, home_path("nope"), "h", &err),
+	assert_int_equal(sshconf_load(&c, home_path("nope"), "h", NULL, &err),
 	    TS_ENOENT);
 	assert_non_null(strstr(err.msg, "nope\" does not exist"));
 	sshconf_dispose(&c);
@@ -740,10 +835,10 @@ test_sshconf_load_named_file(void **state)
 	(void)state;
 	/* -F files are not checked for permissions, as in ssh(1). */
 	p = put_file("F.conf", "User f\n", 0666);
-	assert_int_equal(sshconf_load(&c, p, "h", &err), 0);
+	assert_int_equal(sshconf_load(&c, p, "h", NULL, &err), 0);
 	assert_string_equal(c.user, "f");
 	sshconf_dispose(&c);
-	assert_int_equal(sshconf_load(&c, "none", "h", &err), 0);
+	assert_int_equal(sshconf_load(&c, "none", "h", NULL, &err), 0);
 	assert_null(c.user);
 	sshconf_dispose(&c);
 }
@@ -757,7 +852,7 @@ test_sshconf_load_refuses_writable_default(void **state)
 	(void)state;
 	make_dir(".ssh");
 	put_file(".ssh/config", "Port 1\n", 0620);
-	assert_int_equal(sshconf_load(&c, NULL, "h", &err), TS_ELOCAL);
+	assert_int_equal(sshconf_load(&c, NULL, "h", NULL, &err), TS_ELOCAL);
 	assert_non_null(strstr(err.msg, "bad owner or permissions"));
 	sshconf_dispose(&c);
 	remove(home_path(".ssh/config"));
@@ -810,7 +905,12 @@ main(void)
 		cmocka_unit_test(test_sshconf_unterminated_quote_is_refused),
 		cmocka_unit_test(test_sshconf_unknown_keywords_are_ignored),
 		cmocka_unit_test(test_sshconf_match_all_is_host_star),
-		cmocka_unit_test(test_sshconf_other_match_blocks_are_skipped),
+		cmocka_unit_test(test_sshconf_match_host_is_evaluated),
+		cmocka_unit_test(test_sshconf_match_user_and_localuser),
+		cmocka_unit_test(
+		    test_sshconf_match_unsupported_criterion_is_refused),
+		cmocka_unit_test(
+		    test_sshconf_unsupported_keyword_is_refused_by_name),
 		cmocka_unit_test(test_sshconf_include_is_relative_to_ssh_dir),
 		cmocka_unit_test(test_sshconf_include_inside_host_block),
 		cmocka_unit_test(test_sshconf_include_matching_nothing_is_fine),
