@@ -24,7 +24,10 @@ struct cli {
 	int		 keep;		/* backup --keep; 0: the default */
 	const char	*stamp;		/* backup --stamp */
 	bool		 prune_dry_run;	/* backup --prune-dry-run */
-	bool		 break_lock;	/* backup --break-lock */
+	bool		 break_lock;	/* backup, publish --break-lock */
+	const char	*release;	/* publish --release */
+	bool		 rollback;	/* publish --rollback */
+	bool		 list_releases;	/* publish --list */
 	const char	*command;
 	char		**args;		/* operands after the command */
 	int		 nargs;
@@ -57,5 +60,6 @@ int	cmd_pull(const struct cli *o);
 int	cmd_diff(const struct cli *o);
 int	cmd_check(const struct cli *o);
 int	cmd_backup(const struct cli *o);
+int	cmd_publish(const struct cli *o);
 
 #endif

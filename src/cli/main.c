@@ -26,6 +26,7 @@ static const struct {
 	{ "diff", cmd_diff },
 	{ "check", cmd_check },
 	{ "backup", cmd_backup },
+	{ "publish", cmd_publish },
 };
 
 static void
