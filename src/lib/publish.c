@@ -274,6 +274,7 @@ rel_list(struct target *t, struct rel_list *l, struct ts_error *err)
 	return 0;
 }
 
+/* The entry of kind k named name (a directory name under releases). */
 static const struct publish_rel *
 rel_find(const struct rel_list *l, const char *name, enum backup_kind k)
 {
@@ -545,7 +546,8 @@ target_prepare(struct target *t, const char *local_dir,
 		    "that it holds the same files", t->final_path);
 		if ((rc = same_release(t, local_dir, o, err)) == 0)
 			t->res->uploaded = true;
-	} else if (rel_find(&l, t->res->release, BACKUP_IN_PROGRESS) != NULL)
+	} else if (rel_find(&l, strrchr(t->ip_path, '/') + 1,
+	    BACKUP_IN_PROGRESS) != NULL)
 		log_msg(TS_LOG_INFO, "finishing the unfinished upload \"%s\"",
 		    t->ip_path);
 	else
@@ -882,7 +884,7 @@ ts_publish(struct ts_publish_result *out, struct ts_conn *const *conns,
 				error_set(&e, cancel_requested() ? TS_ECANCELED :
 				    TS_ERROR, cancel_requested() ?
 				    "interrupted before the switch" :
-				    "not switched: another target failed");
+				    "another target failed");
 				target_fail(&t[i], &e);
 				/* Not this target's own failure. */
 				if (!cancel_requested())
@@ -983,7 +985,7 @@ ts_publish_rollback(struct ts_publish_result *out,
 				memset(&e, 0, sizeof(e));
 				error_set(&e, TS_ECANCELED, "%s",
 				    cancel_requested() ? "interrupted" :
-				    "not switched: another target failed");
+				    "another target failed");
 				target_fail(&t[i], &e);
 				if (!cancel_requested())
 					t[i].res->code = TS_OK;
