@@ -272,12 +272,23 @@ releases_are r6 r7 notes.txt
 ts_trees_equal "$SITE" "$ROOT/current"
 ts_no_temp_files "$ROOT"
 
+ts_step "a switch a lost connection stopped: the next run finishes it"
+# What a run cut between the rename and the switch leaves: r7b complete,
+# current still at r7.
+page 19
+ts_expect_exit 0 tsd publish --release r7b "$SITE" "tshost:$ROOT"
+ln -sfn releases/r7 "$ROOT/current"
+ts_expect_exit 0 tsd publish --keep 2 --release r7b "$SITE" "tshost:$ROOT"
+ts_expect_stdout_contains "current is r7b (was r7): 0 files uploaded"
+current_is r7b
+ts_trees_equal "$SITE" "$ROOT/current"
+
 # --- two targets, one fails --------------------------------------------------
 
 ROOT2=$TS_REMOTE/mirror
 ts_step "two targets, the second cut: neither switches"
 mkdir -p "$ROOT2"
-ts_expect_exit 0 tsd publish --release r7 "$SITE" "tshost:$ROOT2"
+ts_expect_exit 0 tsd publish --release r7b "$SITE" "tshost:$ROOT2"
 page 18
 fp_start --cut-after 100000		# in index.html, the one file to send
 ts_expect_exit_in "8 23" tsp publish --retries 1 -j 1 --release r8 "$SITE" \
@@ -285,8 +296,8 @@ ts_expect_exit_in "8 23" tsp publish --retries 1 -j 1 --release r8 "$SITE" \
 ts_expect_stderr_contains "tshost:$ROOT: not switched: another target failed"
 ts_expect_stderr_contains "tsproxy:$ROOT2: not switched: "
 ts_expect_stderr_contains "switched on no target"
-current_is r7
-[ "$(readlink "$ROOT2/current")" = releases/r7 ] ||
+current_is r7b
+[ "$(readlink "$ROOT2/current")" = releases/r7b ] ||
     ts_fail "the second target switched"
 [ ! -e "$ROOT/releases/r8" ] && [ ! -e "$ROOT2/releases/r8" ] ||
     ts_fail "r8 got a final name though nothing switched"
