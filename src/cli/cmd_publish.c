@@ -174,14 +174,15 @@ report_targets(const struct cli *o, char **targets, struct ts_conn **conns,
 				    r->sum.files_linked, r->sum.bytes_sent);
 			fputc('\n', stdout);
 		}
-		if (!r->switched) {
+		/* One target: the run's own message says it all. */
+		if (!r->switched && n > 1) {
 			fputs("treesync: ", stderr);
 			report_write_name(stderr, targets[i]);
 			fputs(": not switched: ", stderr);
 			report_write_name(stderr, r->error[0] != '\0' ?
 			    r->error : "stopped before the switch");
 			fputc('\n', stderr);
-		} else if (r->code != TS_OK) {
+		} else if (r->switched && r->code != TS_OK) {
 			fputs("treesync: ", stderr);
 			report_write_name(stderr, targets[i]);
 			fputs(": switched, but: ", stderr);
@@ -336,9 +337,9 @@ cmd_publish(const struct cli *o)
 	if (rc != 0) {
 		fprintf(stderr, "treesync: %s\n", err.msg);
 		if (rc != TS_ESPLIT && switched == 0)
-			fprintf(stderr, "treesync: %s was switched on no "
-			    "target: every current is as it was\n",
-			    o->rollback ? "nothing" : "the release");
+			fprintf(stderr, "treesync: %s on no target: every "
+			    "current is as it was\n", o->rollback ?
+			    "rolled back" : "the release was switched");
 	}
 	rc = exitcode_for(rc);
 out:

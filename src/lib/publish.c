@@ -335,9 +335,9 @@ check_symlinks(struct target *t, struct ts_error *err)
 
 	if (!sftp_has(t->s, SFTP_EXT_POSIX_RENAME))
 		return error_set(err, TS_EREMOTE, "the server offers no "
-		    "posix-rename@openssh.com, so \"%s\" cannot be switched "
-		    "atomically; publish needs it (OpenSSH's server has it): "
-		    "use push into a directory instead", t->cur_path);
+		    "posix-rename@openssh.com, so \"current\" cannot be "
+		    "switched atomically: publish needs it; push into a "
+		    "directory instead");
 	if ((probe = rfs_join(t->root, PUBLISH_PROBE_NAME)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	rfs_remove(t->s, probe, NULL);	/* a killed run's */
@@ -349,10 +349,9 @@ check_symlinks(struct target *t, struct ts_error *err)
 		error_set(err, rc, "%s", e.msg);
 	else
 		rc = error_set(err, TS_EREMOTE, "the server cannot make "
-		    "symbolic links (%s), and publish switches \"%s\" as one: "
-		    "allow symlinks on the server (OpenSSH's sftp-server "
-		    "without -P symlink), or use push into a directory "
-		    "instead", e.msg, t->cur_path);
+		    "symbolic links (%s), and publish switches \"current\" "
+		    "as one: allow them, or push into a directory instead",
+		    e.msg);
 	free(probe);
 	return rc;
 }
@@ -772,25 +771,36 @@ choose_name(char *out, size_t size, const struct ts_publish_opts *o,
 	return 0;
 }
 
-/* The run's code from the targets': 0 when all switched, TS_ESPLIT when
- * some did, else the first target's failure. */
+/*
+ * The run's code from the targets': 0 when all switched and nothing
+ * failed; TS_ESPLIT when some switched and some did not; else the first
+ * failure of a target that did not switch (none switched), or of one
+ * that did (every one switched, then a rotation or the lock failed).
+ */
 static int
 run_code(struct target *t, size_t n, const char *what, struct ts_error *err)
 {
-	size_t	 i, switched = 0, failed = n;
+	size_t	 i, switched = 0, failed = n, late = n;
 
 	for (i = 0; i < n; i++) {
 		if (t[i].res->switched)
 			switched++;
-		if (t[i].res->code != TS_OK && failed == n)
+		if (t[i].res->code == TS_OK)
+			continue;
+		if (!t[i].res->switched && failed == n)
 			failed = i;
+		if (t[i].res->switched && late == n)
+			late = i;
 	}
-	if (failed == n)
+	if (failed == n && late == n)
 		return 0;
+	if (switched == n)
+		return error_set(err, t[late].res->code, "%s on every target, "
+		    "but: %s", what, t[late].res->error);
 	if (switched > 0)
 		return error_set(err, TS_ESPLIT, "%s on %zu of %zu targets "
-		    "only; the first that failed: %s", what, switched, n,
-		    t[failed].res->error);
+		    "only; the first that did not: %s", what, switched, n,
+		    failed != n ? t[failed].res->error : "stopped before it");
 	return error_set(err, t[failed].res->code, "%s", t[failed].res->error);
 }
 

@@ -258,7 +258,7 @@ fp_start --cut-after 1500000
 ts_expect_exit_in "8 23" tsp publish --retries 1 -j 1 --release r7 "$SITE" \
     "tsproxy:$ROOT"
 grep -q ' cut conn=' "$FP_LOG" || ts_fail "the proxy cut nothing"
-ts_expect_stderr_contains "not switched"
+ts_expect_stderr_contains "the release was switched on no target"
 current_is r6
 releases_are r5 r6 .r7.in-progress notes.txt
 [ ! -e "$ROOT/.treesync-publish.lock" ] ||
