@@ -137,43 +137,63 @@ releases_are v1 v2
 
 # --- a reader during switches --------------------------------------------------
 
-ts_step "a reader of current/index.html while releases 3 to 8 switch"
-python3 - "$ROOT/current/index.html" "$TS_TMP/reader" <<'EOF' &
-import os, sys, time
-path, out = sys.argv[1:]
+ts_step "readers of current/index.html while current switches 46 times"
+# One reader reads the whole file and checks it; a second only opens it,
+# fast enough to land in the gap of a switch that would not be atomic.
+cat >"$TS_TMP/reader.py" <<'EOF'
+import os, sys
+path, out, mode = sys.argv[1:]
 good = {("release %d " % n).ljust(99, "x") + "\n" for n in range(1, 10)}
 reads = bad = 0
 stop = out + ".stop"
 while not os.path.exists(stop):
-    try:
-        with open(path) as f:
-            data = f.read()
-    except OSError as e:
-        bad += 1
-        print("error: %s" % e, file=sys.stderr)
-        continue
-    lines = set(data.splitlines(True))
-    if len(data) != 200000 or len(lines) != 1 or not lines <= good:
-        bad += 1
-        print("bad read: %d bytes, %d distinct lines" % (len(data),
-              len(lines)), file=sys.stderr)
-    reads += 1
+    for _ in range(100):
+        try:
+            if mode == "open":
+                os.close(os.open(path, os.O_RDONLY))
+                reads += 1
+                continue
+            with open(path) as f:
+                data = f.read()
+        except OSError as e:
+            bad += 1
+            print("%s reader: %s" % (mode, e), file=sys.stderr)
+            continue
+        lines = set(data.splitlines(True))
+        if len(data) != 200000 or len(lines) != 1 or not lines <= good:
+            bad += 1
+            print("bad read: %d bytes, %d distinct lines" % (len(data),
+                  len(lines)), file=sys.stderr)
+        reads += 1
 open(out, "w").write("%d %d\n" % (reads, bad))
 EOF
-reader=$!
-ts_cleanup_add "kill $reader"
+python3 "$TS_TMP/reader.py" "$ROOT/current/index.html" "$TS_TMP/rfull" full &
+reader1=$!
+python3 "$TS_TMP/reader.py" "$ROOT/current/index.html" "$TS_TMP/ropen" open &
+reader2=$!
+ts_cleanup_add "kill $reader1 $reader2"
 for n in 3 4 5 6 7 8; do
 	page "$n"
 	ts_expect_exit 0 tsd publish --keep 3 --release "v$n" "$SITE" \
 	    "tshost:$ROOT"
 	current_is "v$n"
 done
-touch "$TS_TMP/reader.stop"
-wait "$reader" || ts_fail "the reader failed"
-read -r reads bad <"$TS_TMP/reader"
-[ "$bad" -eq 0 ] || ts_fail "the reader saw $bad bad reads of $reads"
-[ "$reads" -gt 20 ] || ts_fail "the reader read only $reads times"
-echo "reader: $reads reads, none bad"
+# Back and forth between v7 and v8: a switch each, nothing sent.
+for ((i = 0; i < 20; i++)); do
+	ts_expect_exit 0 tsd publish --rollback "tshost:$ROOT"
+	current_is v7
+	ts_expect_exit 0 tsd publish --keep 3 --release v8 "$SITE" "tshost:$ROOT"
+	current_is v8
+done
+touch "$TS_TMP/rfull.stop" "$TS_TMP/ropen.stop"
+wait "$reader1" || ts_fail "the reader failed"
+wait "$reader2" || ts_fail "the opening reader failed"
+for r in rfull ropen; do
+	read -r reads bad <"$TS_TMP/$r"
+	[ "$bad" -eq 0 ] || ts_fail "$r: $bad bad reads of $reads"
+	[ "$reads" -gt 20 ] || ts_fail "$r: only $reads reads"
+	echo "$r: $reads reads, none bad"
+done
 
 # --- --keep 2 over five releases ---------------------------------------------
 
