@@ -2,18 +2,20 @@
  * Publish: a local tree as a release on one or more servers, switched
  * into place atomically, the old ones rotated; rollback and listing.
  *
- * A run, in order, on every target before the next step on any: check
- * the root (create it if missing), take the lock (rlock.c, as backup),
- * read `current`, make sure the server can make a symlink and replace it
- * atomically (else stop before anything is sent), clear what a killed run
- * left at a temporary name, choose the release's directory; then upload
- * to each target in turn (ts_push into .NAME.in-progress with --delete,
- * link_dest the current release, every file verified and flushed); then,
- * only when every target has its release complete, rename each to its
- * final name and switch `current` on each, back to back; then prune each
- * switched target; and remove every lock, whatever happened.  So a failed
- * upload anywhere switches nothing anywhere, and a release with a final
- * name is always complete.
+ * A run walks the local tree once (ltree.c: every target gets the same
+ * files), then, in order, on every target before the next step on any:
+ * checks the root (creates it if missing), takes the lock (rlock.c, as
+ * backup), reads `current`, makes sure the server can make a symlink and
+ * replace it atomically (else stops before anything is sent), clears what
+ * a killed run left at a temporary name, and chooses the release's
+ * directory; then uploads to each target in turn (a push of that tree
+ * into .NAME.in-progress with --delete, link_dest the current release,
+ * every file verified and flushed); then, only when every target has its
+ * release complete, renames each to its final name and switches
+ * `current` on each, back to back; then prunes each switched target; and
+ * removes every lock, whatever happened.  So a failed upload anywhere
+ * switches nothing anywhere, and a release with a final name is always
+ * complete.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,7 +27,9 @@
 #include "conn.h"
 #include "entries.h"
 #include "error.h"
+#include "job.h"
 #include "log.h"
+#include "ltree.h"
 #include "publish.h"
 #include "rfs.h"
 #include "rlock.h"
@@ -200,6 +204,7 @@ struct target {
 	char		*final_path;	/* ROOT/releases/NAME */
 	struct rlock	 lock;
 	struct ts_conn	*own;		/* opened again after c was lost */
+	const struct ltree *tree;	/* the local tree, walked once */
 	bool		 exists;	/* NAME is complete there already */
 	int64_t		 newest;	/* mtime of the newest release, or 0 */
 };
@@ -500,8 +505,8 @@ same_release(struct target *t, const char *local_dir,
 	so.delete_extra = true;
 	so.link_dest = NULL;
 	so.progress = NULL;
-	if ((rc = ts_push(&sum, t->c, local_dir, t->final_path, &so, NULL,
-	    NULL, err)) != 0)
+	if ((rc = job_push_tree(&sum, t->c, t->tree, local_dir, t->final_path,
+	    &so, NULL, NULL, err)) != 0)
 		return rc;
 	if (sum.files_created + sum.files_updated + sum.files_deleted +
 	    sum.dirs_created + sum.symlinks + sum.attrs_set > 0)
@@ -584,8 +589,8 @@ target_upload(struct target *t, const char *local_dir,
 	so.fsync = true;		/* a crash must not empty a live file */
 	so.link_dest = ld;
 	so.checksum = false;		/* nothing to compare with yet */
-	rc = ts_push(&t->res->sum, t->c, local_dir, t->ip_path, &so, fn,
-	    payload, &e);
+	rc = job_push_tree(&t->res->sum, t->c, t->tree, local_dir, t->ip_path,
+	    &so, fn, payload, &e);
 	free(ld);
 	if (rc == 0 && o->sync.checksum && t->res->sum.files_linked > 0) {
 		/* -c: files were linked by size and mtime; a second push by
@@ -594,8 +599,8 @@ target_upload(struct target *t, const char *local_dir,
 
 		so.link_dest = NULL;
 		so.checksum = true;
-		rc = ts_push(&sum2, t->c, local_dir, t->ip_path, &so, fn,
-		    payload, &e);
+		rc = job_push_tree(&sum2, t->c, t->tree, local_dir,
+		    t->ip_path, &so, fn, payload, &e);
 		t->res->sum.files_created += sum2.files_updated;
 		t->res->sum.files_linked -= sum2.files_updated <
 		    t->res->sum.files_linked ? sum2.files_updated :
@@ -832,6 +837,7 @@ ts_publish(struct ts_publish_result *out, struct ts_conn *const *conns,
 {
 	static const struct ts_publish_opts defaults = TS_PUBLISH_OPTS_INIT;
 	struct target	*t = NULL;
+	struct ltree	 tree;
 	struct ts_error	 e;
 	char		 name[PUBLISH_NAME_MAX + 1];
 	size_t		 i;
@@ -853,12 +859,22 @@ ts_publish(struct ts_publish_result *out, struct ts_conn *const *conns,
 		    "send");
 	if ((rc = choose_name(name, sizeof(name), o, err)) != 0)
 		return rc;
-	if ((t = calloc(n, sizeof(*t))) == NULL)
+	/* The local tree is walked once, before any server is changed:
+	 * every target gets the same files. */
+	if ((rc = ltree_walk(&tree, local_dir, &o->sync, err)) != 0) {
+		ltree_dispose(&tree);
+		return rc;
+	}
+	if ((t = calloc(n, sizeof(*t))) == NULL) {
+		ltree_dispose(&tree);
 		return error_set(err, TS_ENOMEM, "out of memory");
+	}
 	if (targets_init(t, out, conns, roots, n, name) != 0) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
 	}
+	for (i = 0; i < n; i++)
+		t[i].tree = &tree;
 	/* Every step on every target before the next: no upload starts
 	 * before every target is known able to switch. */
 	for (i = 0; i < n && ok; i++) {
@@ -907,6 +923,7 @@ out:
 	for (i = 0; t != NULL && i < n; i++)
 		target_dispose(&t[i]);
 	free(t);
+	ltree_dispose(&tree);
 	return rc;
 }
 
