@@ -576,7 +576,7 @@ target_upload(struct target *t, const char *local_dir,
 	struct sftp_attrs	 a;
 	struct ts_error		 e = { 0 };
 	char			*ld = NULL;
-	int64_t			 now = (int64_t)time(NULL);
+	int64_t			 now;
 	int			 rc;
 
 	if (t->exists)
@@ -612,6 +612,7 @@ target_upload(struct target *t, const char *local_dir,
 		return error_set(err, rc, "%s", e.msg);
 	if ((rc = target_engine(t, err)) != 0)
 		return rc;
+	now = (int64_t)time(NULL);
 	memset(&a, 0, sizeof(a));
 	a.flags = SSH_FILEXFER_ATTR_ACMODTIME;
 	a.mtime = a.atime = (uint32_t)(now > t->newest ? now : t->newest + 1);
