@@ -398,14 +398,15 @@ sweep_stale_tmp(struct target *t)
 	free(l.names);
 }
 
-/* The root exists (created if missing) and is a directory. */
+/* The root exists (with create, made if missing) and is a directory. */
 static int
-check_root(struct target *t, struct ts_error *err)
+check_root(struct target *t, bool create, struct ts_error *err)
 {
 	struct sftp_attrs	 a;
 	int			 rc;
 
-	if (*t->root != '\0' && (rc = ts_mkdir(t->c, t->root, true, err)) != 0)
+	if (create && *t->root != '\0' &&
+	    (rc = ts_mkdir(t->c, t->root, true, err)) != 0)
 		return rc;
 	if ((rc = rfs_stat(t->s, *t->root != '\0' ? t->root : ".", &a,
 	    err)) != 0)
@@ -527,7 +528,7 @@ target_prepare(struct target *t, const char *local_dir,
 	struct ts_error		 e = { 0 };
 	int			 rc;
 
-	if ((rc = check_root(t, err)) != 0 ||
+	if ((rc = check_root(t, true, err)) != 0 ||
 	    (rc = rlock_take(&t->lock, t->s, t->root, PUBLISH_LOCK_NAME,
 	    "publish", "release", t->res->release, o->break_lock, err)) != 0 ||
 	    (rc = read_current(t, err)) != 0 ||
@@ -938,7 +939,7 @@ rollback_prepare(struct target *t, const struct ts_publish_opts *o,
 	size_t			 i, cur;
 	int			 rc;
 
-	if ((rc = check_root(t, err)) != 0 ||
+	if ((rc = check_root(t, false, err)) != 0 ||
 	    (rc = rlock_take(&t->lock, t->s, t->root, PUBLISH_LOCK_NAME,
 	    "publish", "release", "(rollback)", o->break_lock, err)) != 0 ||
 	    (rc = read_current(t, err)) != 0)
@@ -1075,7 +1076,8 @@ ts_publish_list(struct ts_conn *c, const char *root, ts_release_fn *fn,
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = check_root(&t, err)) != 0 || (rc = read_current(&t, err)) != 0)
+	if ((rc = check_root(&t, false, err)) != 0 ||
+	    (rc = read_current(&t, err)) != 0)
 		goto out;
 	if ((rc = rel_list(&t, &l, err)) != 0)
 		goto out;

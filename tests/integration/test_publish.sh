@@ -127,6 +127,11 @@ ts_expect_exit 2 tsd publish -n --release v9 "$SITE" "tshost:$ROOT"
 ts_expect_exit 2 tsd publish --release v9 "tshost:$ROOT"
 releases_are v1 v2
 
+ts_step "--list and --rollback of a missing root: exit 5, nothing made"
+ts_expect_exit 5 tsd publish --list "tshost:$TS_REMOTE/missing"
+ts_expect_exit 5 tsd publish --rollback "tshost:$TS_REMOTE/missing"
+[ ! -e "$TS_REMOTE/missing" ] || ts_fail "--list or --rollback made ROOT"
+
 ts_step "a held lock: exit 26, nothing changed"
 printf 'treesync publish lock\nhost: elsewhere\npid: 4242\nstarted: 2026-11-01 02:00:00 +0000 (%s)\nrelease: x\n' \
     "$(date +%s)" >"$ROOT/.treesync-publish.lock"
