@@ -49,6 +49,7 @@ name_char_ok(char c, bool first)
 	return !first && (c == '.' || c == '_' || c == '-' || c == '+');
 }
 
+/* Whether s[0..n) is a release name (ts_publish_release_valid). */
 static bool
 name_valid(const char *s, size_t n)
 {
@@ -152,7 +153,8 @@ publish_prune_plan(const struct publish_rel *v, size_t n, size_t keep,
 		}
 	first = k;
 	for (i = 0; i < n; i++) {
-		if (v[i].kind != BACKUP_COMPLETE && v[i].kind != BACKUP_REMOVING)
+		if (v[i].kind != BACKUP_COMPLETE &&
+		    v[i].kind != BACKUP_REMOVING)
 			continue;
 		memset(&out[k], 0, sizeof(out[k]));
 		out[k].name = v[i].name;
@@ -190,7 +192,7 @@ publish_prune_plan(const struct publish_rel *v, size_t n, size_t keep,
 struct rel_list {
 	struct publish_rel *v;
 	size_t		 n, cap;
-	char		**names;	/* owned, v[i].name points into them */
+	char		**names;	/* owned; v[i].name points in them */
 };
 
 struct target {
@@ -200,13 +202,13 @@ struct target {
 	struct ts_publish_result *res;
 	char		*rel_dir;	/* ROOT/releases */
 	char		*cur_path;	/* ROOT/current */
-	char		*ip_path;	/* ROOT/releases/.NAME.in-progress */
+	char		*ip_path;	/* releases/.NAME.in-progress */
 	char		*final_path;	/* ROOT/releases/NAME */
 	struct rlock	 lock;
-	struct ts_conn	*own;		/* opened again after c was lost */
+	struct ts_conn	*own;		/* opened after c was lost */
 	const struct ltree *tree;	/* the local tree, walked once */
 	bool		 exists;	/* NAME is complete there already */
-	int64_t		 newest;	/* mtime of the newest release, or 0 */
+	int64_t		 newest;	/* the newest release's mtime, or 0 */
 };
 
 static void
@@ -221,6 +223,7 @@ rel_list_dispose(struct rel_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* A ts_dirent_fn: keeps the directories whose names are ours. */
 static int
 rel_list_add(const struct ts_dirent *d, void *payload)
 {
@@ -270,7 +273,7 @@ rel_list(struct target *t, struct rel_list *l, struct ts_error *err)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if (rc != 0)
 		return error_set(err, rc, "%s", e.msg);
-	/* A vanished entry has names pointing into names[]: sort keeps them. */
+	/* Sorting moves v[] only: each name still points into names[]. */
 	publish_sort(l->v, l->n);
 	for (i = 0; i < l->n; i++)
 		if (l->v[i].kind == BACKUP_COMPLETE && l->v[i].mtime > 0 &&
@@ -427,6 +430,7 @@ check_root(struct target *t, bool create, struct ts_error *err)
 	return 0;
 }
 
+/* The paths of a target's root for the release name; TS_ENOMEM. */
 static int
 target_paths(struct target *t, const char *name)
 {
@@ -511,10 +515,10 @@ same_release(struct target *t, const char *local_dir,
 		return rc;
 	if (sum.files_created + sum.files_updated + sum.files_deleted +
 	    sum.dirs_created + sum.symlinks + sum.attrs_set > 0)
-		return error_set(err, TS_EINVAL, "release \"%s\" exists already "
-		    "under \"%s\" with other content; a release is never "
-		    "changed: publish under a new --release", t->res->release,
-		    t->rel_dir);
+		return error_set(err, TS_EINVAL, "release \"%s\" exists "
+		    "already under \"%s\" with other content; a release is "
+		    "never changed: publish under a new --release",
+		    t->res->release, t->rel_dir);
 	return 0;
 }
 
@@ -540,7 +544,8 @@ target_prepare(struct target *t, const char *local_dir,
 		struct sftp_attrs a;
 
 		if (sftp_failed(t->s) != NULL ||
-		    rfs_stat(t->s, t->rel_dir, &a, NULL) != 0 || !rfs_is_dir(&a))
+		    rfs_stat(t->s, t->rel_dir, &a, NULL) != 0 ||
+		    !rfs_is_dir(&a))
 			return error_set(err, rc, "%s", e.msg);
 	}
 	if ((rc = rel_list(t, &l, err)) != 0)
@@ -752,7 +757,7 @@ target_unlock(struct target *t)
 		target_fail(t, &e);
 }
 
-/* --- the runs --------------------------------------------------------------- */
+/* --- the runs ---------------------------------------------------------- */
 
 /* The release's name: the option, or now in UTC. */
 static int
@@ -811,6 +816,7 @@ run_code(struct target *t, size_t n, const char *what, struct ts_error *err)
 	return error_set(err, t[failed].res->code, "%s", t[failed].res->error);
 }
 
+/* Sets up t[0..n) and clears out[0..n) for the release name. */
 static int
 targets_init(struct target *t, struct ts_publish_result *out,
     struct ts_conn *const *conns, const char *const *roots, size_t n,
@@ -909,8 +915,8 @@ ts_publish(struct ts_publish_result *out, struct ts_conn *const *conns,
 		for (i = 0; i < n; i++)
 			if (t[i].res->code == TS_OK) {
 				memset(&e, 0, sizeof(e));
-				error_set(&e, cancel_requested() ? TS_ECANCELED :
-				    TS_ERROR, cancel_requested() ?
+				error_set(&e, cancel_requested() ?
+				    TS_ECANCELED : TS_ERROR, cancel_requested() ?
 				    "interrupted before the switch" :
 				    "another target failed");
 				target_fail(&t[i], &e);
@@ -1084,14 +1090,15 @@ ts_publish_list(struct ts_conn *c, const char *root, ts_release_fn *fn,
 	/* Unfinished uploads first, then the releases oldest first. */
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < l.n; i++) {
-			if ((l.v[i].kind == BACKUP_IN_PROGRESS) != (pass == 0) ||
-			    l.v[i].kind == BACKUP_REMOVING)
+			if ((l.v[i].kind == BACKUP_IN_PROGRESS) !=
+			    (pass == 0) || l.v[i].kind == BACKUP_REMOVING)
 				continue;
 			memset(&r, 0, sizeof(r));
 			r.name = l.v[i].name;
 			r.mtime = l.v[i].mtime;
 			r.complete = l.v[i].kind == BACKUP_COMPLETE;
-			r.current = r.complete && strcmp(r.name, res.previous) == 0;
+			r.current = r.complete &&
+			    strcmp(r.name, res.previous) == 0;
 			if ((dir = rfs_join(t.rel_dir, l.v[i].name)) == NULL) {
 				rc = error_set(err, TS_ENOMEM, "out of memory");
 				goto out;

@@ -57,7 +57,7 @@ void	publish_sort(struct publish_rel *v, size_t n);
  * ones are removed ("incomplete"): under the lock, no upload runs.
  * Fills out[0..n) (sorted oldest first).  Pure.
  */
-void	publish_prune_plan(const struct publish_rel *v, size_t n, size_t keep,
-	    const char *current, struct backup_snap *out);
+void	publish_prune_plan(const struct publish_rel *v, size_t n,
+	    size_t keep, const char *current, struct backup_snap *out);
 
 #endif

@@ -13,7 +13,7 @@
 struct rlock {
 	struct sftp	*s;		/* borrowed */
 	char		*path;		/* owned */
-	const char	*who;		/* "backup", "publish": borrowed */
+	const char	*who;		/* "backup", "publish" */
 	bool		 held;
 };
 
