@@ -338,6 +338,35 @@ current_is r8
     ts_fail "the second target did not switch"
 ts_trees_equal "$SITE" "$ROOT2/current"
 
+ts_step "two targets, the second refused before any upload: nothing sent"
+mkdir -p "$TS_REMOTE/bad/current"		# a directory, not our symlink
+page 19
+ts_expect_exit 4 tsd publish --release r9 "$SITE" "tshost:$ROOT" \
+    "tshost:$TS_REMOTE/bad"
+ts_expect_stderr_contains "tshost:$TS_REMOTE/bad: not switched: "
+ts_expect_stderr_contains "is not a symlink"
+current_is r8
+[ -z "$(find "$ROOT/releases" -path '*r9*' -type f -print -quit)" ] ||
+    ts_fail "files were sent to the first target"
+
+ts_step "two targets, the second's switch fails: exit 27, then finished"
+echo 'in the way' >"$ROOT2/releases/r9"	# the rename to r9 fails there
+ts_expect_exit 27 tsd publish --release r9 "$SITE" "tshost:$ROOT" \
+    "tshost:$ROOT2"
+ts_expect_stderr_contains "tshost:$ROOT2: not switched: rename"
+ts_expect_stderr_contains "switched on 1 of 2 targets only"
+current_is r9
+[ "$(readlink "$ROOT2/current")" = releases/r8 ] ||
+    ts_fail "the second target switched"
+rm "$ROOT2/releases/r9"
+ts_expect_exit 0 tsd publish --release r9 "$SITE" "tshost:$ROOT" \
+    "tshost:$ROOT2"
+ts_expect_stdout_contains "tshost:$ROOT: current is r9 (it was already)"
+ts_expect_stdout_contains "tshost:$ROOT2: current is r9 (was r8): 0 files"
+[ "$(readlink "$ROOT2/current")" = releases/r9 ] ||
+    ts_fail "the second target did not switch"
+ts_trees_equal "$SITE" "$ROOT2/current"
+
 # --- a server without symlinks -----------------------------------------------
 
 ts_step "a server that makes no symlinks: exit 4 before any upload"
