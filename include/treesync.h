@@ -208,10 +208,14 @@ struct ts_sync_opts {
 	ts_progress_fn	*progress;	/* NULL: none */
 	void		*progress_payload;
 	bool		 fsync;		/* push: as ts_put_opts.fsync */
+	/* delete_extra is refused (TS_EMAXDELETE, nothing deleted) from an
+	 * empty source directory unless max_delete is set, and into the
+	 * remote home directory or "/" always: true allows both. */
+	bool		 force_delete;	/* --force-delete */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false }
+	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -266,6 +270,10 @@ struct ts_summary {
 	const char	*hash_used;		/* "sha256", "xxh128" or NULL */
 	const char	*hash_where;		/* "server" or "read-back", or NULL */
 	bool		 dry_run;
+	uint64_t	 temps_removed;		/* temporary files of runs that
+						 * ended (or of this one's
+						 * dropped connections) removed;
+						 * dry run: to remove */
 };
 
 /*

@@ -37,7 +37,7 @@ struct cli {
 int	cli_parse(struct cli *o, int argc, char **argv);
 void	cli_usage(FILE *f);
 
-/* Prints "treesync: msg" and returns the exit code for err. */
+/* Prints "treesync: msg" (cli_say) and returns the exit code for err. */
 int	cli_fail(const struct ts_error *err);
 int	exitcode_for(int ts_code);
 
@@ -46,9 +46,17 @@ int	exitcode_for(int ts_code);
  * for a push or pull over several (ts_conn_opts.spares). */
 struct ts_conn *cli_connect(const struct cli *o, const char *target,
 	    int spares, int *rc);
+/* Whether a and b, the operands of verb, are one local path and one
+ * remote target (in either order); else says why (exit code 2). */
+bool	cli_one_remote(const char *verb, const char *a, const char *b);
 /* Writes s with the report escapes (report_write_name), so one name is
  * always one line. */
 void	cli_print_name(FILE *f, const char *s);
+/* Writes "treesync: MESSAGE" and a newline on stderr, MESSAGE escaped as
+ * names are: every message the CLI prints goes through here, so paths
+ * from the command line or the server never put raw control characters
+ * on a terminal nor split a line. */
+void	cli_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int	cmd_ls(const struct cli *o);
 int	cmd_stat(const struct cli *o);

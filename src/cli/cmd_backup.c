@@ -129,15 +129,22 @@ cmd_backup(const struct cli *o)
 			    res.sum.files_linked, res.sum.bytes_sent);
 	}
 	fflush(stdout);
-	if (rc != 0) {
-		fprintf(stderr, "treesync: %s\n", err.msg);
+	/* Interrupted: as the tree commands, the count of what was left
+	 * undone, and with -q nothing (exit 10 says it). */
+	if (rc != 0 && !(rc == TS_ECANCELED && o->quiet)) {
+		if (rc == TS_ECANCELED && report_canceled(x.r) > 0)
+			cli_say("%s (%llu change%s not done)", err.msg,
+			    (unsigned long long)report_canceled(x.r),
+			    report_canceled(x.r) == 1 ? "" : "s");
+		else
+			cli_say("%s", err.msg);
 		if (res.complete)
-			fprintf(stderr, "treesync: snapshot %s is complete; "
-			    "the rotation did not finish\n", res.snapshot);
+			cli_say("snapshot %s is complete; the rotation did "
+			    "not finish", res.snapshot);
 		else if (res.in_progress[0] != '\0' && rc != TS_ELOCKED)
-			fprintf(stderr, "treesync: the snapshot was not completed "
-			    "(left as %s, removed by a later run); nothing was "
-			    "pruned\n", res.in_progress);
+			cli_say("the snapshot was not completed (left as %s, "
+			    "removed by a later run); nothing was pruned",
+			    res.in_progress);
 	}
 	ts_conn_free(c);
 	report_free(x.r);

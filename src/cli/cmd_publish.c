@@ -66,12 +66,8 @@ on_prune(const struct ts_prune_item *p, void *payload)
 		write_reason(stdout, p->reason, x->keep);
 		fputs(")\n", stdout);
 	}
-	if (p->code != TS_OK) {
-		fputs("treesync: ", stderr);
-		report_write_name(stderr, p->error != NULL ? p->error :
-		    "removal failed");
-		fputc('\n', stderr);
-	}
+	if (p->code != TS_OK)
+		cli_say("%s", p->error != NULL ? p->error : "removal failed");
 }
 
 static void
@@ -175,20 +171,12 @@ report_targets(const struct cli *o, char **targets, struct ts_conn **conns,
 			fputc('\n', stdout);
 		}
 		/* One target: the run's own message says it all. */
-		if (!r->switched && n > 1) {
-			fputs("treesync: ", stderr);
-			report_write_name(stderr, targets[i]);
-			fputs(": not switched: ", stderr);
-			report_write_name(stderr, r->error[0] != '\0' ?
-			    r->error : "stopped before the switch");
-			fputc('\n', stderr);
-		} else if (r->switched && r->code != TS_OK) {
-			fputs("treesync: ", stderr);
-			report_write_name(stderr, targets[i]);
-			fputs(": switched, but: ", stderr);
-			report_write_name(stderr, r->error);
-			fputc('\n', stderr);
-		}
+		if (!r->switched && n > 1)
+			cli_say("%s: not switched: %s", targets[i],
+			    r->error[0] != '\0' ? r->error :
+			    "stopped before the switch");
+		else if (r->switched && r->code != TS_OK)
+			cli_say("%s: switched, but: %s", targets[i], r->error);
 		free(path);
 	}
 }
@@ -228,10 +216,8 @@ connect_all(const struct cli *o, char **targets, size_t n, int spares,
 	for (i = 0; i < n; i++) {
 		if ((conns[i] = cli_connect(o, targets[i], spares, &rc)) ==
 		    NULL) {
-			fputs("treesync: ", stderr);
-			report_write_name(stderr, targets[i]);
-			fputs(": not switched: cannot connect; no target was "
-			    "changed\n", stderr);
+			cli_say("%s: not switched: cannot connect; no target "
+			    "was changed", targets[i]);
 			return rc;
 		}
 		roots[i] = ts_conn_path(conns[i]);
@@ -262,29 +248,27 @@ cmd_publish(const struct cli *o)
 		return 2;
 	}
 	if (o->sync.dry_run) {
-		fputs("treesync: publish has no -n/--dry-run; \"treesync diff "
-		    "DIR TARGET/current\" shows what would be sent\n", stderr);
+		cli_say("publish has no -n/--dry-run; \"treesync diff DIR "
+		    "TARGET/current\" shows what would be sent");
 		return 2;
 	}
 	if (o->release != NULL && (o->rollback ||
 	    !ts_publish_release_valid(o->release))) {
-		fputs("treesync: bad --release \"", stderr);
-		report_write_name(stderr, o->release);
-		fputs(o->rollback ? "\": --rollback takes none\n" : "\": 1 to "
-		    "100 letters, digits, '.', '_', '-' or '+', starting with "
-		    "a letter or digit\n", stderr);
+		cli_say("bad --release \"%s\": %s", o->release, o->rollback ?
+		    "--rollback takes none" : "1 to 100 letters, digits, '.', "
+		    "'_', '-' or '+', starting with a letter or digit");
 		return 2;
 	}
 	targets = o->rollback ? o->args : o->args + 1;
 	n = (size_t)o->nargs - (o->rollback ? 0 : 1);
 	if (!o->rollback && stat(o->args[0], &st) != 0) {
-		fprintf(stderr, "treesync: local directory \"%s\": %s\n",
-		    o->args[0], strerror(errno));
-		return exitcode_for(errno == ENOENT ? TS_ENOENT : TS_ELOCAL);
+		rc = errno;
+		cli_say("local directory \"%s\": %s", o->args[0],
+		    strerror(rc));
+		return exitcode_for(rc == ENOENT ? TS_ENOENT : TS_ELOCAL);
 	}
 	if (!o->rollback && !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "treesync: \"%s\" is not a directory\n",
-		    o->args[0]);
+		cli_say("\"%s\" is not a directory", o->args[0]);
 		return 2;
 	}
 	po.release = o->release;
@@ -305,7 +289,7 @@ cmd_publish(const struct cli *o)
 	    (roots = calloc(n, sizeof(*roots))) == NULL ||
 	    report_new(&x.r, mode, o->stats, o->verbose > 0, false, stdout,
 	    stderr) != 0) {
-		fputs("treesync: out of memory\n", stderr);
+		cli_say("out of memory");
 		rc = 1;
 		goto out;
 	}
@@ -335,11 +319,11 @@ cmd_publish(const struct cli *o)
 		report_summary(x.r, &sum, rc, NULL);
 	fflush(stdout);
 	if (rc != 0) {
-		fprintf(stderr, "treesync: %s\n", err.msg);
+		cli_say("%s", err.msg);
 		if (rc != TS_ESPLIT && switched == 0)
-			fprintf(stderr, "treesync: %s on no target: every "
-			    "current is as it was\n", o->rollback ?
-			    "rolled back" : "the release was switched");
+			cli_say("%s on no target: every current is as it was",
+			    o->rollback ? "rolled back" :
+			    "the release was switched");
 	}
 	rc = exitcode_for(rc);
 out:

@@ -64,6 +64,8 @@ tree_command(const struct cli *o, enum tree_verb verb)
 		    "LOCAL_DIR [user@]host:dir");
 		return 2;
 	}
+	if (!cli_one_remote(names[verb], o->args[0], o->args[1]))
+		return 2;
 	/* diff and check take the pull order too: remote first, or said
 	 * with --reverse. */
 	if (verb != VERB_PUSH && verb != VERB_PULL && (o->reverse ||
@@ -110,8 +112,18 @@ tree_command(const struct cli *o, enum tree_verb verb)
 	if (so.progress != NULL)
 		fputs("\r\033[K", stderr);
 	report_summary(r, &sum, rc, rc != 0 ? err.msg : NULL);
-	if (rc != 0 && !(verb == VERB_CHECK && rc == TS_EDIFFER && o->quiet))
-		fprintf(stderr, "treesync: %s\n", err.msg);
+	/* Interrupted: asked for, so -q keeps quiet (exit 10 says it); else
+	 * one line, with what was left undone. */
+	if (rc == TS_ECANCELED) {
+		if (!o->quiet && report_canceled(r) > 0)
+			cli_say("%s (%llu change%s not done)", err.msg,
+			    (unsigned long long)report_canceled(r),
+			    report_canceled(r) == 1 ? "" : "s");
+		else if (!o->quiet)
+			cli_say("%s", err.msg);
+	} else if (rc != 0 && !(verb == VERB_CHECK && rc == TS_EDIFFER &&
+	    o->quiet))
+		cli_say("%s", err.msg);
 	/* A check that finds nothing says so: silence could be anything. */
 	if (verb == VERB_CHECK && rc == 0 && !o->quiet && !o->json) {
 		fprintf(stderr, "treesync: %s%llu file%s match%s",

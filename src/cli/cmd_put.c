@@ -36,6 +36,8 @@ transfer(const struct cli *o, bool upload)
 		    "get [user@]host:path LOCAL_FILE");
 		return 2;
 	}
+	if (!cli_one_remote(upload ? "put" : "get", o->args[0], o->args[1]))
+		return 2;
 	local = upload ? o->args[0] : o->args[1];
 	remote = upload ? o->args[1] : o->args[0];
 	po.verify = o->verify;

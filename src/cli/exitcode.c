@@ -28,7 +28,6 @@ exitcode_for(int ts_code)
 int
 cli_fail(const struct ts_error *err)
 {
-	fprintf(stderr, "treesync: %s\n", err->msg[0] != '\0' ? err->msg :
-	    "unknown error");
+	cli_say("%s", err->msg[0] != '\0' ? err->msg : "unknown error");
 	return exitcode_for(err->code);
 }

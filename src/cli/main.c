@@ -37,7 +37,7 @@ log_to_stderr(enum ts_log_level level, const char *msg, void *payload)
 	};
 
 	(void)payload;
-	fprintf(stderr, "treesync: %s%s\n", prefix[level], msg);
+	cli_say("%s%s", prefix[level], msg);
 }
 
 /* Asks on the terminal, never on a pipe: unattended runs must fail, not
@@ -139,8 +139,8 @@ main(int argc, char **argv)
 		if (strcmp(o.command, commands[i].name) == 0)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
-		fprintf(stderr, "treesync: unknown command \"%s\"; try "
-		    "\"treesync --help\"\n", o.command);
+		cli_say("unknown command \"%s\"; try \"treesync --help\"",
+		    o.command);
 		free(o.rules);
 		return 2;
 	}

@@ -16,6 +16,7 @@ enum {
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
+	OPT_FORCE_DELETE,
 	OPT_RELEASE, OPT_ROLLBACK, OPT_LIST,
 };
 
@@ -34,6 +35,7 @@ static const struct option long_opts[] = {
 	{ "delete",		no_argument,	   NULL, OPT_DELETE },
 	{ "delete-excluded",	no_argument,	   NULL, OPT_DELETE_EXCLUDED },
 	{ "max-delete",		required_argument, NULL, OPT_MAX_DELETE },
+	{ "force-delete",	no_argument,	   NULL, OPT_FORCE_DELETE },
 	{ "copy-links",		no_argument,	   NULL, 'L' },
 	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
 	{ "include",		required_argument, NULL, OPT_INCLUDE },
@@ -102,6 +104,8 @@ cli_usage(FILE *f)
 	    "  --delete                 remove remote entries missing locally\n"
 	    "  --delete-excluded        also remove excluded remote entries\n"
 	    "  --max-delete N           refuse to delete more than N entries\n"
+	    "  --force-delete           --delete even from an empty source, or into\n"
+	    "                           the remote login directory or /\n"
 	    "  -L, --copy-links         follow local symlinks\n"
 	    "  --exclude PATTERN        skip matching paths (rsync globs)\n"
 	    "  --include PATTERN        do not skip matching paths\n"
@@ -137,8 +141,8 @@ parse_int(const char *s, int lo, int hi, const char *what, int *out)
 
 	v = strtol(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "treesync: bad %s \"%s\": expected a number "
-		    "from %d to %d\n", what, s, lo, hi);
+		cli_say("bad %s \"%s\": expected a number from %d to %d",
+		    what, s, lo, hi);
 		return -1;
 	}
 	*out = (int)v;
@@ -163,6 +167,25 @@ add_rule(struct cli *o, const char *pattern, bool include, bool from_file)
 	o->sync.rules = r;
 	o->sync.nrules++;
 	return 0;
+}
+
+/*
+ * Says what getopt_long refused, escaped as every message is (getopt's
+ * own messages would print the option raw: opterr is off).  optopt is 0
+ * for an unknown long option, else the option's value.
+ */
+static void
+bad_option(char **argv)
+{
+	const char	*a = argv[optind - 1];
+
+	if (optopt != 0 && optopt < 256 && strncmp(a, "--", 2) != 0)
+		cli_say("bad option \"-%c\" (unknown, or missing its value)",
+		    optopt);
+	else
+		cli_say("bad option \"%s\" (unknown, ambiguous, or missing "
+		    "its value)", a);
+	cli_say("try \"treesync --help\"");
 }
 
 /* The command is the first operand; options before it may take values. */
@@ -208,6 +231,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 	o->sync = (struct ts_sync_opts)TS_SYNC_OPTS_INIT;
 	cmd = find_command(argc, argv);
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
 	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLj:" : "F:p:lvqhnciLj:", long_opts,
 	    NULL)) != -1) {
@@ -255,8 +279,8 @@ cli_parse(struct cli *o, int argc, char **argv)
 			else if (strcmp(optarg, "none") == 0)
 				o->verify = TS_VERIFY_NONE;
 			else {
-				fprintf(stderr, "treesync: bad --verify \"%s\": "
-				    "expected size, hash or none\n", optarg);
+				cli_say("bad --verify \"%s\": expected size, "
+				    "hash or none", optarg);
 				return 2;
 			}
 			break;
@@ -277,8 +301,8 @@ cli_parse(struct cli *o, int argc, char **argv)
 			else if (strcmp(optarg, "xxh128") == 0)
 				o->sync.hash = TS_HASH_XXH128;
 			else {
-				fprintf(stderr, "treesync: bad --hash \"%s\": "
-				    "expected auto, sha256 or xxh128\n", optarg);
+				cli_say("bad --hash \"%s\": expected auto, "
+				    "sha256 or xxh128", optarg);
 				return 2;
 			}
 			break;
@@ -298,6 +322,9 @@ cli_parse(struct cli *o, int argc, char **argv)
 			o->sync.max_delete = n;
 			break;
 		}
+		case OPT_FORCE_DELETE:
+			o->sync.force_delete = true;
+			break;
 		case 'L':
 			o->sync.copy_links = true;
 			break;
@@ -371,7 +398,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 			cli_usage(stdout);
 			exit(0);
 		default:
-			fputs("treesync: try \"treesync --help\"\n", stderr);
+			bad_option(argv);
 			return 2;
 		}
 	}

@@ -9,7 +9,9 @@
  *                  (schema: docs/json.md), the last one the summary.
  *
  * In every mode, failed items, conflicts and skips are also written to err
- * as "treesync: msg" lines, so a person watching stderr sees them.  Names
+ * as "treesync: msg" lines, so a person watching stderr sees them; but not
+ * the items an interruption left undone (TS_ECANCELED): they are counted
+ * (report_canceled), for one line at the end.  Names
  * are escaped the same way everywhere (report_write_name), so one name is
  * always one line and reads the same in every format.
  */
@@ -17,6 +19,7 @@
 #define TS_REPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "treesync.h"
@@ -48,6 +51,10 @@ void	report_item(const struct ts_item *it, void *payload);
  */
 void	report_summary(struct report *r, const struct ts_summary *s, int rc,
 	    const char *errmsg);
+
+/* How many items came back TS_ECANCELED: the changes an interrupted run
+ * did not do. */
+uint64_t report_canceled(const struct report *r);
 
 /*
  * Writes s with the report escapes, so one name is always one line:

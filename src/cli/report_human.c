@@ -49,6 +49,7 @@ struct report {
 	FILE		*out;
 	FILE		*err;
 	bool		 saw_check;	/* the check stats, not the push ones */
+	uint64_t	 canceled;	/* items TS_ECANCELED: not done */
 };
 
 int
@@ -227,6 +228,12 @@ report_item(const struct ts_item *it, void *payload)
 		r->saw_check = true;
 	if (r->mode == REPORT_JSON)
 		report_json_item(r->out, it, r->dry_run);
+	/* An interrupted run stops every change still to do: one line for
+	 * them all, at the end, says more than a line each. */
+	if (it->code == TS_ECANCELED) {
+		r->canceled++;
+		return;
+	}
 	if (failed) {
 		write_error_line(r->err, it);
 		return;
@@ -244,6 +251,12 @@ report_item(const struct ts_item *it, void *payload)
 		return;
 	}
 	write_itemized(r->out, it);
+}
+
+uint64_t
+report_canceled(const struct report *r)
+{
+	return r->canceled;
 }
 
 /* "12.3 MiB" (binary units), or "512 B". */
@@ -303,6 +316,10 @@ write_stats(struct report *r, const struct ts_summary *s)
 			fprintf(f, "%-18s%" PRIu64 "\n", "attributes set:",
 			    s->attrs_set);
 		fprintf(f, "%-18s%" PRIu64 "\n", "deleted:", s->files_deleted);
+		if (s->temps_removed > 0)
+			fprintf(f, "%-18s%" PRIu64 "\n", s->dry_run ?
+			    "temps to remove:" : "temps removed:",
+			    s->temps_removed);
 		fprintf(f, "%-18s%" PRIu64 "\n", "unchanged:",
 		    s->files_unchanged);
 		human_bytes(b, sizeof(b), (double)s->bytes_sent, "");

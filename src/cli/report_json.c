@@ -145,6 +145,7 @@ report_json_summary(FILE *f, const struct ts_summary *s, int rc,
 	json_u64(f, "files_created", s->files_created);
 	json_u64(f, "files_updated", s->files_updated);
 	json_u64(f, "files_deleted", s->files_deleted);
+	json_u64(f, "temps_removed", s->temps_removed);
 	json_u64(f, "dirs_created", s->dirs_created);
 	json_u64(f, "symlinks", s->symlinks);
 	json_u64(f, "attrs_set", s->attrs_set);

@@ -36,6 +36,7 @@
 #include "entries.h"
 #include "error.h"
 #include "hash.h"
+#include "local_open.h"
 #include "log.h"
 #include "rfs.h"
 #include "rlock.h"
@@ -505,11 +506,12 @@ static int
 hash_local(const char *path, char *hex)
 {
 	struct hash	 h;
+	struct stat	 st;
 	uint8_t		 buf[65536];
 	ssize_t		 n;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (local_open_named(&fd, &st, path, NULL) != 0)
 		return -1;
 	if (hash_init(&h, HASH_SHA256) != 0) {
 		close(fd);

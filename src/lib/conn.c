@@ -16,6 +16,7 @@
 
 #include "conn.h"
 #include "error.h"
+#include "local_open.h"
 #include "log.h"
 #include "spare.h"
 #include "ssh.h"
@@ -393,6 +394,7 @@ mkdir_parents(struct ts_conn *c, char *path, const char *shown,
 {
 	struct sftp_call	 call = { 0 };
 	struct ts_stat		 st;
+	struct ts_error		 e = { 0 };
 	char			*slash;
 	int			 rc;
 
@@ -417,14 +419,20 @@ mkdir_parents(struct ts_conn *c, char *path, const char *shown,
 		if (rc != 0)
 			return rc;
 	}
-	/* Again, now that the parent exists; its error is the answer. */
+	/* Again, now that the parent exists; its error is the answer,
+	 * unless another run made the directory meanwhile. */
 	memset(&call, 0, sizeof(call));
 	if ((rc = sftp_mkdir(c->sftp, rpath(path), NULL, sftp_call_cb,
 	    &call)) != 0)
 		return mkdir_unsent(c, rc, err);
-	rc = sftp_call_wait(c->sftp, &call, "mkdir", path, err);
+	rc = sftp_call_wait(c->sftp, &call, "mkdir", path, &e);
 	sftp_call_dispose(&call);
-	return rc;
+	if (rc != 0 && ts_stat(&st, c, path, true, NULL) == 0 &&
+	    (st.mode & 0170000) == 0040000)
+		return 0;
+	if (rc != 0)
+		return error_set(err, e.code, "%s", e.msg);
+	return 0;
 }
 
 int
@@ -615,6 +623,37 @@ join_basename(const char *dir, const char *src)
 	return out;
 }
 
+/*
+ * After a put to target failed with TS_ENOENT: when what stands in the way
+ * is a file (target's parent, or an ancestor of it), says so in err, for
+ * "the directory does not exist" would send the user to create what is
+ * there already.  Returns true when it did; one stat a level, failures
+ * only.
+ */
+static bool
+put_parent_is_file(struct ts_conn *c, const char *target, struct ts_error *err)
+{
+	struct ts_stat	 st;
+	char		*dir, *slash;
+	bool		 said = false;
+
+	if ((dir = strdup(target)) == NULL)
+		return false;
+	while ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (ts_stat(&st, c, dir, true, NULL) != 0)
+			continue;		/* missing too: look higher */
+		if ((st.mode & 0170000) != 0040000) {
+			error_set(err, TS_ENOENT, "put \"%s\": \"%s\" is a "
+			    "file, not a directory", target, dir);
+			said = true;
+		}
+		break;
+	}
+	free(dir);
+	return said;
+}
+
 static void
 xfer_wake(struct xfer *x, void *payload)
 {
@@ -685,11 +724,12 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	struct ts_xfer_result	 res = { 0 };
 	struct xfer_opts	 xo = { 0 };
 	struct ts_stat		 st;
+	struct ts_error		 e = { 0 };
 	struct stat		 lst;
 	struct xfer		*x = NULL;
 	char			*target = NULL;
 	bool			 woke = false;
-	int			 rc;
+	int			 fd, rc;
 
 	if (opts == NULL)
 		opts = &def;
@@ -698,6 +738,10 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	if (S_ISDIR(lst.st_mode))
 		return error_set(err, TS_EINVAL, "\"%s\" is a directory; put "
 		    "copies one file (use push for trees)", src);
+	/* Opened first: a FIFO or a device is refused before the server is
+	 * asked anything, and never blocks. */
+	if ((rc = local_open_named(&fd, &lst, src, err)) != 0)
+		return rc;
 	/* An existing directory (or a path ending in '/') receives the file
 	 * under its own name. */
 	if (*dst == '\0' || dst[strlen(dst) - 1] == '/' ||
@@ -706,13 +750,19 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 		target = join_basename(*dst == '\0' ? "." : dst, src);
 	else
 		target = strdup(dst);
-	if (target == NULL)
+	if (target == NULL) {
+		close(fd);
 		return error_set(err, TS_ENOMEM, "out of memory");
+	}
 	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
 	xo.fsync = opts->fsync;
-	if ((rc = xfer_upload(&x, c->sftp, src, target, &xo, xfer_wake, &woke,
-	    err)) == 0)
-		rc = run_one(&res, c, x, &woke, true, target, "put", err);
+	if ((rc = xfer_upload(&x, c->sftp, fd, &lst, src, target, &xo,
+	    xfer_wake, &woke, &e)) == 0)
+		rc = run_one(&res, c, x, &woke, true, target, "put", &e);
+	if (rc != 0 && !(rc == TS_ENOENT && sftp_failed(c->sftp) == NULL &&
+	    put_parent_is_file(c, target, err)) && err != NULL &&
+	    err->code == TS_OK)
+		*err = e;
 	if (res.rename_fallback)
 		log_msg(TS_LOG_WARN, "the server has no posix-rename: \"%s\" was "
 		    "replaced through a backup name, not atomically", target);
@@ -730,6 +780,7 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	struct ts_put_opts	 def = TS_PUT_OPTS_INIT;
 	struct ts_xfer_result	 res = { 0 };
 	struct xfer_opts	 xo = { 0 };
+	struct ts_stat		 st;
 	struct stat		 lst;
 	struct xfer		*x = NULL;
 	char			*target = NULL;
@@ -740,6 +791,14 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 		opts = &def;
 	if (*src == '\0')
 		return error_set(err, TS_EINVAL, "get needs a remote file name");
+	/* A directory opens for reading on most servers and fails only at
+	 * the first read ("read: failure"): ask first, one round trip.  A
+	 * failed stat says nothing the download would not say better. */
+	if (ts_stat(&st, c, src, true, NULL) == 0 &&
+	    (st.mode & 0170000) == 0040000)
+		return error_set(err, TS_EINVAL, "\"%s\" is a directory on the "
+		    "server; get copies one file (use treesync pull for "
+		    "trees)", src);
 	if (*dst == '\0' || dst[strlen(dst) - 1] == '/' ||
 	    (stat(dst, &lst) == 0 && S_ISDIR(lst.st_mode)))
 		target = join_basename(*dst == '\0' ? "." : dst, src);

@@ -3,7 +3,7 @@
  * directory comes right before its contents.  Both walkers fill one; the
  * planner merges two.
  *
- * Memory: an array of 48-byte struct entry plus an arena holding the path
+ * Memory: an array of 56-byte struct entry plus an arena holding the path
  * and link strings (and the few hashes computed).  Measured with 1,000,000
  * entries, paths 59 bytes long on average (test_entries.c; RSS with
  * bench/entries_mem.c): 109 bytes per entry all-in, up to about 130
@@ -43,6 +43,9 @@ struct entry {
 	const char	*link;		/* symlink target; NULL otherwise */
 	const struct entry_hash *hash;	/* NULL until entries_set_hash() */
 	uint64_t	 size;		/* bytes; for a symlink, its length */
+	uint64_t	 ino;		/* local file: its inode, to check that
+					 * what is opened later is what the
+					 * walk saw; 0 when unknown */
 	int64_t		 mtime_ns;	/* since the epoch */
 	uint16_t	 mode;		/* permission bits only (07777) */
 	uint8_t		 type;		/* enum entry_type */

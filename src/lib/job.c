@@ -25,9 +25,11 @@
 #include "job.h"
 #include "error.h"
 #include "hash.h"
+#include "local_open.h"
 #include "log.h"
 #include "ltree.h"
 #include "plan.h"
+#include "tempname.h"
 #include "verify.h"
 #include "walk_local.h"
 #include "walk_remote.h"
@@ -286,11 +288,6 @@ job_filter_build(struct filter *f, const struct ts_sync_opts *o,
 	int				 rc;
 
 	filter_init(f);
-	/* Our own temporary files are never part of a tree. */
-	if ((rc = filter_add(f, FILTER_EXCLUDE, ".*.treesync-tmp.*",
-	    err)) != 0 || (rc = filter_add(f, FILTER_EXCLUDE,
-	    ".*.treesync-old.*", err)) != 0)
-		return rc;
 	for (i = 0; i < o->nrules; i++) {
 		r = &o->rules[i];
 		if (r->from_file)
@@ -356,38 +353,38 @@ hex_to_bytes(uint8_t *out, const char *hex)
 }
 
 struct local_hash_work {
-	const char	*root;
+	int		 root_fd;
+	bool		 follow;	/* -L */
 	const struct entry **files;
 	size_t		 n;
 	enum hash_kind	 kind;
 	char		(*hex)[HASH_HEX_MAX];
 };
 
-/* Hashes local files; runs on its own thread while the server hashes. */
+/* Hashes local files; runs on its own thread while the server hashes.
+ * A file that cannot be opened as the one the walk saw gets no hash. */
 static void *
 local_hash_thread(void *arg)
 {
 	struct local_hash_work	*w = arg;
-	static uint8_t		 unused;
+	struct ts_error		 e;
+	struct stat		 st;
 	uint8_t			*buf;
 	struct hash		 h;
 	size_t			 i;
 	ssize_t			 n;
-	char			*p;
 	int			 fd;
 
-	(void)unused;
 	if ((buf = malloc(1 << 20)) == NULL)
 		return NULL;
 	for (i = 0; i < w->n; i++) {
 		w->hex[i][0] = '\0';
-		if ((p = local_path(w->root, w->files[i]->path)) == NULL)
+		memset(&e, 0, sizeof(e));
+		if (local_open_file(&fd, &st, w->root_fd, w->files[i]->path,
+		    w->follow, w->files[i]->ino, w->files[i]->path, &e) != 0)
 			continue;
-		fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		free(p);
-		if (fd == -1 || hash_init(&h, w->kind) != 0) {
-			if (fd != -1)
-				close(fd);
+		if (hash_init(&h, w->kind) != 0) {
+			close(fd);
 			continue;
 		}
 		while ((n = read(fd, buf, 1 << 20)) > 0)
@@ -417,7 +414,7 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 	pthread_t		 th;
 	bool			 started = false;
 	size_t			 i, n = 0;
-	int			 rc = 0, len;
+	int			 rc = 0, len, own_root = -1;
 
 	for (i = 0; i < j->plan.n; i++)
 		if (j->plan.v[i].kind == ACT_NEED_HASH)
@@ -445,7 +442,10 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 		}
 		n++;
 	}
-	w.root = j->local_root;
+	/* pull opens its root only once planned: a moment's own here. */
+	w.root_fd = j->root_fd != -1 ? j->root_fd : (own_root = open(
+	    j->local_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	w.follow = j->opts->copy_links && !j->pull;
 	w.files = lf;
 	w.n = n;
 	w.kind = j->hash_kind;
@@ -488,6 +488,8 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 		}
 	}
 out:
+	if (own_root != -1)
+		close(own_root);
 	if (rpaths != NULL)
 		for (i = 0; i < n; i++)
 			free((char *)rpaths[i]);
@@ -570,6 +572,18 @@ job_phase(struct job *j, enum phase ph, size_t *idx)
 	return 0;
 }
 
+/* Whether a remote path names the login directory or "/": "", ".",
+ * "~", "/" and the like, which --delete would empty. */
+static bool
+remote_is_top(const char *p)
+{
+	if (*p == '~')
+		p++;
+	while (*p == '/' || (p[0] == '.' && (p[1] == '/' || p[1] == '\0')))
+		p++;
+	return *p == '\0';
+}
+
 /* The root gets the local root's mode and mtime last, as rsync -a src/
  * dst/ does; it is no entry of the plan.  Failing that (a home directory
  * we may not chmod, say) is worth a warning, not a failed push. */
@@ -584,6 +598,9 @@ job_root_attrs(struct job *j)
 
 	struct sftp		*s = j->w[0].s;
 
+	/* The login directory or "/" is the server's, not the tree's. */
+	if (remote_is_top(j->remote_root))
+		return;
 	if (stat(j->local_root, &st) != 0 || sftp_failed(s) != NULL ||
 	    (root = remote_path(j->remote_root, "")) == NULL)
 		return;
@@ -662,31 +679,79 @@ job_link_dest(struct job *j)
 	}
 }
 
-/* Temporary files an interrupted run left on the server are removed at
- * the end of this one.  They are excluded from the plan (job_filter).
- * XXX A push running at the same time into the same directory would lose
- * its temporary files: treesync assumes one push per directory. */
+/*
+ * Takes the temporary files (tempname.h) out of list l before planning:
+ * those of the exact form whose path the other side, other, lacks.  They
+ * are neither synced nor deleted; when l is the destination and the run
+ * that made one is over, it is removed at the end (job_sweep_orphans),
+ * else it belongs to a run still going and is left alone.  A file of
+ * that form on both sides is a user's, synced like any other.
+ */
 static void
-job_find_leftovers(struct job *j)
+job_set_aside_temps(struct job *j, struct entries *l,
+    const struct entries *other, bool destination)
 {
-	const char	*base;
-	char		*p;
-	size_t		 i;
+	struct tempname_info	 info;
+	const struct entry	*e;
+	const char		*base;
+	time_t			 now = time(NULL);
+	size_t			 i, n = 0;
+	char			*p;
 
-	for (i = 0; i < j->dst.n; i++) {
-		base = strrchr(j->dst.v[i].path, '/');
-		base = base != NULL ? base + 1 : j->dst.v[i].path;
-		if (j->dst.v[i].type != ENTRY_FILE && j->dst.v[i].type !=
-		    ENTRY_SYMLINK)
+	for (i = 0; i < l->n; i++) {
+		e = &l->v[i];
+		base = strrchr(e->path, '/');
+		base = base != NULL ? base + 1 : e->path;
+		if (e->type == ENTRY_DIR || !tempname_parse(base, &info) ||
+		    entries_find(other, e->path) != NULL) {
+			l->v[n++] = *e;
 			continue;
-		if (base[0] != '.' || (strstr(base, ".treesync-tmp.") == NULL &&
-		    strstr(base, ".treesync-old.") == NULL))
+		}
+		if (!destination)
 			continue;
-		if ((p = remote_path(j->remote_root, j->dst.v[i].path)) != NULL) {
+		if (!tempname_is_orphan(&info, now)) {
+			j->temps_live++;
+			continue;
+		}
+		p = j->pull ? strdup(e->path) : remote_path(j->remote_root,
+		    e->path);
+		if (p != NULL) {
 			job_orphan(j, p);
 			free(p);
 		}
 	}
+	l->n = n;
+	if (j->temps_live > 0)
+		log_msg(TS_LOG_INFO, "left alone: %zu temporary files of a run "
+		    "still going", j->temps_live);
+}
+
+/*
+ * --delete where a slip costs a whole tree: from an empty source (an
+ * unmounted disk, a wrong path), or into the remote home or "/".  Refused,
+ * with nothing deleted, unless max_delete (for an empty source) or
+ * force_delete says it is meant.
+ */
+static int
+job_delete_guard(struct job *j, struct ts_error *err)
+{
+	const char	*src = j->pull ? j->remote_root : j->local_root;
+
+	if (!j->opts->delete_extra || j->opts->force_delete)
+		return 0;
+	if (!j->pull && remote_is_top(j->remote_root))
+		return error_set(err, TS_EMAXDELETE, "refusing --delete into "
+		    "\"%s\" on the server, %s: name a directory below it, or "
+		    "add --force-delete if every entry there that the source "
+		    "lacks is to go", j->remote_root, *j->remote_root == '/' ?
+		    "its root directory" : "the login directory");
+	if (j->src.n == 0 && j->dst.n > 0 && j->opts->max_delete < 0)
+		return error_set(err, TS_EMAXDELETE, "refusing --delete: the "
+		    "source \"%s\" is empty, so all %zu entries of the "
+		    "destination would go (an unmounted disk or a wrong path?); "
+		    "if that is meant, add --max-delete %zu or --force-delete",
+		    src, j->dst.n, j->dst.n);
+	return 0;
 }
 
 struct local_walk {
@@ -720,6 +785,7 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	struct walk_problems	 lp, rp;
 	struct plan_opts	 po = PLAN_OPTS_INIT;
 	struct ts_error		 perr = { 0 };
+	struct stat		 rst;
 	bool			 root_missing = false;
 	int			 rc;
 	size_t			 i;
@@ -730,6 +796,18 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		goto out;
 	wo.follow_links = j->opts->copy_links;
 	wo.filter = &j->filter;
+	/* push: files are opened later from the root the walk listed, so a
+	 * root renamed or replaced meanwhile changes nothing. */
+	if (!j->pull && j->root_fd == -1)
+		j->root_fd = open(j->local_root, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	wo.root_fd = j->pull ? -1 : j->root_fd;
+	/* Before the listing: a delete in the root checks it has not
+	 * changed since (worker.c, local_still_lacks). */
+	j->root_mtime_ns = -1;
+	if (j->root_fd != -1 && fstat(j->root_fd, &rst) == 0)
+		j->root_mtime_ns = (int64_t)rst.st_mtim.tv_sec * 1000000000 +
+		    rst.st_mtim.tv_nsec;
 	ro.filter = &j->filter;
 	ro.descend_excluded = j->opts->delete_excluded;
 	if (j->pull) {
@@ -781,11 +859,16 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 			goto out;
 		j->dst_root_missing = root_missing;
 		report_problems(j, &rp);
-		job_find_leftovers(j);
 	}
+	/* The remote side's, and pull's local leftovers. */
+	job_set_aside_temps(j, &j->dst, &j->src, true);
+	if (j->pull)
+		job_set_aside_temps(j, &j->src, &j->dst, false);
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)
 			j->sum->files_scanned++;
+	if ((rc = job_delete_guard(j, err)) != 0)
+		goto out;
 	po.delete = j->opts->delete_extra;
 	po.delete_excluded = j->opts->delete_excluded;
 	po.max_delete = j->opts->max_delete;
@@ -1029,6 +1112,7 @@ job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 		for (i = 0; i < j->plan.n; i++)
 			job_finish(j, i, TS_OK, NULL);
 		job_report(j);
+		job_sweep_orphans(j);		/* counted, not removed */
 		/* Planned, not done: nothing was sent. */
 		sum.bytes_sent = 0;
 		for (i = 0; i < j->plan.n; i++)

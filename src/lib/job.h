@@ -6,6 +6,7 @@
 #define TS_JOB_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdbool.h>
 
@@ -107,12 +108,15 @@ struct job {
 	bool		 pull;		/* src is remote, dst local */
 	bool		 dst_root_missing; /* push: the walk found no remote
 					 * root; it is created first */
-	int		 root_fd;	/* pull: the local root, or -1 */
+	int		 root_fd;	/* the local root, or -1 (pull: until
+					 * planned; push: from before the
+					 * walk, which lists it) */
+	int64_t		 root_mtime_ns;	/* push: the root's before the walk */
 	struct xfer_opts xo;		/* how every file moves: the check,
 					 * fsync, and for pull the mode bits
 					 * kept (umask, --perms); set once, as
 					 * reading the umask costs syscalls */
-	volatile bool	 disk_full;	/* pull: start nothing more */
+	atomic_bool	 disk_full;	/* pull: start nothing more */
 	enum hash_kind	 hash_kind;	/* -c and check */
 	bool		 hash_remote;	/* hashed by the server */
 	double		 t0;
@@ -134,7 +138,9 @@ struct job {
 	unsigned	 gen;		/* batch number */
 	bool		 quit;
 	char		**orphans;	/* temp files a lost connection left */
-	size_t		 norphans, orphans_cap;
+	size_t		 norphans, orphans_cap; /* push: remote paths;
+					 * pull: local, from the root */
+	size_t		 temps_live;	/* temporary files of live runs */
 	struct ts_error	 last_conn_error;
 	size_t		 fd_budget;	/* local files one worker may hold open */
 	bool		 posix_rename;	/* the server has it (splits need it
@@ -148,8 +154,8 @@ struct job {
 
 struct ltree;
 
-/* The filter of o's rules, our temporary names excluded; *f is the
- * caller's to filter_dispose, also on failure. */
+/* The filter of o's rules; *f is the caller's to filter_dispose, also
+ * on failure. */
 int	job_filter_build(struct filter *f, const struct ts_sync_opts *o,
 	    struct ts_error *err);
 /* ts_push with the local tree walked already by ltree_walk (with the same

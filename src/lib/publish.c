@@ -35,8 +35,8 @@
 #include "rlock.h"
 #include "rmtree.h"
 #include "sftp.h"
+#include "tempname.h"
 #include "walk_remote.h"
-#include "xfer.h"
 
 /* --- names and decisions (pure) ----------------------------------------- */
 
@@ -370,7 +370,8 @@ collect_stale_tmp(const struct ts_dirent *d, void *payload)
 	struct rel_list	*l = payload;
 	char		**nv;
 
-	if (strncmp(d->name, ".current.treesync-tmp.", 22) != 0)
+	if (strncmp(d->name, ".current.", 9) != 0 ||
+	    !tempname_parse(d->name, NULL))
 		return 0;
 	if ((nv = realloc(l->names, (l->n + 1) * sizeof(*nv))) == NULL)
 		return TS_ENOMEM;
@@ -644,7 +645,7 @@ switch_current(struct target *t, const char *name, struct ts_error *err)
 	int			 rc;
 
 	if (asprintf(&to, "releases/%s", name) < 0 ||
-	    xfer_temp_name(&tmp, t->cur_path) != 0) {
+	    tempname_make(&tmp, t->cur_path, TEMPNAME_TMP) != 0) {
 		free(to);
 		return error_set(err, TS_ENOMEM, "out of memory");
 	}

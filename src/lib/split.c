@@ -17,8 +17,10 @@
 
 #include "error.h"
 #include "job.h"
+#include "local_open.h"
 #include "log.h"
 #include "part.h"
+#include "tempname.h"
 #include "xfer.h"
 
 /* One range in flight on a worker. */
@@ -57,30 +59,23 @@ static int
 split_prepare(struct job *j, struct split *sp, struct ts_error *err)
 {
 	const struct action	*a = &j->plan.v[sp->idx];
-	char			*src = NULL;
 
 	sp->fd = sp->dirfd = -1;
 	sp->size = a->src->size;
 	if (!j->pull) {
-		if ((src = local_path(j->local_root, a->src->path)) == NULL ||
-		    (sp->remote = remote_path(j->remote_root,
+		if ((sp->remote = remote_path(j->remote_root,
 		    a->src->path)) == NULL ||
-		    xfer_temp_name(&sp->tmp, sp->remote) != 0) {
-			free(src);
+		    tempname_make(&sp->tmp, sp->remote, TEMPNAME_TMP) != 0)
 			return error_set(err, TS_ENOMEM, "out of memory");
-		}
-		if ((sp->fd = open(src, O_RDONLY | O_CLOEXEC)) == -1 ||
-		    fstat(sp->fd, &sp->st) != 0) {
-			error_set_errno(err, errno, "open \"%s\"", src);
-			free(src);
+		/* From the walk's root, never out of it (local_open.h). */
+		if (local_open_file(&sp->fd, &sp->st, j->root_fd, a->src->path,
+		    j->opts->copy_links, a->src->ino, a->src->path, err) != 0)
 			return err->code;
-		}
-		free(src);
 		sp->size = (uint64_t)sp->st.st_size;
 		return 0;
 	}
 	if ((sp->remote = remote_path(j->remote_root, a->src->path)) == NULL ||
-	    xfer_temp_name(&sp->tmp, a->src->path) != 0)
+	    tempname_make(&sp->tmp, a->src->path, TEMPNAME_TMP) != 0)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if ((sp->dirfd = local_parent(j, a->src->path, &sp->name)) == -1)
 		return error_set_errno(err, errno, "open the directory of "

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "local_open.h"
 #include "log.h"
 #include "walk_local.h"
 
@@ -76,7 +78,8 @@ problem(struct walker *w, size_t dir, int e, const char *fmt, ...)
 {
 	struct walk_problems *wp = w->wp;
 	struct walk_problem *v;
-	char		 msg[sizeof(v->err.msg)];
+	char		 msg[2 * PATH_MAX];	/* error.c cuts its paths, not
+						 * the reason added to it */
 	size_t		 cap;
 	va_list		 ap;
 
@@ -252,20 +255,6 @@ visit_dir(struct walker *w, int dfd, const char *name, const struct stat *st,
 	return rc;
 }
 
-static const char *
-special_kind(mode_t m)
-{
-	if (S_ISFIFO(m))
-		return "fifo";
-	if (S_ISSOCK(m))
-		return "socket";
-	if (S_ISCHR(m))
-		return "character device";
-	if (S_ISBLK(m))
-		return "block device";
-	return "special file";
-}
-
 /* Adds the current path, entry name of directory dfd (entry parent). */
 static int
 visit(struct walker *w, int dfd, const char *name, size_t parent)
@@ -293,9 +282,12 @@ visit(struct walker *w, int dfd, const char *name, size_t parent)
 		if (faccessat(dfd, name, R_OK, AT_EACCESS) != 0)
 			return problem(w, parent, errno, "read \"%s\"",
 			    w->path);
-		return entries_add(w->out, w->path, ENTRY_FILE,
+		if ((rc = entries_add(w->out, w->path, ENTRY_FILE,
 		    (uint64_t)st.st_size, mtime_ns(&st), st.st_mode, NULL,
-		    w->err);
+		    w->err)) != 0)
+			return rc;
+		w->out->v[w->out->n - 1].ino = (uint64_t)st.st_ino;
+		return 0;
 	}
 	if (S_ISLNK(st.st_mode)) {
 		if ((rc = read_link(w, dfd, name, parent)) != 0)
@@ -305,7 +297,7 @@ visit(struct walker *w, int dfd, const char *name, size_t parent)
 		    w->err);
 	}
 	/* Nothing the other side could hold: say so, but it's no error. */
-	log_msg(TS_LOG_WARN, "skipping %s \"%s\"", special_kind(st.st_mode),
+	log_msg(TS_LOG_WARN, "skipping %s \"%s\"", local_kind(st.st_mode),
 	    w->path);
 	return 0;
 }
@@ -315,6 +307,7 @@ static int
 walk_dir(struct walker *w, int fd, size_t self)
 {
 	struct dirent	*de;
+	struct stat	 st;
 	DIR		*d;
 	size_t		 save = w->len;
 	int		 rc = 0;
@@ -346,6 +339,12 @@ walk_dir(struct walker *w, int fd, size_t self)
 		if (rc != 0)
 			break;
 	}
+	/* Removed while we listed it (rm -rf of the tree, an unmount): the
+	 * names we missed are not gone from the tree, so nothing of the
+	 * other side's may be deleted for their absence. */
+	if (rc == 0 && fstat(dirfd(d), &st) == 0 && st.st_nlink == 0)
+		rc = problem(w, self, ENOENT, "directory \"%s\" was removed "
+		    "while being listed", shown(w));
 	closedir(d);
 	return rc;
 }
@@ -372,7 +371,14 @@ walk_local(struct entries *out, const char *root,
 	w.cap = 256;
 	/* The root is what the user named: a symlink to a directory is
 	 * followed, as rsync does with "dir/". */
-	if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	/* Opened anew, not dup'ed: a dup would share the reading position
+	 * with the caller's descriptor, and a second walk would see nothing. */
+	if (w.o.root_fd != -1)
+		fd = openat(w.o.root_fd, ".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	else
+		fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1) {
 		e = errno;
 		if (e == ENOTDIR && stat(root, &st) == 0)
 			rc = error_set(err, TS_EINVAL, "local path \"%s\" is "

@@ -15,8 +15,10 @@
  * entry, a dangling symlink with follow_links, a loop) don't stop the
  * walk: each is recorded in the caller's walk_problems and the directory
  * holding it is flagged ENTRY_INCOMPLETE (entries.incomplete_root for the
- * root), so the planner deletes nothing in it.  The caller reports them
- * and ends with TS_EPARTIAL.
+ * root), so the planner deletes nothing in it.  A directory removed
+ * while it was listed (its link count 0 after the listing) is flagged
+ * the same way: what it seemed to lack is not missing.  The caller
+ * reports them and ends with TS_EPARTIAL.
  *
  * Files are not opened, only checked with faccessat(R_OK): one the walk
  * couldn't read is a problem here, not a failed transfer later.  One
@@ -35,8 +37,11 @@
 struct walk_opts {
 	bool		 follow_links;	/* -L: symlinks become their targets */
 	const struct filter *filter;	/* NULL: nothing excluded */
+	int		 root_fd;	/* the root, already open (the job
+					 * opens files from it later); -1:
+					 * open root by name */
 };
-#define WALK_OPTS_INIT	{ false, NULL }
+#define WALK_OPTS_INIT	{ .follow_links = false, .filter = NULL, .root_fd = -1 }
 
 /* One path the walk skipped, and why. */
 struct walk_problem {

@@ -205,12 +205,11 @@ static int __attribute__((format(printf, 3, 4)))
 set_fatal(struct walker *w, int code, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 msg[sizeof(w->fatal.msg)];
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	error_setv(&w->fatal, code, fmt, ap);
 	va_end(ap);
-	return error_set(&w->fatal, code, "%s", msg);
+	return code;
 }
 
 static int
@@ -296,14 +295,12 @@ problemf(struct walker *w, size_t dir, const char *path, int code,
 {
 	struct ts_error	*e;
 	va_list		 ap;
-	char		 msg[sizeof(e->msg)];
 
 	if ((e = problem(w, dir, path)) == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	error_setv(e, code, fmt, ap);
 	va_end(ap);
-	error_set(e, code, "%s", msg);
 }
 
 /* A failed STATUS reply about path, as a problem: `what "path": reason`. */

@@ -23,7 +23,9 @@
 #include "conn.h"
 #include "error.h"
 #include "job.h"
+#include "local_open.h"
 #include "log.h"
+#include "tempname.h"
 #include "verify.h"
 #include "xfer.h"
 
@@ -42,6 +44,8 @@ struct op {
 	size_t		 idx;
 	int		 step;
 	char		*path, *tmp;
+	struct sftp_reply failed;	/* mkdir: its status, while the STAT
+					 * asks what is there */
 };
 
 void
@@ -209,6 +213,26 @@ op_free(struct op *op)
 	free(op);
 }
 
+static void	op_sent(struct op *op, int rc);
+
+/* A failed MKDIR's STAT: a directory there now was made by another run
+ * into the same tree, which is no failure. */
+static void
+mkdir_stat_on_reply(struct sftp *s, const struct sftp_reply *r,
+    void *payload)
+{
+	struct op	*op = payload;
+
+	(void)s;
+	if (r->type == SSH_FXP_ATTRS &&
+	    (r->attrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0 &&
+	    (r->attrs.perm & 0170000) == 0040000)
+		job_finish(op->w->job, op->idx, TS_OK, NULL);
+	else
+		op_failed(op, &op->failed, "mkdir");
+	op_free(op);
+}
+
 /* mkdir, remove, rmdir, setstat: one request, one reply. */
 static void
 op_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
@@ -216,7 +240,23 @@ op_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 	struct op		*op = payload;
 	const struct action	*a = &op->w->job->plan.v[op->idx];
 
-	(void)s;
+	/* SFTP v3 says only "failure" for a directory that exists. */
+	if (a->kind == ACT_MKDIR && r->status != SSH_FX_OK &&
+	    r->status != SSH_FX_NO_SUCH_FILE &&
+	    r->status != SSH_FX_PERMISSION_DENIED) {
+		op->failed = *r;
+		op->failed.msg = NULL;
+		op->failed.msg_len = 0;
+		op_sent(op, sftp_stat(s, op->path, false, mkdir_stat_on_reply,
+		    op));
+		return;
+	}
+	/* Removed by another run into the same tree: gone, as asked. */
+	if (a->kind == ACT_DELETE && r->status == SSH_FX_NO_SUCH_FILE) {
+		job_finish(op->w->job, op->idx, TS_OK, NULL);
+		op_free(op);
+		return;
+	}
 	if (r->status != SSH_FX_OK)
 		op_failed(op, r, a->kind == ACT_MKDIR ? "mkdir" :
 		    a->kind == ACT_DELETE ? "delete" : a->kind == ACT_COPY ?
@@ -225,8 +265,6 @@ op_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		job_finish(op->w->job, op->idx, TS_OK, NULL);
 	op_free(op);
 }
-
-static void	op_sent(struct op *op, int rc);
 
 /* Whether a symlink can replace an old one atomically: made at a
  * temporary name, then renamed over it.  Without posix-rename: remove,
@@ -317,6 +355,68 @@ attrs_of(struct sftp_attrs *a, const struct entry *e, unsigned which)
 	}
 }
 
+/*
+ * push --delete: whether the local tree still lacks rel, checked again
+ * right before the remote entry goes.  The nearest directory above rel
+ * that the walk listed must still be there, unchanged since (same mtime:
+ * no name came or went), and still lack the next name on rel's way.  So
+ * a source removed or unmounted while the run went on deletes nothing,
+ * nor does an entry that came back; either is said and counted as a
+ * failure (the next run sees the tree as it is then).  Returns 0 when
+ * the delete may go ahead, or the error's code with *e set.
+ */
+static int
+local_still_lacks(struct job *j, const char *rel, bool excluded,
+    struct ts_error *e)
+{
+	const struct entry	*d = NULL;
+	struct stat		 st;
+	char			 name[NAME_MAX + 1], *dir;
+	size_t			 len, n;
+	int64_t			 mtime;
+	int			 dfd, rc = 0;
+
+	for (len = strlen(rel); len > 0; ) {
+		while (len > 0 && rel[len - 1] != '/')
+			len--;
+		if (len == 0)
+			break;
+		len--;			/* the '/' */
+		if ((dir = strndup(rel, len)) == NULL)
+			return error_set(e, TS_ENOMEM, "out of memory");
+		d = entries_find(&j->src, dir);
+		free(dir);
+		if (d != NULL && d->type == ENTRY_DIR)
+			break;
+		d = NULL;
+	}
+	mtime = d != NULL ? d->mtime_ns : j->root_mtime_ns;
+	n = strcspn(rel + (len > 0 ? len + 1 : 0), "/");
+	if (n > NAME_MAX)
+		n = NAME_MAX;
+	memcpy(name, rel + (len > 0 ? len + 1 : 0), n);
+	name[n] = '\0';
+	if ((dfd = local_open_dir(j->root_fd, rel, len,
+	    j->opts->copy_links)) == -1 || fstat(dfd, &st) != 0 ||
+	    st.st_nlink == 0)
+		rc = error_set(e, TS_ELOCAL, "\"%s\" not deleted: the local "
+		    "directory above it was removed or replaced during the run",
+		    rel);
+	else if (mtime != (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	    st.st_mtim.tv_nsec)
+		/* Names came or went since the walk: what it saw missing
+		 * may have been there then (a tree being removed). */
+		rc = error_set(e, TS_ELOCAL, "\"%s\" not deleted: the local "
+		    "directory above it changed during the run", rel);
+	else if (!excluded && fstatat(dfd, name, &st,
+	    AT_SYMLINK_NOFOLLOW) == 0)
+		rc = error_set(e, TS_ELOCAL, "\"%s\" not deleted: it appeared "
+		    "in the local tree during the run", rel);
+	if (dfd != -1)
+		close(dfd);
+	return rc;
+}
+
 /* Sends the request(s) for one non-upload action. */
 static void
 job_start_op(struct worker *w, size_t idx)
@@ -324,8 +424,15 @@ job_start_op(struct worker *w, size_t idx)
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
 	struct sftp_attrs	 at;
+	struct ts_error		 e = { 0 };
 	struct op		*op;
 
+	if (a->kind == ACT_DELETE && (a->reason == REASON_GONE ||
+	    a->reason == REASON_EXCLUDED) && local_still_lacks(j,
+	    plan_action_path(a), a->reason == REASON_EXCLUDED, &e) != 0) {
+		job_finish_error(j, idx, &e);
+		return;
+	}
 	if ((op = op_new(w, idx, plan_action_path(a))) == NULL) {
 		job_finish(j, idx, TS_ENOMEM, "out of memory");
 		return;
@@ -351,7 +458,8 @@ job_start_op(struct worker *w, size_t idx)
 		break;
 	case ACT_SYMLINK:
 		if (a->dst != NULL && link_atomic(w->s)) {
-			if (xfer_temp_name(&op->tmp, op->path) != 0) {
+			if (tempname_make(&op->tmp, op->path,
+			    TEMPNAME_TMP) != 0) {
 				job_finish(j, idx, TS_ENOMEM, "out of memory");
 				op_free(op);
 				return;
@@ -415,51 +523,12 @@ upload_on_phase(struct xfer *x, void *payload)
 
 /* --- pull: the local side -------------------------------------------- */
 
-/*
- * Opens directory rel (relative to the local root) one component at a
- * time with O_NOFOLLOW: a symlink planted anywhere on the way, even after
- * the plan was made, makes the open fail instead of leading outside the
- * tree.  Returns the fd, or -1 with errno set.
- */
-static int
-local_open_dir(struct job *j, const char *rel, size_t len)
-{
-	char	 comp[NAME_MAX + 1];
-	size_t	 i = 0, n;
-	int	 fd, nfd;
-
-	if ((fd = fcntl(j->root_fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return -1;
-	while (i < len) {
-		n = strcspn(rel + i, "/");
-		if (n > len - i)
-			n = len - i;
-		if (n == 0 || n > NAME_MAX) {
-			close(fd);
-			errno = EINVAL;
-			return -1;
-		}
-		memcpy(comp, rel + i, n);
-		comp[n] = '\0';
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		close(fd);
-		if (nfd == -1)
-			return -1;
-		fd = nfd;
-		i += n + 1;
-	}
-	return fd;
-}
-
+/* pull: the local directory holding rel, never through a symlink
+ * (local_open.h); the fd, or -1 with errno set. */
 int
 local_parent(struct job *j, const char *rel, const char **name)
 {
-	const char	*slash = strrchr(rel, '/');
-
-	*name = slash != NULL ? slash + 1 : rel;
-	return local_open_dir(j, rel, slash != NULL ? (size_t)(slash - rel) :
-	    0);
+	return local_open_parent(j->root_fd, rel, false, name);
 }
 
 static mode_t
@@ -509,7 +578,7 @@ job_local_op(struct worker *w, size_t idx)
 	case ACT_SYMLINK:
 		/* Made at a temporary name, renamed over the old one. */
 		what = "symlink";
-		if (xfer_temp_name(&tmp, name) != 0) {
+		if (tempname_make(&tmp, name, TEMPNAME_TMP) != 0) {
 			errno = ENOMEM;
 			rc = -1;
 			break;
@@ -653,18 +722,22 @@ job_start_upload(struct worker *w, size_t idx)
 	const struct action	*a = &j->plan.v[idx];
 	struct ts_error		 e = { 0 };
 	struct upload		*u;
-	char			*src = NULL, *dst = NULL;
+	struct stat		 st;
+	char			*dst = NULL;
+	int			 fd;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (src = local_path(j->local_root, a->src->path)) == NULL ||
 	    (dst = remote_path(j->remote_root, a->src->path)) == NULL) {
 		job_finish(j, idx, TS_ENOMEM, "out of memory");
 		goto out;
 	}
 	u->w = w;
 	u->idx = idx;
-	if (xfer_upload(&u->x, w->s, src, dst, &j->xo, upload_on_phase, u,
-	    &e) != 0) {
+	/* From the root the walk listed, never out of it (local_open.h). */
+	if (local_open_file(&fd, &st, j->root_fd, a->src->path,
+	    j->opts->copy_links, a->src->ino, a->src->path, &e) != 0 ||
+	    xfer_upload(&u->x, w->s, fd, &st, a->src->path, dst, &j->xo,
+	    upload_on_phase, u, &e) != 0) {
 		job_finish_error(j, idx, &e);
 		goto out;
 	}
@@ -676,7 +749,6 @@ job_start_upload(struct worker *w, size_t idx)
 	w->transfers++;
 out:
 	free(u);
-	free(src);
 	free(dst);
 }
 
@@ -1116,6 +1188,26 @@ sweep_done(struct sftp *s, const struct sftp_reply *r, void *payload)
 		sw->removed++;
 }
 
+/* pull: the local leftovers, relative to the root, removed at once. */
+static size_t
+sweep_local(struct job *j)
+{
+	const char	*name;
+	size_t		 i, removed = 0;
+	int		 dfd;
+
+	for (i = 0; i < j->norphans; i++) {
+		if ((dfd = local_parent(j, j->orphans[i], &name)) == -1)
+			continue;
+		if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT) {
+			log_msg(TS_LOG_INFO, "removed \"%s\"", j->orphans[i]);
+			removed++;
+		}
+		close(dfd);
+	}
+	return removed;
+}
+
 void
 job_sweep_orphans(struct job *j)
 {
@@ -1126,6 +1218,14 @@ job_sweep_orphans(struct job *j)
 
 	if (j->norphans == 0)
 		return;
+	if (j->opts->dry_run) {		/* said, not done */
+		j->sum->temps_removed = j->norphans;
+		return;
+	}
+	if (j->pull) {
+		sw.removed = sweep_local(j);
+		goto out;
+	}
 	for (k = 0; k < j->nw && w == NULL; k++)
 		if (!j->w[k].dead && j->w[k].s != NULL &&
 		    sftp_failed(j->w[k].s) == NULL)
@@ -1139,6 +1239,7 @@ job_sweep_orphans(struct job *j)
 	 * more orphans than that. */
 	while (i < j->norphans || sw.left > 0) {
 		if (i < j->norphans && sftp_room(w->s, 0)) {
+			log_msg(TS_LOG_INFO, "removing \"%s\"", j->orphans[i]);
 			if (sftp_remove(w->s, j->orphans[i++], sweep_done,
 			    &sw) != 0)
 				break;
@@ -1146,12 +1247,15 @@ job_sweep_orphans(struct job *j)
 		} else if (sftp_pump(w->s, NULL) != 0)
 			break;
 	}
+out:
+	j->sum->temps_removed = sw.removed;
 	if (sw.removed < j->norphans) {
 		log_msg(TS_LOG_WARN, "%zu of %zu temporary files could not be "
 		    "removed; the next run removes them", j->norphans -
 		    sw.removed, j->norphans);
 		return;
 	}
-	log_msg(TS_LOG_INFO, "removed %zu temporary files left by dropped "
-	    "connections or earlier runs", sw.removed);
+	log_msg(TS_LOG_WARN, "removed %zu temporary file%s left by dropped "
+	    "connections or runs that ended (-v names them)", sw.removed,
+	    sw.removed == 1 ? "" : "s");
 }

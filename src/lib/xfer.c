@@ -14,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cancel.h"
 #include "error.h"
 #include "log.h"
+#include "tempname.h"
 #include "xfer.h"
 
 enum xfer_state {
@@ -120,30 +120,6 @@ xfer_local_umask(void)
 	old = umask(022);
 	umask(old);
 	return old;
-}
-
-int
-xfer_temp_name(char **out, const char *path)
-{
-	static const char	 chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-	const char		*slash = strrchr(path, '/');
-	unsigned char		 rnd[8];
-	char			 suffix[9];
-	size_t			 dirlen = slash != NULL ? (size_t)(slash - path + 1) : 0;
-	size_t			 i, n;
-
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		for (i = 0; i < sizeof(rnd); i++)
-			rnd[i] = (unsigned char)rand();
-	for (i = 0; i < sizeof(rnd); i++)
-		suffix[i] = chars[rnd[i] % (sizeof(chars) - 1)];
-	suffix[8] = '\0';
-	n = strlen(path) + 32;
-	if ((*out = malloc(n)) == NULL)
-		return -1;
-	snprintf(*out, n, "%.*s.%s.treesync-tmp.%s", (int)dirlen, path,
-	    path + dirlen, suffix);
-	return 0;
 }
 
 static struct xfer *
@@ -793,12 +769,12 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		/* Plain v3 RENAME will not replace an existing file: move the
 		 * old one aside first, so it is never lost (section 6.5). */
 		x->rename_fallback = true;
-		if (x->backup == NULL && xfer_temp_name(&x->backup, x->dst) != 0) {
+		if (x->backup == NULL && tempname_make(&x->backup, x->dst,
+		    TEMPNAME_OLD) != 0) {
 			error_set(&x->err, TS_ENOMEM, "out of memory");
 			xfer_cleanup(x);
 			break;
 		}
-		memcpy(strstr(x->backup, ".treesync-tmp.") + 10, "old", 3);
 		log_msg(TS_LOG_INFO, "the server has no posix-rename: replacing "
 		    "\"%s\" through a backup name", x->dst);
 		x->state = X_BACKUP;
@@ -866,9 +842,9 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 }
 
 int
-xfer_upload(struct xfer **out, struct sftp *s, const char *src,
-    const char *dst, const struct xfer_opts *o, xfer_fn *fn, void *payload,
-    struct ts_error *err)
+xfer_upload(struct xfer **out, struct sftp *s, int fd, const struct stat *st,
+    const char *src, const char *dst, const struct xfer_opts *o, xfer_fn *fn,
+    void *payload, struct ts_error *err)
 {
 	struct xfer		*x;
 	struct sftp_attrs	 a;
@@ -876,23 +852,16 @@ xfer_upload(struct xfer **out, struct sftp *s, const char *src,
 
 	*out = NULL;
 	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
-	    xfer_temp_name(&x->tmp, dst) != 0 ||
+	    tempname_make(&x->tmp, dst, TEMPNAME_TMP) != 0 ||
 	    (x->chunk = malloc(SFTP_IO_MAX)) == NULL) {
+		close(fd);
 		xfer_free(x);
 		return error_set(err, TS_ENOMEM, "out of memory");
 	}
 	x->upload = true;
-	if ((x->fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
-	    fstat(x->fd, &x->st) != 0) {
-		rc = error_set_errno(err, errno, "open \"%s\"", src);
-		xfer_free(x);
-		return rc;
-	}
-	if (!S_ISREG(x->st.st_mode)) {
-		xfer_free(x);
-		return error_set(err, TS_EINVAL, "\"%s\" is not a regular file",
-		    src);
-	}
+	x->fd = fd;
+	x->st = *st;
+	assert(S_ISREG(st->st_mode));
 	x->size = (uint64_t)x->st.st_size;
 	/* Private until complete: the final mode is set before the rename. */
 	memset(&a, 0, sizeof(a));
@@ -928,7 +897,7 @@ xfer_download_at(struct xfer **out, struct sftp *s, const char *src,
 
 	*out = NULL;
 	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
-	    (dst != NULL && xfer_temp_name(&x->tmp, dst) != 0) ||
+	    (dst != NULL && tempname_make(&x->tmp, dst, TEMPNAME_TMP) != 0) ||
 	    (dst != NULL && (x->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) ==
 	    -1)) {
 		xfer_free(x);

@@ -48,13 +48,16 @@ mode_t	xfer_local_umask(void);
 typedef void	xfer_fn(struct xfer *x, void *payload);
 
 /*
- * Starts uploading local file src to remote path dst through a temporary
- * name beside dst.  Paths are copied.  Returns 0, or an error before any
- * request was sent (then *out is NULL).
+ * Starts uploading local file fd (a regular file, opened by the caller
+ * with local_open_file: handed over, closed on failure too; st its
+ * fstat) to remote path dst through a temporary name beside dst.  src
+ * names it in messages.  Paths are copied.  Returns 0, or an error
+ * before any request was sent (then *out is NULL).
  */
-int	xfer_upload(struct xfer **out, struct sftp *s, const char *src,
-	    const char *dst, const struct xfer_opts *o, xfer_fn *fn,
-	    void *payload, struct ts_error *err);
+int	xfer_upload(struct xfer **out, struct sftp *s, int fd,
+	    const struct stat *st, const char *src, const char *dst,
+	    const struct xfer_opts *o, xfer_fn *fn, void *payload,
+	    struct ts_error *err);
 /*
  * Starts downloading remote src to local dst through a temporary file
  * beside dst.  With dst NULL, only reads and hashes (read-back check).
@@ -92,8 +95,5 @@ uint64_t xfer_bytes(const struct xfer *x);
 int	xfer_result(const struct xfer *x, struct ts_error *err);
 bool	xfer_used_rename_fallback(const struct xfer *x);
 void	xfer_free(struct xfer *x);		/* NULL is fine */
-
-/* ".name.treesync-tmp.XXXXXX" beside path: the one temporary name form. */
-int	xfer_temp_name(char **out, const char *path);
 
 #endif

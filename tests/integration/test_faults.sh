@@ -252,6 +252,8 @@ check_converged "$L" "$R"
 ts_step "3,000 temporary files left by earlier runs: one push removes them all"
 # More than one connection takes requests at once: the sweep must pace
 # its removals (it once sent them all and spun when the slots ran out).
+# The names are of runs on another machine, started long ago (the run id
+# after ".treesync-tmp." begins with its start time in base 36).
 R=$TS_REMOTE/leftovers
 ts_expect_exit 0 tsd push "$SMALL" "tshost:$R"
 python3 - "$R" <<'EOF2'
@@ -259,7 +261,8 @@ import os, sys
 for d in range(3):
     for i in range(1000):
         p = os.path.join(sys.argv[1], "d%02d" % d,
-                         ".f%03d.dat.treesync-tmp.left%04d" % (i % 50, i))
+                         ".f%03d.dat.treesync-tmp.0000001zzzzzz00001-l%05d"
+                         % (i % 50, i))
         with open(p, "w") as f:
             f.write("half")
 EOF2
