@@ -367,6 +367,18 @@ ts_expect_stdout_contains "tshost:$ROOT2: current is r9 (was r8): 0 files"
     ts_fail "the second target did not switch"
 ts_trees_equal "$SITE" "$ROOT2/current"
 
+ts_step "-c: a change that size and mtime cannot see is sent, not linked"
+ts_flip_byte "$SITE/sub1/file-a.txt"
+ts_expect_exit 0 tsd publish -c --release r10 "$SITE" "tshost:$ROOT"
+current_is r10
+ts_trees_equal "$SITE" "$ROOT/current"
+[ "$(stat -c %i "$ROOT/releases/r9/sub1/file-a.txt")" != \
+    "$(stat -c %i "$ROOT/releases/r10/sub1/file-a.txt")" ] ||
+    ts_fail "-c: the changed file was hard-linked to the old release's"
+[ "$(stat -c %i "$ROOT/releases/r9/top.txt")" = \
+    "$(stat -c %i "$ROOT/releases/r10/top.txt")" ] ||
+    ts_fail "-c: an unchanged file was not hard-linked"
+
 # --- a server without symlinks -----------------------------------------------
 
 ts_step "a server that makes no symlinks: exit 4 before any upload"
