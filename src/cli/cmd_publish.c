@@ -122,6 +122,7 @@ sum_add(struct ts_summary *to, const struct ts_summary *s)
 	to->files_created += s->files_created;
 	to->files_updated += s->files_updated;
 	to->files_deleted += s->files_deleted;
+	to->temps_removed += s->temps_removed;
 	to->files_unchanged += s->files_unchanged;
 	to->dirs_created += s->dirs_created;
 	to->symlinks += s->symlinks;
