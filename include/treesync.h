@@ -27,7 +27,10 @@ enum ts_code {				/* stable: never renumber or reuse */
 	TS_EPARTIAL = -13,		/* some files failed, the rest done */
 	TS_EDIFFER = -14,		/* check: the trees differ */
 	TS_EMAXDELETE = -15,		/* --max-delete stopped deletions */
-	TS_ELOCKED = -16,		/* backup: another run holds the lock */
+	TS_ELOCKED = -16,		/* backup, publish: another run holds
+					 * the lock */
+	TS_ESPLIT = -17,		/* publish: switched on some targets,
+					 * not on all */
 };
 
 struct ts_error {
@@ -444,6 +447,96 @@ TS_EXTERN int	ts_restore(struct ts_restore_result *out, struct ts_conn *c,
 		    const struct ts_restore_opts *o, ts_item_fn *fn,
 		    ts_restore_problem_fn *pfn, void *payload,
 		    struct ts_error *err);
+
+
+/* --- publish: releases, switched atomically, kept, rolled back ------- */
+
+struct ts_publish_opts {
+	const char	*release;	/* the release's name (a safe single
+					 * name: ts_publish_release_valid);
+					 * NULL: now, UTC "YYYYMMDD-HHMMSS" */
+	int		 keep;		/* complete releases to keep, >= 1 */
+	bool		 break_lock;	/* remove a lock left by another run */
+	/* Filters, -L, -c, jobs, retries, verify (TS_VERIFY_HASH by
+	 * default).  dry_run must be false; delete_extra, fsync and
+	 * link_dest are set by publish itself. */
+	struct ts_sync_opts sync;
+};
+#define TS_PUBLISH_OPTS_INIT \
+	{ .release = NULL, .keep = 5, .break_lock = false, \
+	  .sync = { .hash = TS_HASH_AUTO, .verify = TS_VERIFY_HASH, \
+	  .max_delete = -1, .retries = -1 } }
+
+/* What publish, or a rollback, did on one target; filled also on
+ * failure. */
+struct ts_publish_result {
+	char		 release[128];	/* the release made current (or to be) */
+	char		 previous[128];	/* what current pointed to before, or
+					 * "" (none) */
+	bool		 uploaded;	/* complete and verified on the server
+					 * (or there already, the same) */
+	bool		 switched;	/* current points to release */
+	struct ts_summary sum;		/* the upload */
+	size_t		 kept;		/* complete releases kept */
+	size_t		 removed;	/* releases and leftovers removed */
+	int		 code;		/* TS_OK, or why this target failed */
+	char		 error[256];	/* message when code != TS_OK */
+};
+
+/* Whether name may be a release's name: 1 to 100 bytes of letters,
+ * digits, '.', '_', '-' and '+', starting with a letter or digit (so
+ * never "..", a path, or a hidden name). */
+TS_EXTERN bool	ts_publish_release_valid(const char *name);
+
+/*
+ * Publishes local_dir on n servers: on each, conns[i] (borrowed) and the
+ * remote root roots[i], uploads it into root/releases/NAME (built as
+ * root/releases/.NAME.in-progress, every file verified, files equal to
+ * those of the current release hard-linked from it), and only once every
+ * target has its release complete, switches root/current to it on each,
+ * back to back: a new symlink at a temporary name, renamed over current
+ * with posix-rename, so a reader sees the old release or the new one.
+ * Then keeps the newest o->keep complete releases, and always current and
+ * the one before it; unfinished ones are removed and never counted.  A
+ * lock root/.treesync-publish.lock per target keeps runs apart.  A
+ * server that cannot make symlinks or replace one atomically is refused
+ * before anything is sent.  A release that exists already is never
+ * changed: with the same content it is only switched to (a later run so
+ * finishes a switch that a lost connection stopped); with other content,
+ * TS_EINVAL.  out[0..n) tells what happened on each target.  Returns 0
+ * when every target switched; TS_ESPLIT when some did and some did not;
+ * else the first failure (no target switched).  fn hears of every file
+ * item, pfn of every release the rotation considered.
+ */
+TS_EXTERN int	ts_publish(struct ts_publish_result *out,
+		    struct ts_conn *const *conns, const char *const *roots,
+		    size_t n, const char *local_dir,
+		    const struct ts_publish_opts *o, ts_item_fn *fn,
+		    ts_prune_fn *pfn, void *payload, struct ts_error *err);
+
+/* Switches root/current on each target back to the release published
+ * before the current one; all or none, as ts_publish (only o->break_lock
+ * is used; o may be NULL). */
+TS_EXTERN int	ts_publish_rollback(struct ts_publish_result *out,
+		    struct ts_conn *const *conns, const char *const *roots,
+		    size_t n, const struct ts_publish_opts *o,
+		    struct ts_error *err);
+
+/* One release under root/releases; strings borrowed for the call. */
+struct ts_release {
+	const char	*name;
+	int64_t		 mtime;		/* when it was published (seconds) */
+	uint64_t	 size;		/* bytes of its files */
+	uint64_t	 files;
+	bool		 current;	/* root/current points to it */
+	bool		 complete;	/* false: an unfinished upload */
+};
+typedef void	ts_release_fn(const struct ts_release *r, void *payload);
+
+/* Calls fn for every release under root/releases, oldest first, the
+ * unfinished ones first of all. */
+TS_EXTERN int	ts_publish_list(struct ts_conn *c, const char *root,
+		    ts_release_fn *fn, void *payload, struct ts_error *err);
 
 #ifdef __cplusplus
 }

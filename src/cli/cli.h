@@ -24,8 +24,11 @@ struct cli {
 	int		 keep;		/* backup --keep; 0: the default */
 	const char	*stamp;		/* backup --stamp */
 	bool		 prune_dry_run;	/* backup --prune-dry-run */
-	bool		 break_lock;	/* backup --break-lock */
 	bool		 numeric_ids;	/* restore --numeric-ids */
+	bool		 break_lock;	/* backup, publish --break-lock */
+	const char	*release;	/* publish --release */
+	bool		 rollback;	/* publish --rollback */
+	bool		 list_releases;	/* publish --list */
 	const char	*command;
 	char		**args;		/* operands after the command */
 	int		 nargs;
@@ -67,5 +70,6 @@ int	cmd_diff(const struct cli *o);
 int	cmd_check(const struct cli *o);
 int	cmd_backup(const struct cli *o);
 int	cmd_restore(const struct cli *o);
+int	cmd_publish(const struct cli *o);
 
 #endif

@@ -20,6 +20,7 @@ exitcode_for(int ts_code)
 	case TS_EDIFFER:	return 24;
 	case TS_EMAXDELETE:	return 25;
 	case TS_ELOCKED:	return 26;
+	case TS_ESPLIT:		return 27;
 	default:		return 1;
 	}
 }

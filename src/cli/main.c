@@ -27,6 +27,7 @@ static const struct {
 	{ "check", cmd_check },
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },
+	{ "publish", cmd_publish },
 };
 
 static void

@@ -17,6 +17,7 @@ enum {
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
 	OPT_FORCE_DELETE, OPT_NUMERIC_IDS, OPT_METADATA, OPT_TRANSPORT,
+	OPT_RELEASE, OPT_ROLLBACK, OPT_LIST,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +61,9 @@ static const struct option long_opts[] = {
 	{ "stamp",		required_argument, NULL, OPT_STAMP },
 	{ "prune-dry-run",	no_argument,	   NULL, OPT_PRUNE_DRY_RUN },
 	{ "break-lock",		no_argument,	   NULL, OPT_BREAK_LOCK },
+	{ "release",		required_argument, NULL, OPT_RELEASE },
+	{ "rollback",		no_argument,	   NULL, OPT_ROLLBACK },
+	{ "list",		no_argument,	   NULL, OPT_LIST },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -89,6 +93,10 @@ cli_usage(FILE *f)
 	    "  restore TARGET LOCAL_DIR a backup snapshot back, with owners, hard\n"
 	    "                           links, xattrs, ACLs, special files\n"
 	    "                           (docs/metadata.md)\n"
+	    "  publish DIR TARGET...    DIR as a new release under each TARGET, then\n"
+	    "                           switch TARGET/current to it (docs/publish.md)\n"
+	    "  publish --rollback TARGET...  current back to the release before it\n"
+	    "  publish --list TARGET    the releases, their dates and sizes\n"
 	    "\n"
 	    "TARGET is [user@]host:path or sftp://[user@]host[:port]/path;\n"
 	    "host may be an alias from ~/.ssh/config.\n"
@@ -136,10 +144,14 @@ cli_usage(FILE *f)
 	    "  -j, --jobs N             connections to use (4)\n"
 	    "  --retries N              tries again after a dropped connection (3)\n"
 	    "  --progress               a status line on stderr (default on a terminal)\n"
-	    "  --keep N                 backup: complete snapshots to keep (7)\n"
+	    "  --keep N                 backup: complete snapshots to keep (7);\n"
+	    "                           publish: releases to keep (5)\n"
+	    "  --release NAME           publish: the release's name (default: UTC\n"
+	    "                           YYYYMMDD-HHMMSS)\n"
 	    "  --stamp YYYYMMDD-HHMMSS  backup: the run's local time (default: now)\n"
 	    "  --prune-dry-run          backup: list what rotation would remove\n"
-	    "  --break-lock             backup: remove a lock left by a dead run\n"
+	    "  --break-lock             backup, publish: remove a lock left by a\n"
+	    "                           dead run\n"
 	    "  -v, --verbose            say more (twice: debug)\n"
 	    "  -q, --quiet              only errors\n"
 	    "\n"
@@ -412,6 +424,15 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case OPT_BREAK_LOCK:
 			o->break_lock = true;
+			break;
+		case OPT_RELEASE:
+			o->release = optarg;
+			break;
+		case OPT_ROLLBACK:
+			o->rollback = true;
+			break;
+		case OPT_LIST:
+			o->list_releases = true;
 			break;
 		case OPT_STATS:
 			o->stats = true;

@@ -82,4 +82,14 @@ void	report_json_prune(FILE *f, const struct ts_prune_item *p);
 void	report_json_backup_summary(FILE *f, const struct ts_backup_result *b,
 	    int rc, const char *errmsg);
 
+/* publish (cmd_publish.c): {"type":"target",...} for one target,
+ * {"type":"release",...} for one release of --list (docs/json.md). */
+void	report_json_publish_target(FILE *f, const char *target,
+	    const char *path, const struct ts_publish_result *r);
+void	report_json_release(FILE *f, const char *target,
+	    const struct ts_release *r);
+void	report_json_publish_summary(FILE *f, const struct ts_summary *sum,
+	    int rc, const char *errmsg, const char *release, const char *path,
+	    size_t targets, size_t switched);
+
 #endif

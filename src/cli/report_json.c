@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "cli.h"
 #include "report.h"
@@ -221,5 +222,84 @@ report_json_backup_summary(FILE *f, const struct ts_backup_result *b,
 	    NULL);
 	json_u64(f, "kept", b->kept);
 	json_u64(f, "removed", b->removed);
+	fputs("}\n", f);
+}
+
+/* One target of a publish or rollback: where, what it did, and its own
+ * error; the files it uploaded and linked, the bytes it sent. */
+void
+report_json_publish_target(FILE *f, const char *target, const char *path,
+    const struct ts_publish_result *r)
+{
+	fputs("{\"type\":\"target\"", f);
+	json_str(f, "target", target);
+	json_str(f, "release", r->release[0] != '\0' ? r->release : NULL);
+	json_str(f, "path", path);
+	json_str(f, "previous", r->previous[0] != '\0' ? r->previous : NULL);
+	json_bool(f, "uploaded", r->uploaded);
+	json_bool(f, "switched", r->switched);
+	json_u64(f, "files_uploaded", r->sum.files_created +
+	    r->sum.files_updated);
+	json_u64(f, "files_linked", r->sum.files_linked);
+	json_u64(f, "bytes_sent", r->sum.bytes_sent);
+	json_u64(f, "kept", r->kept);
+	json_u64(f, "removed", r->removed);
+	fprintf(f, ",\"exit_code\":%d", exitcode_for(r->code));
+	if (r->error[0] != '\0')
+		json_str(f, "error", r->error);
+	fputs("}\n", f);
+}
+
+/* One release of publish --list; "date" in UTC, ISO 8601. */
+void
+report_json_release(FILE *f, const char *target, const struct ts_release *r)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)r->mtime;
+	char		 date[32] = "";
+
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fputs("{\"type\":\"release\"", f);
+	json_str(f, "target", target);
+	json_str(f, "name", r->name);
+	json_str(f, "date", date);
+	json_u64(f, "size", r->size);
+	json_u64(f, "files", r->files);
+	json_bool(f, "current", r->current);
+	json_bool(f, "complete", r->complete);
+	fputs("}\n", f);
+}
+
+/*
+ * The summary of a publish: report_json_summary's keys (the uploads of
+ * every target together), then "release", "path" (the release on the
+ * first target), "targets" and "switched" (how many).
+ */
+void
+report_json_publish_summary(FILE *f, const struct ts_summary *sum, int rc,
+    const char *errmsg, const char *release, const char *path,
+    size_t targets, size_t switched)
+{
+	char	*line = NULL;
+	size_t	 len = 0;
+	FILE	*m;
+
+	if ((m = open_memstream(&line, &len)) == NULL) {
+		report_json_summary(f, sum, rc, errmsg, false);
+		return;
+	}
+	report_json_summary(m, sum, rc, errmsg, false);
+	if (fclose(m) != 0 || len < 2 || line[len - 2] != '}') {
+		free(line);
+		report_json_summary(f, sum, rc, errmsg, false);
+		return;
+	}
+	fwrite(line, 1, len - 2, f);
+	free(line);
+	json_str(f, "release", release);
+	json_str(f, "path", path);
+	json_u64(f, "targets", targets);
+	json_u64(f, "switched", switched);
 	fputs("}\n", f);
 }

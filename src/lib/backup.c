@@ -39,13 +39,13 @@
 #include "local_open.h"
 #include "log.h"
 #include "metadata.h"
+#include "rfs.h"
+#include "rlock.h"
+#include "rmtree.h"
 #include "sftp.h"
 #include "verify.h"
 #include "walk_remote.h"
 
-#define BACKUP_LOCK_STALE	(24 * 3600)	/* older: "probably stale" */
-#define BACKUP_LOCK_MAX		1024		/* bytes of a lock we read */
-#define BACKUP_CHMOD_PASSES	64		/* levels of locked dirs */
 
 /* --- names and decisions (pure) ------------------------------------- */
 
@@ -235,9 +235,8 @@ struct backup {
 	void		*payload;
 	char		 stamp[BACKUP_STAMP_LEN + 1];
 	char		**bases;	/* each PATH's name in the snapshot */
-	char		*lock_path;
+	struct rlock	 lock;
 	char		*ip_path;	/* ROOT/.STAMP.in-progress */
-	bool		 locked;
 	const char	*base;		/* the PATH being sent: its base name */
 	uint64_t	 failed;	/* items that failed */
 	char		 first_fail[200]; /* the first one's message */
@@ -250,280 +249,6 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* "dir/name" for the server; a dir of "" is the login directory. */
-static char *
-rjoin(const char *dir, const char *name)
-{
-	char	*p;
-	size_t	 n = strlen(dir);
-
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	if (n == 0)
-		return strdup(name);
-	if (asprintf(&p, "%.*s%s%s", (int)n, dir, dir[n - 1] == '/' ? "" : "/",
-	    name) < 0)
-		return NULL;
-	return p;
-}
-
-/* Waits for one request sent with sftp_call_cb (sent: what sending it
- * returned); 0, or the error as `what "path": reason`. */
-static int
-call_wait(struct sftp *s, int sent, struct sftp_call *call, const char *what,
-    const char *path, struct ts_error *err)
-{
-	const struct ts_error	*f;
-
-	if (sent != 0) {
-		f = sftp_failed(s);
-		return error_set(err, f != NULL ? f->code : TS_ECONN, "%s",
-		    f != NULL ? f->msg : "connection lost");
-	}
-	return sftp_call_wait(s, call, what, path, err);
-}
-
-static int
-backup_stat(struct backup *b, const char *path, struct sftp_attrs *out,
-    struct ts_error *err)
-{
-	struct sftp_call	 call = { 0 };
-	int			 rc;
-
-	rc = call_wait(b->s, sftp_stat(b->s, path, false, sftp_call_cb, &call),
-	    &call, "stat", path, err);
-	if (rc == 0 && out != NULL)
-		*out = call.attrs;
-	return rc;
-}
-
-static int
-backup_remove(struct backup *b, const char *path, struct ts_error *err)
-{
-	struct sftp_call	 call = { 0 };
-
-	return call_wait(b->s, sftp_remove(b->s, path, sftp_call_cb, &call),
-	    &call, "remove", path, err);
-}
-
-static bool
-attrs_dir(const struct sftp_attrs *a)
-{
-	return (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) != 0 &&
-	    (a->perm & 0170000) == 0040000;
-}
-
-/* --- the lock ----------------------------------------------------------- */
-
-struct lock_read {
-	bool		 done;
-	uint32_t	 status;
-	size_t		 len;
-	char		 buf[BACKUP_LOCK_MAX];
-};
-
-static void
-lock_read_cb(struct sftp *s, const struct sftp_reply *r, void *payload)
-{
-	struct lock_read	*l = payload;
-	size_t			 n;
-
-	(void)s;
-	l->done = true;
-	if (r->type == SSH_FXP_DATA) {
-		n = r->data_len < sizeof(l->buf) - 1 ? r->data_len :
-		    sizeof(l->buf) - 1;
-		memcpy(l->buf, r->data, n);
-		l->len = n;
-	} else
-		l->status = r->type == SSH_FXP_STATUS ? r->status :
-		    SSH_FX_BAD_MESSAGE;
-}
-
-/* Reads the first bytes of the lock into l->buf (NUL-terminated); 0 or
- * -1.  Best effort: it only makes the message better. */
-static int
-lock_read(struct backup *b, struct lock_read *l)
-{
-	struct sftp_call	 call = { 0 };
-	struct sftp_handle	 h;
-	int			 rc = -1;
-
-	memset(l, 0, sizeof(*l));
-	if (call_wait(b->s, sftp_open(b->s, b->lock_path, SSH_FXF_READ, NULL,
-	    sftp_call_cb, &call), &call, "open", b->lock_path, NULL) != 0)
-		return -1;
-	h = call.handle;
-	if (sftp_read(b->s, &h, 0, sizeof(l->buf) - 1, lock_read_cb, l) == 0) {
-		while (!l->done)
-			if (sftp_pump(b->s, NULL) != 0 && !l->done)
-				break;
-		rc = l->done && l->len > 0 ? 0 : -1;
-	}
-	l->buf[l->len] = '\0';
-	memset(&call, 0, sizeof(call));
-	call_wait(b->s, sftp_close(b->s, &h, sftp_call_cb, &call), &call,
-	    "close", b->lock_path, NULL);
-	return rc;
-}
-
-/* The value of "key: value" in the lock, made printable, into out. */
-static void
-lock_field(const char *text, const char *key, char *out, size_t size)
-{
-	const char	*p = text;
-	size_t		 n = strlen(key), i = 0;
-
-	out[0] = '\0';
-	for (; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p != NULL ?
-	    p + 1 : NULL)
-		if (strncmp(p, key, n) == 0 && p[n] == ':' && p[n + 1] == ' ')
-			break;
-	if (p == NULL || *p == '\0')
-		return;
-	for (p += n + 2; *p != '\0' && *p != '\n' && i + 1 < size; p++)
-		out[i++] = *p >= 0x20 && *p < 0x7f && *p != '"' ? *p : '?';
-	out[i] = '\0';
-}
-
-/*
- * Who holds the lock, from its text: "pid N on \"HOST\", since TIME (H h
- * MM min ago)", ", probably stale" past BACKUP_LOCK_STALE.  Returns -1 when
- * the lock cannot be read or is not one of ours.
- */
-static int
-lock_describe(struct backup *b, char *out, size_t size)
-{
-	struct lock_read	 l;
-	char			 host[64], pid[16], since[40], epoch[24];
-	char			 age[64] = "";
-	long long		 t, d;
-	const char		*open_paren;
-
-	if (lock_read(b, &l) != 0)
-		return -1;
-	lock_field(l.buf, "host", host, sizeof(host));
-	lock_field(l.buf, "pid", pid, sizeof(pid));
-	lock_field(l.buf, "started", since, sizeof(since));
-	if (pid[0] == '\0' || host[0] == '\0' || since[0] == '\0')
-		return -1;
-	/* "2026-11-01 02:00:00 +0100 (1793487600)": the age from the epoch */
-	if ((open_paren = strchr(since, '(')) != NULL) {
-		snprintf(epoch, sizeof(epoch), "%s", open_paren + 1);
-		since[open_paren - since > 0 ? open_paren - since - 1 : 0] =
-		    '\0';
-		t = strtoll(epoch, NULL, 10);
-		d = (long long)time(NULL) - t;
-		if (t > 0 && d >= 0)
-			snprintf(age, sizeof(age), ", %lld h %02lld min ago%s",
-			    d / 3600, d / 60 % 60, d >= BACKUP_LOCK_STALE ?
-			    ", probably stale" : "");
-	}
-	snprintf(out, size, "pid %s on \"%s\", since %s%s", pid, host, since,
-	    age);
-	return 0;
-}
-
-/* The error for a lock someone else holds: who, since when, what to do. */
-static int
-lock_held(struct backup *b, struct ts_error *err)
-{
-	char	 who[200];
-
-	if (lock_describe(b, who, sizeof(who)) != 0)
-		return error_set(err, TS_ELOCKED, "another backup may be "
-		    "running: \"%s\" exists; if no backup is running, remove "
-		    "it or use --break-lock", b->lock_path);
-	return error_set(err, TS_ELOCKED, "another backup is running (%s); if "
-	    "it is not, remove \"%s\" or use --break-lock", who, b->lock_path);
-}
-
-/*
- * Takes the lock: creates it exclusively (SSH_FXF_EXCL: O_EXCL on the
- * server, so of two runs exactly one succeeds) and writes who holds it.
- * With break_lock, a lock found is removed first, once.
- */
-static int
-lock_take(struct backup *b, struct ts_error *err)
-{
-	struct sftp_call	 call = { 0 };
-	struct sftp_attrs	 a;
-	struct sftp_handle	 h;
-	struct ts_error		 e = { 0 };
-	struct tm		 tm;
-	char			 text[512], host[256], when[64], who[200];
-	time_t			 now = time(NULL);
-	int			 rc, attempt, n;
-
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "unknown");
-	host[sizeof(host) - 1] = '\0';
-	localtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
-	n = snprintf(text, sizeof(text), "treesync backup lock\nhost: %.200s\n"
-	    "pid: %ld\nstarted: %s (%lld)\nstamp: %s\n", host, (long)getpid(),
-	    when, (long long)now, b->stamp);
-	memset(&a, 0, sizeof(a));
-	a.flags = SSH_FILEXFER_ATTR_PERMISSIONS;
-	a.perm = 0644;
-	for (attempt = 0; ; attempt++) {
-		memset(&call, 0, sizeof(call));
-		error_clear(&e);
-		rc = call_wait(b->s, sftp_open(b->s, b->lock_path, SSH_FXF_WRITE |
-		    SSH_FXF_CREAT | SSH_FXF_EXCL, &a, sftp_call_cb, &call), &call,
-		    "create lock", b->lock_path, &e);
-		if (rc == 0)
-			break;
-		/* Servers answer an EXCL open of an existing file with a
-		 * plain FAILURE (v3 has no "file exists"): look. */
-		if (sftp_failed(b->s) != NULL ||
-		    backup_stat(b, b->lock_path, NULL, NULL) != 0) {
-			if (err->code == TS_OK)
-				*err = e;
-			return rc;
-		}
-		if (!b->o->break_lock || attempt > 0)
-			return lock_held(b, err);
-		if (lock_describe(b, who, sizeof(who)) != 0)
-			snprintf(who, sizeof(who), "not written by treesync");
-		log_msg(TS_LOG_WARN, "breaking the lock \"%s\" (%s)",
-		    b->lock_path, who);
-		if ((rc = backup_remove(b, b->lock_path, err)) != 0)
-			return rc;
-	}
-	b->locked = true;
-	h = call.handle;
-	memset(&call, 0, sizeof(call));
-	rc = call_wait(b->s, sftp_write(b->s, &h, 0, text, (uint32_t)n,
-	    sftp_call_cb, &call), &call, "write lock", b->lock_path, err);
-	memset(&call, 0, sizeof(call));
-	if (call_wait(b->s, sftp_close(b->s, &h, sftp_call_cb, &call), &call,
-	    "close lock", b->lock_path, rc == 0 ? err : NULL) != 0 && rc == 0)
-		rc = err->code;
-	return rc;
-}
-
-/* Removes the lock if we took it; its failure is an error only when the
- * run had none (the next run would refuse to start). */
-static void
-lock_release(struct backup *b, int *rc, struct ts_error *err)
-{
-	struct ts_error	 e = { 0 };
-
-	if (!b->locked)
-		return;
-	if (backup_remove(b, b->lock_path, &e) == 0) {
-		b->locked = false;
-		return;
-	}
-	if (*rc == 0)
-		*rc = error_set(err, e.code, "%s; the next backup will refuse "
-		    "to start until it is removed", e.msg);
-	else
-		log_msg(TS_LOG_WARN, "the lock \"%s\" is left behind (%s): "
-		    "remove it before the next backup", b->lock_path, e.msg);
 }
 
 /* --- listing ROOT ------------------------------------------------------- */
@@ -584,235 +309,7 @@ root_find(const struct root_list *l, const char *name)
 	return NULL;
 }
 
-/* --- removing a tree, pipelined ----------------------------------------- */
-
-enum rm_kind { RM_REMOVE, RM_RMDIR, RM_CHMOD };
-
-/* Requests of one batch in flight; the first error wins. */
-struct rmq {
-	struct sftp	*s;
-	size_t		 active;
-	struct ts_error	 err;
-};
-
-struct rmop {
-	struct rmq	*q;
-	char		*path;
-	const char	*what;
-};
-
-static void
-rm_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
-{
-	struct rmop	*op = payload;
-
-	(void)s;
-	/* Gone already is what we wanted. */
-	if (r->type == SSH_FXP_STATUS && r->status != SSH_FX_OK &&
-	    r->status != SSH_FX_NO_SUCH_FILE)
-		sftp_status_error(&op->q->err, r->status, r->msg, r->msg_len,
-		    op->what, op->path);
-	op->q->active--;
-	free(op->path);
-	free(op);
-}
-
-/* Sends one request, waiting for room in the engine first. */
-static void
-rm_send(struct rmq *q, enum rm_kind k, const char *dir, const char *rel,
-    uint32_t perm)
-{
-	struct sftp_attrs	 a;
-	struct rmop		*op;
-	int			 rc;
-
-	while (!sftp_room(q->s, 0) && sftp_failed(q->s) == NULL)
-		sftp_pump(q->s, NULL);
-	if (sftp_failed(q->s) != NULL || q->err.code != TS_OK)
-		return;
-	if (cancel_requested()) {
-		error_set(&q->err, TS_ECANCELED, "interrupted");
-		return;
-	}
-	if ((op = calloc(1, sizeof(*op))) == NULL ||
-	    (op->path = rel != NULL ? rjoin(dir, rel) : strdup(dir)) == NULL) {
-		free(op);
-		error_set(&q->err, TS_ENOMEM, "out of memory");
-		return;
-	}
-	op->q = q;
-	switch (k) {
-	case RM_REMOVE:
-		op->what = "remove";
-		rc = sftp_remove(q->s, op->path, rm_on_reply, op);
-		break;
-	case RM_RMDIR:
-		op->what = "rmdir";
-		rc = sftp_rmdir(q->s, op->path, rm_on_reply, op);
-		break;
-	default:
-		op->what = "chmod";
-		memset(&a, 0, sizeof(a));
-		a.flags = SSH_FILEXFER_ATTR_PERMISSIONS;
-		a.perm = perm;
-		rc = sftp_setstat(q->s, op->path, &a, rm_on_reply, op);
-		break;
-	}
-	if (rc != 0) {		/* the session failed: no reply will come */
-		free(op->path);
-		free(op);
-		return;
-	}
-	q->active++;
-}
-
-/* Waits for the batch; 0 or its first error. */
-static int
-rm_wait(struct rmq *q, struct ts_error *err)
-{
-	const struct ts_error	*f;
-
-	/* A failing session fails every pending request: active reaches 0. */
-	while (q->active > 0)
-		sftp_pump(q->s, NULL);
-	if ((f = sftp_failed(q->s)) != NULL)
-		error_set(&q->err, f->code, "%s", f->msg);
-	if (q->err.code != TS_OK)
-		return error_set(err, q->err.code, "%s", q->err.msg);
-	return 0;
-}
-
-static int
-depth_of(const char *path)
-{
-	int	 d = 0;
-
-	for (; *path != '\0'; path++)
-		d += *path == '/';
-	return d;
-}
-
-/*
- * Removes the directory dir and everything in it over SFTP: directories
- * we may not write or enter (a snapshot keeps its sources' modes) are
- * made u+rwx first, level by level, walking again after each; then every
- * file and symlink at once, then directories deepest first, one level at
- * a time (a directory must be empty before it goes).  Files are only
- * unlinked, never changed: their inodes may be shared with snapshots
- * that stay.  A dir already gone is fine.
- */
-static int
-remove_tree(struct backup *b, const char *dir, struct ts_error *err)
-{
-	struct walk_problems	 wp;
-	struct entries		 l;
-	struct rmq		 q = { b->s, 0, { 0 } };
-	struct sftp_attrs	 a;
-	const struct entry	*e;
-	bool			 missing = false;
-	size_t			 i, fixed;
-	int			 rc, pass, d, maxd = 0;
-
-	entries_init(&l);
-	walk_problems_init(&wp);
-	if ((rc = backup_stat(b, dir, &a, NULL)) != 0 || !attrs_dir(&a)) {
-		if (rc == 0)		/* not a directory: one remove */
-			rc = backup_remove(b, dir, err);
-		else if (sftp_failed(b->s) != NULL)
-			rc = error_set(err, sftp_failed(b->s)->code, "%s",
-			    sftp_failed(b->s)->msg);
-		else
-			rc = 0;		/* gone */
-		goto out;
-	}
-	if ((a.perm & 0700) != 0700) {
-		rm_send(&q, RM_CHMOD, dir, NULL, (a.perm & 07777) | 0700);
-		if ((rc = rm_wait(&q, err)) != 0)
-			goto out;
-	}
-	for (pass = 0; ; pass++) {
-		if ((rc = walk_remote(&l, b->s, dir, NULL, &wp, &missing,
-		    err)) != 0 || missing)
-			goto out;
-		for (i = 0, fixed = 0; i < l.n; i++) {
-			e = &l.v[i];
-			if (e->type == ENTRY_DIR && (e->mode & 0700) != 0700) {
-				rm_send(&q, RM_CHMOD, dir, e->path,
-				    (e->mode & 07777) | 0700);
-				fixed++;
-			}
-		}
-		if ((rc = rm_wait(&q, err)) != 0)
-			goto out;
-		if (fixed == 0 || pass == BACKUP_CHMOD_PASSES)
-			break;
-		entries_dispose(&l);
-		walk_problems_dispose(&wp);
-		entries_init(&l);
-		walk_problems_init(&wp);
-	}
-	for (i = 0; i < l.n; i++) {
-		if (l.v[i].type != ENTRY_DIR)
-			rm_send(&q, RM_REMOVE, dir, l.v[i].path, 0);
-		else if ((d = depth_of(l.v[i].path)) > maxd)
-			maxd = d;
-	}
-	if ((rc = rm_wait(&q, err)) != 0)
-		goto out;
-	for (d = maxd; d >= 0; d--) {
-		for (i = 0; i < l.n; i++)
-			if (l.v[i].type == ENTRY_DIR &&
-			    depth_of(l.v[i].path) == d)
-				rm_send(&q, RM_RMDIR, dir, l.v[i].path, 0);
-		if ((rc = rm_wait(&q, err)) != 0)
-			goto out;
-	}
-	rm_send(&q, RM_RMDIR, dir, NULL, 0);
-	rc = rm_wait(&q, err);
-out:
-	entries_dispose(&l);
-	walk_problems_dispose(&wp);
-	return rc;
-}
-
 /* --- the rotation --------------------------------------------------------- */
-
-/*
- * Removes one snapshot or leftover.  A complete snapshot is first renamed
- * to .NAME.removing, so an interrupted removal never leaves a partial tree
- * under a final name (the next rotation finishes it).
- */
-static int
-prune_one(struct backup *b, const struct backup_snap *v, struct ts_error *err)
-{
-	struct sftp_call	 call = { 0 };
-	char			*from = NULL, *to = NULL, *tmp = NULL;
-	int			 rc;
-
-	if ((from = rjoin(b->root, v->name)) == NULL)
-		return error_set(err, TS_ENOMEM, "out of memory");
-	if (v->kind == BACKUP_COMPLETE) {
-		if (asprintf(&tmp, ".%s.removing", v->name) < 0 ||
-		    (to = rjoin(b->root, tmp)) == NULL) {
-			rc = error_set(err, TS_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (call_wait(b->s, sftp_rename(b->s, from, to, sftp_call_cb,
-		    &call), &call, "rename", from, NULL) == 0) {
-			free(from);
-			from = to;
-			to = NULL;
-		} else
-			log_msg(TS_LOG_INFO, "cannot rename \"%s\" before "
-			    "removing it; removing it in place", from);
-	}
-	rc = remove_tree(b, from, err);
-out:
-	free(from);
-	free(to);
-	free(tmp);
-	return rc;
-}
 
 /*
  * Lists ROOT again and decides about every name of ours (backup.h), then
@@ -860,7 +357,8 @@ backup_prune(struct backup *b, struct ts_error *err)
 		} else {
 			b->res->removed++;
 			if (!b->o->prune_dry_run &&
-			    (pi.code = prune_one(b, &v[i], &e)) != 0) {
+			    (pi.code = rmtree_prune(b->s, b->root, v[i].name,
+			    v[i].kind == BACKUP_COMPLETE, &e)) != 0) {
 				pi.error = e.msg;
 				if (first == 0) {
 					first = e.code;
@@ -968,7 +466,7 @@ send_dir(struct backup *b, const char *path, const char *dst,
 	struct sftp_attrs	 a;
 	int			 rc;
 
-	if (backup_stat(b, dst, &a, NULL) != 0) {
+	if (rfs_stat(b->s, dst, &a, NULL) != 0) {
 		if (sftp_failed(b->s) != NULL)
 			return error_set(err, sftp_failed(b->s)->code, "%s",
 			    sftp_failed(b->s)->msg);
@@ -1062,15 +560,15 @@ send_file(struct backup *b, const char *path, const struct stat *st,
 
 	b->res->sum.files_scanned++;
 	if (link_from != NULL && sftp_has(b->s, SFTP_EXT_HARDLINK) &&
-	    backup_stat(b, link_from, &a, NULL) == 0 &&
+	    rfs_stat(b->s, link_from, &a, NULL) == 0 &&
 	    (a.flags & SSH_FILEXFER_ATTR_SIZE) != 0 &&
 	    (a.flags & SSH_FILEXFER_ATTR_ACMODTIME) != 0 &&
 	    (a.perm & 0170000) == 0100000 && a.size == (uint64_t)st->st_size &&
 	    a.mtime == (uint32_t)st->st_mtim.tv_sec &&
 	    (a.perm & 07777) == (st->st_mode & 07777)) {
 		/* A resumed snapshot may have it already: link anew. */
-		backup_remove(b, dst, NULL);
-		if (call_wait(b->s, sftp_hardlink(b->s, link_from, dst,
+		rfs_remove(b->s, dst, NULL);
+		if (rfs_wait(b->s, sftp_hardlink(b->s, link_from, dst,
 		    sftp_call_cb, &call), &call, "hard-link", dst, &e) == 0 &&
 		    (!b->o->sync.checksum || same_by_hash(b, path, dst))) {
 			report_one(b, TS_ITEM_HARDLINK, TS_TYPE_FILE,
@@ -1153,25 +651,25 @@ send_record(struct backup *b, const char *const *paths, size_t npaths,
 	if (skipped > 0)
 		log_msg(TS_LOG_WARN, "the metadata record lacks %llu entries "
 		    "that could not be read", (unsigned long long)skipped);
-	if ((dst = rjoin(b->ip_path, META_NAME)) == NULL ||
-	    (b->res->link_from[0] != '\0' && (from = rjoin(b->root,
+	if ((dst = rfs_join(b->ip_path, META_NAME)) == NULL ||
+	    (b->res->link_from[0] != '\0' && (from = rfs_join(b->root,
 	    b->res->link_from)) == NULL) || stat(local, &st) != 0) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
 	}
 	if (from != NULL) {
-		char	*old = rjoin(from, META_NAME);
+		char	*old = rfs_join(from, META_NAME);
 
 		free(from);
 		from = old;
 	}
 	/* Unchanged since the newest snapshot: one link, checked by hash. */
 	if (from != NULL && sftp_has(b->s, SFTP_EXT_HARDLINK) &&
-	    backup_stat(b, from, &a, NULL) == 0 &&
+	    rfs_stat(b->s, from, &a, NULL) == 0 &&
 	    (a.flags & SSH_FILEXFER_ATTR_SIZE) != 0 &&
 	    a.size == (uint64_t)st.st_size) {
-		backup_remove(b, dst, NULL);
-		if (call_wait(b->s, sftp_hardlink(b->s, from, dst, sftp_call_cb,
+		rfs_remove(b->s, dst, NULL);
+		if (rfs_wait(b->s, sftp_hardlink(b->s, from, dst, sftp_call_cb,
 		    &call), &call, "hard-link", dst, &e) == 0 &&
 		    same_by_hash(b, local, dst)) {
 			log_msg(TS_LOG_INFO, "metadata record unchanged: linked "
@@ -1324,7 +822,7 @@ choose_names(struct backup *b, const struct root_list *rl,
 	if (newest != NULL)
 		snprintf(b->res->link_from, sizeof(b->res->link_from), "%s",
 		    newest);
-	if ((b->ip_path = rjoin(b->root, b->res->in_progress)) == NULL)
+	if ((b->ip_path = rfs_join(b->root, b->res->in_progress)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if ((e = root_find(rl, b->res->in_progress)) != NULL) {
 		if (!e->is_dir)
@@ -1360,9 +858,9 @@ send_paths(struct backup *b, const char *const *paths, size_t npaths,
 		b->base = b->bases[i];
 		from = NULL;
 		ld = NULL;
-		if ((dst = rjoin(b->ip_path, b->base)) == NULL ||
-		    (b->res->link_from[0] != '\0' && ((from = rjoin(b->root,
-		    b->res->link_from)) == NULL || (ld = rjoin(from,
+		if ((dst = rfs_join(b->ip_path, b->base)) == NULL ||
+		    (b->res->link_from[0] != '\0' && ((from = rfs_join(b->root,
+		    b->res->link_from)) == NULL || (ld = rfs_join(from,
 		    b->base)) == NULL))) {
 			free(dst);
 			free(from);
@@ -1397,10 +895,10 @@ backup_rename(struct backup *b, struct ts_error *err)
 	char			*to;
 	int			 rc;
 
-	if ((to = rjoin(b->root, b->res->snapshot)) == NULL)
+	if ((to = rfs_join(b->root, b->res->snapshot)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	/* Plain v3 RENAME: it never replaces an existing name. */
-	rc = call_wait(b->s, sftp_rename(b->s, b->ip_path, to, sftp_call_cb,
+	rc = rfs_wait(b->s, sftp_rename(b->s, b->ip_path, to, sftp_call_cb,
 	    &call), &call, "rename", b->ip_path, err);
 	free(to);
 	return rc;
@@ -1449,18 +947,15 @@ ts_backup(struct ts_backup_result *out, struct ts_conn *c,
 		goto out;
 	if (*root != '\0' && (rc = ts_mkdir(c, root, true, &e)) != 0)
 		goto out;
-	if ((rc = backup_stat(&b, *root != '\0' ? root : ".", &a, &e)) != 0)
+	if ((rc = rfs_stat(b.s, *root != '\0' ? root : ".", &a, &e)) != 0)
 		goto out;
-	if (!attrs_dir(&a)) {
+	if (!rfs_is_dir(&a)) {
 		rc = error_set(&e, TS_EINVAL, "remote path \"%s\" is not a "
 		    "directory", root);
 		goto out;
 	}
-	if ((b.lock_path = rjoin(root, BACKUP_LOCK_NAME)) == NULL) {
-		rc = error_set(&e, TS_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = lock_take(&b, &e)) != 0 ||
+	if ((rc = rlock_take(&b.lock, b.s, root, BACKUP_LOCK_NAME, "backup",
+	    "stamp", b.stamp, b.o->break_lock, &e)) != 0 ||
 	    (rc = root_list(&b, &rl, &e)) != 0 ||
 	    (rc = choose_names(&b, &rl, &e)) != 0)
 		goto out;
@@ -1476,7 +971,7 @@ ts_backup(struct ts_backup_result *out, struct ts_conn *c,
 	res.complete = true;
 	rc = backup_prune(&b, &e);
 out:
-	lock_release(&b, &rc, &e);
+	rlock_release(&b.lock, &rc, &e);
 	if (b.o->sync.verify == TS_VERIFY_HASH && res.sum.hash_where != NULL)
 		res.sum.hash_used = "sha256";
 	res.sum.elapsed = now_s() - t0;
@@ -1487,7 +982,7 @@ out:
 		for (i = 0; i < npaths; i++)
 			free(b.bases[i]);
 	free(b.bases);
-	free(b.lock_path);
+	rlock_dispose(&b.lock);
 	free(b.ip_path);
 	if (out != NULL)
 		*out = res;

@@ -29,6 +29,7 @@
 #include "local_open.h"
 #include "metadata.h"
 #include "log.h"
+#include "ltree.h"
 #include "plan.h"
 #include "tempname.h"
 #include "verify.h"
@@ -297,25 +298,32 @@ report_problems(struct job *j, const struct walk_problems *wp)
 		j->sum->errors += wp->total - wp->n;
 }
 
-static int
-job_filter(struct job *j, struct ts_error *err)
+int
+job_filter_build(struct filter *f, const struct ts_sync_opts *o,
+    struct ts_error *err)
 {
 	const struct ts_filter_rule	*r;
 	size_t				 i;
 	int				 rc;
 
-	filter_init(&j->filter);
-	for (i = 0; i < j->opts->nrules; i++) {
-		r = &j->opts->rules[i];
+	filter_init(f);
+	for (i = 0; i < o->nrules; i++) {
+		r = &o->rules[i];
 		if (r->from_file)
-			rc = filter_add_file(&j->filter, r->pattern, err);
+			rc = filter_add_file(f, r->pattern, err);
 		else
-			rc = filter_add(&j->filter, r->include ? FILTER_INCLUDE :
+			rc = filter_add(f, r->include ? FILTER_INCLUDE :
 			    FILTER_EXCLUDE, r->pattern, err);
 		if (rc != 0)
 			return rc;
 	}
 	return 0;
+}
+
+static int
+job_filter(struct job *j, struct ts_error *err)
+{
+	return job_filter_build(&j->filter, j->opts, err);
 }
 
 /* --- hashing both sides -------------------------------------------- */
@@ -966,9 +974,13 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	lw.root = j->local_root;
 	lw.opts = &wo;
 	lw.problems = &lp;
-	/* The local walk runs beside the remote one, which mostly waits. */
-	threaded = pthread_create(&th, NULL, local_walk_main, &lw) == 0;
-	if (!threaded)
+	/* The local walk runs beside the remote one, which mostly waits;
+	 * a tree walked already for several pushes is copied instead. */
+	if (j->tree != NULL) {
+		threaded = false;
+		lw.rc = ltree_copy(&j->src, j->tree, &lw.err);
+	} else if (!(threaded = pthread_create(&th, NULL, local_walk_main,
+	    &lw) == 0))
 		local_walk_main(&lw);
 	rc = job_walk_remote(j, j->pull ? &j->src : &j->dst, j->remote_root,
 	    &ro, &rp, &root_missing, err);
@@ -996,7 +1008,7 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 			rc = lw.rc;
 			goto out;
 		}
-		report_problems(j, &lp);
+		report_problems(j, j->tree != NULL ? &j->tree->problems : &lp);
 		if (rc != 0)
 			goto out;
 		j->dst_root_missing = root_missing;
@@ -1236,11 +1248,13 @@ job_connections(const struct job *j)
 	return useful < (uint64_t)want ? (int)useful : want;
 }
 
-/* A push, or with pull the same the other way round. */
+/* A push, or with pull the same the other way round; a push may take
+ * its local tree walked already (tree, or NULL). */
 static int
-job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
+job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
     const char *remote_dir, const struct ts_sync_opts *opts, bool pull,
-    ts_item_fn *fn, void *payload, struct ts_error *err)
+    const struct ltree *tree, ts_item_fn *fn, void *payload,
+    struct ts_error *err)
 {
 	struct ts_summary	 sum;
 	struct job		*j;
@@ -1255,6 +1269,7 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 		return error_set(err, TS_ENOMEM, "out of memory");
 	job_init(j, &sum, c, local_dir, remote_dir, opts, fn, payload);
 	j->pull = sum.pull = pull;
+	j->tree = tree;
 	if ((rc = job_plan_retrying(j, &maxdel, &e)) != 0)
 		goto out;
 	/* Connections opened ahead that the plan has no work for go now. */
@@ -1339,6 +1354,25 @@ out:
 	if (out != NULL)
 		*out = sum;
 	return rc;
+}
+
+static int
+job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
+    const char *remote_dir, const struct ts_sync_opts *opts, bool pull,
+    ts_item_fn *fn, void *payload, struct ts_error *err)
+{
+	return job_sync_tree(out, c, local_dir, remote_dir, opts, pull, NULL,
+	    fn, payload, err);
+}
+
+int
+job_push_tree(struct ts_summary *out, struct ts_conn *c,
+    const struct ltree *tree, const char *local_dir, const char *remote_dir,
+    const struct ts_sync_opts *opts, ts_item_fn *fn, void *payload,
+    struct ts_error *err)
+{
+	return job_sync_tree(out, c, local_dir, remote_dir, opts, false, tree,
+	    fn, payload, err);
 }
 
 int

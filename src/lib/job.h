@@ -99,6 +99,8 @@ struct job {
 	const char	*local_root, *remote_root;
 	struct entries	 src, dst;
 	struct entries	 ref;		/* the link_dest tree */
+	const struct ltree *tree;	/* push: the local tree walked already
+					 * (ltree.h), or NULL: walk it */
 	struct filter	 filter;
 	struct plan	 plan;
 	struct outcome	*out;		/* one per plan action */
@@ -160,6 +162,19 @@ struct job {
 	int		 refused;	/* extra connections the server refused */
 	struct ts_error	 refused_error;	/* the first refusal */
 };
+
+struct ltree;
+
+/* The filter of o's rules; *f is the caller's to filter_dispose, also
+ * on failure. */
+int	job_filter_build(struct filter *f, const struct ts_sync_opts *o,
+	    struct ts_error *err);
+/* ts_push with the local tree walked already by ltree_walk (with the same
+ * opts' rules and -L): several pushes of one tree walk it once. */
+int	job_push_tree(struct ts_summary *out, struct ts_conn *c,
+	    const struct ltree *tree, const char *local_dir,
+	    const char *remote_dir, const struct ts_sync_opts *opts,
+	    ts_item_fn *fn, void *payload, struct ts_error *err);
 
 char	*remote_path(const char *root, const char *rel);
 char	*local_path(const char *root, const char *rel);
