@@ -205,10 +205,13 @@ struct ts_sync_opts {
 	ts_progress_fn	*progress;	/* NULL: none */
 	void		*progress_payload;
 	bool		 fsync;		/* push: as ts_put_opts.fsync */
+	bool		 no_links;	/* --no-links: leave the source's
+					 * symlinks out, and what stands at
+					 * their paths on the other side alone */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false }
+	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -234,6 +237,8 @@ struct ts_item {
 	const char	*path;		/* relative to the root, '/'-separated */
 	const char	*reason;	/* "new", "size", "mtime", "hash", "type",
 					 * "target", "attrs", "gone", "excluded";
+					 * a symlink the server cannot make:
+					 * "unsupported";
 					 * check: "match", "differ",
 					 * "missing-remote", "missing-local" */
 	const char	*link;		/* symlink target, or NULL */

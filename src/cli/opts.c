@@ -16,6 +16,7 @@ enum {
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
+	OPT_NO_LINKS,
 };
 
 static const struct option long_opts[] = {
@@ -34,6 +35,7 @@ static const struct option long_opts[] = {
 	{ "delete-excluded",	no_argument,	   NULL, OPT_DELETE_EXCLUDED },
 	{ "max-delete",		required_argument, NULL, OPT_MAX_DELETE },
 	{ "copy-links",		no_argument,	   NULL, 'L' },
+	{ "no-links",		no_argument,	   NULL, OPT_NO_LINKS },
 	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
 	{ "include",		required_argument, NULL, OPT_INCLUDE },
 	{ "exclude-from",	required_argument, NULL, OPT_EXCLUDE_FROM },
@@ -95,6 +97,7 @@ cli_usage(FILE *f)
 	    "  --delete-excluded        also remove excluded remote entries\n"
 	    "  --max-delete N           refuse to delete more than N entries\n"
 	    "  -L, --copy-links         follow local symlinks\n"
+	    "  --no-links               skip symlinks (for servers without them)\n"
 	    "  --exclude PATTERN        skip matching paths (rsync globs)\n"
 	    "  --include PATTERN        do not skip matching paths\n"
 	    "  --exclude-from FILE      read patterns from FILE\n"
@@ -288,6 +291,9 @@ cli_parse(struct cli *o, int argc, char **argv)
 		}
 		case 'L':
 			o->sync.copy_links = true;
+			break;
+		case OPT_NO_LINKS:
+			o->sync.no_links = true;
 			break;
 		case OPT_EXCLUDE:
 		case OPT_INCLUDE:

@@ -218,6 +218,10 @@ job_report(struct job *j)
 			it.action = TS_ITEM_SYMLINK;
 			if (o->code == TS_OK)
 				j->sum->symlinks++;
+			/* One cause for all of them: the CLI says it once. */
+			else if (atomic_load(&j->links.order) ==
+			    LINK_ORDER_NONE)
+				it.reason = "unsupported";
 			break;
 		case ACT_SETATTR:
 			/* A directory's mtime put back after changes inside
@@ -681,6 +685,43 @@ job_find_leftovers(struct job *j)
 	}
 }
 
+/*
+ * --no-links (rsync's name): the source's symlinks are left out of the
+ * plan, and whatever stands at their paths on the other side (a directory
+ * with its contents) is left alone, as an excluded path would be.
+ */
+static int
+job_drop_links(struct job *j, struct ts_error *err)
+{
+	struct entries	*src = &j->src, *dst = &j->dst;
+	const struct entry *d;
+	bool		*drop;
+	size_t		 i, k, n;
+
+	if ((drop = calloc(dst->n + 1, sizeof(*drop))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	for (i = 0; i < src->n; i++) {
+		if (src->v[i].type != ENTRY_SYMLINK ||
+		    (d = entries_find(dst, src->v[i].path)) == NULL)
+			continue;
+		/* A directory's contents follow it, contiguous. */
+		for (k = (size_t)(d - dst->v); k < dst->n && (k ==
+		    (size_t)(d - dst->v) || entries_is_under(dst->v[k].path,
+		    d->path)); k++)
+			drop[k] = true;
+	}
+	for (i = n = 0; i < dst->n; i++)
+		if (!drop[i])
+			dst->v[n++] = dst->v[i];
+	dst->n = n;
+	free(drop);
+	for (i = n = 0; i < src->n; i++)
+		if (src->v[i].type != ENTRY_SYMLINK)
+			src->v[n++] = src->v[i];
+	src->n = n;
+	return 0;
+}
+
 struct local_walk {
 	struct entries		*out;
 	const char		*root;
@@ -771,6 +812,8 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		report_problems(j, &rp);
 		job_find_leftovers(j);
 	}
+	if (j->opts->no_links && (rc = job_drop_links(j, err)) != 0)
+		goto out;
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)
 			j->sum->files_scanned++;

@@ -14,6 +14,7 @@
 #include "hash.h"
 #include "plan.h"
 #include "sftp.h"
+#include "symlink.h"
 #include "treesync.h"
 #include "xfer.h"
 
@@ -142,6 +143,8 @@ struct job {
 	int		 connecting;	/* extra connections being opened */
 	int		 refused;	/* extra connections the server refused */
 	struct ts_error	 refused_error;	/* the first refusal */
+	struct link_facts links;	/* the server's SYMLINK order, learned
+					 * by the first links made (atomic) */
 };
 
 char	*remote_path(const char *root, const char *rel);

@@ -290,6 +290,14 @@ sftp_symlink(struct sftp *s, const char *linkpath, const char *target,
 }
 
 int
+sftp_symlink_as(struct sftp *s, const char *linkpath, const char *target,
+    bool openssh_order, sftp_cb *cb, void *payload)
+{
+	SFTP_SEND(s, SSH_FXP_SYMLINK, SSH_FXP_STATUS, 0, cb, payload,
+	    sftp_enc_symlink(&s->out, id, linkpath, target, openssh_order));
+}
+
+int
 sftp_rename(struct sftp *s, const char *from, const char *to, sftp_cb *cb,
     void *payload)
 {

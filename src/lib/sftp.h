@@ -103,6 +103,10 @@ int	sftp_readlink(struct sftp *s, const char *path, sftp_cb *cb,
  * expects (see sftp_symlink_swapped). */
 int	sftp_symlink(struct sftp *s, const char *linkpath, const char *target,
 	    sftp_cb *cb, void *payload);
+/* The same in the order given: symlink.c learns which one a server takes. */
+int	sftp_symlink_as(struct sftp *s, const char *linkpath,
+	    const char *target, bool openssh_order, sftp_cb *cb,
+	    void *payload);
 /* Plain v3 RENAME: fails when to exists (section 6.5). */
 int	sftp_rename(struct sftp *s, const char *from, const char *to,
 	    sftp_cb *cb, void *payload);

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# push, a push that changes nothing, pull and check against SFTP servers
+# that are not OpenSSH, each its own SSH and SFTP code on 127.0.0.1:
+#
+#   asyncssh    tests/integration/asyncssh_sftp.py (python3-asyncssh): offers
+#               OpenSSH's extensions but reads SSH_FXP_SYMLINK in draft-02's
+#               order (linkpath first) for a libssh2 client
+#   paramiko    tests/integration/paramiko_sftp.py (python3-paramiko): no
+#               extension, a RENAME that never replaces, SYMLINK in
+#               OpenSSH's order (targetpath first)
+#   nolinks     the same with --no-symlinks: "operation unsupported"
+#
+# treesync's first guess of the SYMLINK order is wrong on both of the first
+# two (it guesses from the extensions offered): the first links it makes
+# are read back and the order corrected, and nothing is left where a link
+# made the wrong way round landed.  On the third, one warning names how
+# many symlinks were not made and why (exit 23), and --no-links skips them
+# (exit 0).  The tree: odd names, empty files and directories, symlinks,
+# and a 10 MiB file, compared byte for byte after each step.
+set -euo pipefail
+. "$(dirname "$0")/harness.sh"
+. "$(dirname "$0")/tree.sh"
+
+py=/usr/bin/python3
+"$py" -c 'import paramiko, asyncssh' 2>/dev/null ||
+    ts_fail "python3-paramiko and python3-asyncssh are needed (run scripts/setup.sh)"
+
+_ts_make_keys
+L=$TS_LOCAL/tree
+ts_gen_tree "$L"
+head -c $((10 * 1024 * 1024)) /dev/urandom >"$L/ten-mib.bin"
+touch -d @1600000000 "$L/ten-mib.bin"
+: >"$L/sub1/another empty"
+touch -d @1600000000 "$L/sub1/another empty" "$L/sub1"
+nlinks=$(ts_tree_list "$L" | grep -c '^l ')
+[ "$nlinks" -ge 3 ] || ts_fail "the tree has $nlinks symlinks, expected 3 or more"
+# The same tree without its symlinks: what a server without them gets.
+NL=$TS_LOCAL/tree-nolinks
+cp -a "$L" "$NL"
+find "$NL" -type l -delete
+(cd "$L" && find . -type d -print0) | while IFS= read -r -d '' d; do
+	touch -r "$L/$d" "$NL/$d"
+done
+
+# start_server NAME SCRIPT [ARGS...]: starts a server in $TS_TMP/NAME and
+# sets port, dir.
+start_server() {
+	local name=$1 script=$2 i pid
+	shift 2
+	dir=$TS_TMP/$name
+	mkdir -p "$dir"
+	"$py" "$(dirname "$0")/$script" "$@" "$dir" "$TS_KEY.pub" "$$" \
+	    </dev/null >>"$dir/stderr" 2>&1 &
+	pid=$!
+	ts_cleanup_add "kill $pid"
+	for ((i = 0; i < 200; i++)); do		# 20 s: python starts slowly
+		[ -s "$dir/port" ] && break
+		kill -0 "$pid" 2>/dev/null || {
+			cat "$dir/stderr" "$dir/log" >&2
+			ts_fail "$script died at start-up"
+		}
+		sleep 0.1
+	done
+	[ -s "$dir/port" ] || ts_fail "$script did not start"
+	port=$(cat "$dir/port")
+}
+
+tso() {
+	"$TREESYNC" --known-hosts "$dir/known_hosts" --identity "$TS_KEY" \
+	    -p "$port" "$@"
+}
+
+# exercise NAME ORDER: ORDER is the SYMLINK order the server must turn out
+# to take ("draft-02's" or "OpenSSH's"), or "none".
+exercise() {
+	local name=$1 order=$2 R=$TS_REMOTE/$1 P=$TS_LOCAL/pulled-$1 want=$L
+
+	if [ "$order" = none ]; then
+		want=$NL
+		ts_step "$name: push: one warning for the symlinks, exit 23"
+		ts_expect_exit 23 tso push "$L" "127.0.0.1:$R"
+		ts_expect_stderr_contains "warning: $nlinks symlinks not created: the server cannot create symlinks (operation unsupported)"
+		n=$(grep -c 'symlink' "$TS_ERR")
+		[ "$n" = 1 ] || ts_fail "$name: $n lines about symlinks, expected 1"
+		ts_trees_equal "$NL" "$R"
+
+		ts_step "$name: push --no-links: exit 0, no warning"
+		ts_expect_exit 0 tso push --no-links --json "$L" "127.0.0.1:$R"
+		! grep -q symlink "$TS_ERR" ||
+		    { cat "$TS_ERR" >&2; ts_fail "$name: --no-links warned"; }
+		ts_json_items "$TS_OUT" upload mkdir symlink delete >"$TS_TMP/items"
+		ts_expect_lines "$TS_TMP/items" "" "$name: push --no-links"
+	else
+		ts_step "$name: push: the SYMLINK order is learned"
+		ts_expect_exit 0 tso push -v "$L" "127.0.0.1:$R"
+		ts_expect_stderr_contains "the server takes SYMLINK's paths in $order"
+	fi
+	ts_trees_equal --dir-mtimes "$want" "$R"
+	cmp "$L/ten-mib.bin" "$R/ten-mib.bin" ||
+	    ts_fail "$name: ten-mib.bin differs"
+	ts_no_temp_files "$R"
+	# Where a link made the wrong way round lands: nothing is left there.
+	[ -z "$(ls -A "$dir/cwd")" ] ||
+	    { ls -la "$dir/cwd" >&2; ts_fail "$name: misplaced entries left"; }
+
+	ts_step "$name: a second push changes nothing"
+	before=$(ts_tree_snapshot "$R")
+	ts_expect_exit 0 tso push --no-links --json "$want" "127.0.0.1:$R"
+	ts_json_items "$TS_OUT" upload mkdir symlink delete setattr \
+	    >"$TS_TMP/items"
+	ts_expect_lines "$TS_TMP/items" "" "$name: second push"
+	[ "$(ts_json_summary "$TS_OUT" bytes_sent)" = 0 ] ||
+	    ts_fail "$name: a second push sent bytes"
+	[ "$before" = "$(ts_tree_snapshot "$R")" ] ||
+	    ts_fail "$name: a second push changed the remote tree"
+
+	ts_step "$name: pull into a new directory: byte for byte"
+	ts_expect_exit 0 tso pull --perms "127.0.0.1:$R" "$P"
+	ts_trees_equal --dir-mtimes "$R" "$P"
+	ts_trees_equal "$want" "$P"
+
+	ts_step "$name: check: all match"
+	ts_expect_exit 0 tso check "$want" "127.0.0.1:$R"
+	ts_expect_stderr_contains "files match"
+	ts_step "$name: check sees one flipped byte"
+	ts_flip_byte "$R/ten-mib.bin" 5000000
+	ts_expect_exit 24 tso check "$want" "127.0.0.1:$R"
+	grep -q 'ten-mib.bin' "$TS_OUT" ||
+	    { cat "$TS_OUT" >&2; ts_fail "$name: check missed ten-mib.bin"; }
+}
+
+start_server asyncssh asyncssh_sftp.py
+exercise asyncssh "draft-02's"
+start_server paramiko paramiko_sftp.py
+exercise paramiko "OpenSSH's"
+start_server nolinks paramiko_sftp.py --no-symlinks
+exercise nolinks none
+
+echo ok
