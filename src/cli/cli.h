@@ -25,6 +25,8 @@ struct cli {
 	const char	*stamp;		/* backup --stamp */
 	bool		 prune_dry_run;	/* backup --prune-dry-run */
 	bool		 break_lock;	/* backup --break-lock */
+	bool		 no_write;	/* probe --no-write */
+	bool		 speed;		/* probe --speed */
 	const char	*command;
 	char		**args;		/* operands after the command */
 	int		 nargs;
@@ -57,5 +59,6 @@ int	cmd_pull(const struct cli *o);
 int	cmd_diff(const struct cli *o);
 int	cmd_check(const struct cli *o);
 int	cmd_backup(const struct cli *o);
+int	cmd_probe(const struct cli *o);
 
 #endif

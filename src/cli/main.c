@@ -26,6 +26,7 @@ static const struct {
 	{ "diff", cmd_diff },
 	{ "check", cmd_check },
 	{ "backup", cmd_backup },
+	{ "probe", cmd_probe },
 };
 
 static void

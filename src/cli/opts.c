@@ -16,7 +16,7 @@ enum {
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
-	OPT_NO_LINKS,
+	OPT_NO_LINKS, OPT_NO_WRITE, OPT_SPEED,
 };
 
 static const struct option long_opts[] = {
@@ -36,6 +36,8 @@ static const struct option long_opts[] = {
 	{ "max-delete",		required_argument, NULL, OPT_MAX_DELETE },
 	{ "copy-links",		no_argument,	   NULL, 'L' },
 	{ "no-links",		no_argument,	   NULL, OPT_NO_LINKS },
+	{ "no-write",		no_argument,	   NULL, OPT_NO_WRITE },
+	{ "speed",		no_argument,	   NULL, OPT_SPEED },
 	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
 	{ "include",		required_argument, NULL, OPT_INCLUDE },
 	{ "exclude-from",	required_argument, NULL, OPT_EXCLUDE_FROM },
@@ -77,6 +79,7 @@ cli_usage(FILE *f)
 	    "  check LOCAL_DIR TARGET   compare both trees by hash\n"
 	    "  backup PATH... TARGET    a dated, verified snapshot under TARGET, then\n"
 	    "                           keep the newest --keep (docs/backup.md)\n"
+	    "  probe TARGET             what the server can do (docs/servers.md)\n"
 	    "\n"
 	    "TARGET is [user@]host:path or sftp://[user@]host[:port]/path;\n"
 	    "host may be an alias from ~/.ssh/config.\n"
@@ -114,6 +117,8 @@ cli_usage(FILE *f)
 	    "  --stamp YYYYMMDD-HHMMSS  backup: the run's local time (default: now)\n"
 	    "  --prune-dry-run          backup: list what rotation would remove\n"
 	    "  --break-lock             backup: remove a lock left by a dead run\n"
+	    "  --no-write               probe: measure nothing that writes\n"
+	    "  --speed                  probe: time an upload and a download\n"
 	    "  -v, --verbose            say more (twice: debug)\n"
 	    "  -q, --quiet              only errors\n"
 	    "\n"
@@ -294,6 +299,12 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case OPT_NO_LINKS:
 			o->sync.no_links = true;
+			break;
+		case OPT_NO_WRITE:
+			o->no_write = true;
+			break;
+		case OPT_SPEED:
+			o->speed = true;
 			break;
 		case OPT_EXCLUDE:
 		case OPT_INCLUDE:

@@ -336,7 +336,7 @@ sftp_statvfs(struct sftp *s, const char *path, sftp_cb *cb, void *payload)
 	    sftp_enc_statvfs(&s->out, id, path));
 }
 
-static int
+int
 sftp_limits(struct sftp *s, sftp_cb *cb, void *payload)
 {
 	SFTP_SEND(s, SSH_FXP_EXTENDED, SSH_FXP_EXTENDED_REPLY, 0, cb, payload,
@@ -835,6 +835,18 @@ struct ssh *
 sftp_ssh(struct sftp *s)
 {
 	return s->ssh;
+}
+
+uint32_t
+sftp_version(const struct sftp *s)
+{
+	return s->version;
+}
+
+const char *
+sftp_extensions(const struct sftp *s)
+{
+	return s->ext_names;
 }
 
 bool

@@ -70,6 +70,19 @@ tso() {
 	    -p "$port" "$@"
 }
 
+# probe_expect NAME CHECKS: probe --json of the server, then the python
+# assertions CHECKS on it (p: the object); the table goes to the log.
+probe_expect() {
+	mkdir -p "$TS_REMOTE/$1"
+	ts_expect_exit 0 tso probe "127.0.0.1:$TS_REMOTE/$1"
+	cat "$TS_OUT"
+	ts_expect_exit 0 tso probe --json "127.0.0.1:$TS_REMOTE/$1"
+	python3 -c 'import json, sys
+p = json.load(open(sys.argv[1]))
+'"$2" "$TS_OUT" || { cat "$TS_OUT" >&2; ts_fail "$1: probe: $2"; }
+	[ -z "$(ls -A "$TS_REMOTE/$1")" ] || ts_fail "$1: probe left entries"
+}
+
 # exercise NAME ORDER: ORDER is the SYMLINK order the server must turn out
 # to take ("draft-02's" or "OpenSSH's"), or "none".
 exercise() {
@@ -130,10 +143,29 @@ exercise() {
 }
 
 start_server asyncssh asyncssh_sftp.py
+ts_step "asyncssh: probe"
+probe_expect asyncssh '
+assert "AsyncSSH" in p["ssh_version"], p["ssh_version"]
+assert p["symlinks"] is True and p["symlink_order"] == "draft-02"
+assert p["symlink_guess_right"] is False and p["exec"] is False
+assert p["statvfs"] is True and p["setstat_keeps_mtime"] is True'
 exercise asyncssh "draft-02's"
+
 start_server paramiko paramiko_sftp.py
+ts_step "paramiko: probe"
+probe_expect paramiko '
+assert "paramiko" in p["ssh_version"], p["ssh_version"]
+assert p["symlinks"] is True and p["symlink_order"] == "openssh"
+assert p["symlink_guess_right"] is False and p["rename_replaces"] is False
+assert any(l.startswith("no posix-rename@openssh.com") for l in p["instead"])
+assert p["statvfs"] is False and p["extensions_offered"] == ["check-file"]'
 exercise paramiko "OpenSSH's"
+
 start_server nolinks paramiko_sftp.py --no-symlinks
+ts_step "nolinks: probe"
+probe_expect nolinks '
+assert p["symlinks"] is False and p["symlink_order"] is None
+assert any(l.startswith("no symlinks") for l in p["instead"])'
 exercise nolinks none
 
 echo ok
