@@ -93,8 +93,8 @@ write_instead(FILE *f, const struct ts_probe *p)
 	}
 	if (p->case_insensitive == TS_PROBE_YES) {
 		fputs("  names differing only in case are one name here: "
-		    "such local names are reported as a clash, neither is "
-		    "written over the other\n", f);
+		    "push reports such local names as a clash and sends the "
+		    "first only, never one over the other\n", f);
 		n++;
 	}
 	if (p->statvfs != TS_PROBE_YES) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cancel.h"
+#include "caseclash.h"
 #include "conn.h"
 #include "job.h"
 #include "error.h"
@@ -722,6 +723,122 @@ job_drop_links(struct job *j, struct ts_error *err)
 	return 0;
 }
 
+/* Leaves out of l the entries marked in drop and whatever lies under a
+ * directory marked (its contents follow it). */
+static void
+entries_drop(struct entries *l, bool *drop)
+{
+	size_t	 i, k, n;
+
+	for (i = 0; i < l->n; i++)
+		if (drop[i] && l->v[i].type == ENTRY_DIR)
+			for (k = i + 1; k < l->n && entries_is_under(
+			    l->v[k].path, l->v[i].path); k++)
+				drop[k] = true;
+	for (i = n = 0; i < l->n; i++)
+		if (!drop[i])
+			l->v[n++] = l->v[i];
+	l->n = n;
+}
+
+/*
+ * Local names differing only in case would be written over each other on
+ * a server whose names fold case.  When the local tree has such names,
+ * the server is asked once (caseclash.c); where it folds, every name but
+ * the first of each group is reported as a clash and left out, with what
+ * stands at its path on the server, so nothing is written over and
+ * nothing deleted through another name.
+ */
+static int
+job_case_clashes(struct job *j, struct ts_error *err)
+{
+	struct case_clash *v = NULL;
+	struct ts_item	 it;
+	const char	*ex = NULL, *ot = NULL;
+	char		*rex = NULL, *rot = NULL, *dir = NULL, msg[512];
+	bool		*sdrop = NULL, *ddrop = NULL;
+	const struct entry *d;
+	size_t		 n, i;
+	int		 folds = -1, rc;
+
+	if ((rc = case_clashes(&j->src, &v, &n, err)) != 0 || n == 0)
+		return rc;
+	/* Without writing when the server lists both names of a pair (it
+	 * keeps them apart) or one (is the other found under it?). */
+	for (i = 0; i < n && ex == NULL; i++) {
+		bool	 k = entries_find(&j->dst, j->src.v[v[i].keep].path) !=
+			    NULL;
+		bool	 o = entries_find(&j->dst, j->src.v[v[i].idx].path) !=
+			    NULL;
+
+		if (k && o)
+			goto out;
+		if (k || o) {
+			ex = j->src.v[k ? v[i].keep : v[i].idx].path;
+			ot = j->src.v[k ? v[i].idx : v[i].keep].path;
+		}
+	}
+	if ((dir = strdup(j->remote_root)) == NULL ||
+	    (ex != NULL && ((rex = remote_path(j->remote_root, ex)) == NULL ||
+	    (rot = remote_path(j->remote_root, ot)) == NULL))) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (j->dst_root_missing) {	/* its parent, where it will be */
+		char	*slash = strrchr(dir, '/');
+
+		if (slash == NULL)
+			strcpy(dir, ".");
+		else
+			slash[slash == dir] = '\0';
+	}
+	if ((rc = case_folds(j->s, rex, rot, dir, !j->opts->dry_run, &folds,
+	    err)) != 0)
+		goto out;
+	if (folds == -1)
+		log_msg(TS_LOG_WARN, "%zu local name%s differ%s from another "
+		    "only in case, and whether names on the server do cannot "
+		    "be told: %s sent as they are", n, n == 1 ? "" : "s",
+		    n == 1 ? "s" : "", n == 1 ? "it is" : "they are");
+	if (folds != 1)
+		goto out;
+	if ((sdrop = calloc(j->src.n + 1, sizeof(*sdrop))) == NULL ||
+	    (ddrop = calloc(j->dst.n + 1, sizeof(*ddrop))) == NULL) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		sdrop[v[i].idx] = true;
+		if ((d = entries_find(&j->dst, j->src.v[v[i].idx].path)) !=
+		    NULL)
+			ddrop[d - j->dst.v] = true;
+		snprintf(msg, sizeof(msg), "\"%s\" and \"%s\" differ only in "
+		    "case, and names on the server do not: only \"%s\" is "
+		    "sent", j->src.v[v[i].idx].path, j->src.v[v[i].keep].path,
+		    j->src.v[v[i].keep].path);
+		memset(&it, 0, sizeof(it));
+		it.action = TS_ITEM_CONFLICT;
+		it.type = item_type(&j->src.v[v[i].idx]);
+		it.path = j->src.v[v[i].idx].path;
+		it.reason = "case-clash";
+		it.code = TS_EREMOTE;
+		it.error = msg;
+		j->sum->errors++;
+		if (j->fn != NULL)
+			j->fn(&it, j->payload);
+	}
+	entries_drop(&j->src, sdrop);
+	entries_drop(&j->dst, ddrop);
+out:
+	free(v);
+	free(rex);
+	free(rot);
+	free(dir);
+	free(sdrop);
+	free(ddrop);
+	return rc;
+}
+
 struct local_walk {
 	struct entries		*out;
 	const char		*root;
@@ -813,6 +930,8 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		job_find_leftovers(j);
 	}
 	if (j->opts->no_links && (rc = job_drop_links(j, err)) != 0)
+		goto out;
+	if (!j->pull && (rc = job_case_clashes(j, err)) != 0)
 		goto out;
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)

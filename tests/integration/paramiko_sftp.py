@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """An SFTP server on python3-paramiko, for tests/integration/test_interop.sh.
 
-    paramiko_sftp.py [--no-symlinks] DIR AUTHORIZED_PUBKEY PARENT_PID
+    paramiko_sftp.py [--no-symlinks] [--nocase] DIR AUTHORIZED_PUBKEY PARENT_PID
 
 paramiko's own SSH and SFTP code serving this machine's file system as the
 user running it: no extension but paramiko's check-file, a plain RENAME
 that refuses to replace (draft-02 section 6.5), SSH_FXP_SYMLINK read in
 OpenSSH's order (targetpath first) whatever the client, and no commands.
 With --no-symlinks, every SYMLINK is answered "operation unsupported", as
-servers on file systems without symlinks do.
+servers on file systems without symlinks do.  With --nocase, names fold
+case as on Windows or macOS: a path names an existing entry whose name
+differs only in case, and a new entry keeps the case it was made with.
 
 Listens on 127.0.0.1 (a free port) with a throwaway ECDSA host key
 (libssh2 1.10 checks ecdsa-sha2-nistp256 without the rsa-sha2 question;
@@ -31,6 +33,7 @@ from paramiko import SFTPServerInterface, ServerInterface
 from paramiko.sftp import SFTP_FAILURE, SFTP_OK, SFTP_OP_UNSUPPORTED
 
 NO_SYMLINKS = False
+NOCASE = False
 log_lock = threading.Lock()
 log_file = None
 
@@ -60,11 +63,35 @@ class Handle(SFTPHandle):
             return errno_status(e)
 
 
+def fold(path):
+    """With --nocase, path with each component that does not exist as it
+    is replaced by an existing name equal to it but for case."""
+    if not NOCASE:
+        return path
+    lead = "/" if path.startswith("/") else ""
+    out = []
+    for comp in path.split("/"):
+        if comp in ("", "."):
+            continue
+        d = (lead + "/".join(out)) or "."
+        if comp != ".." and not os.path.lexists(os.path.join(d, comp)):
+            try:
+                for name in sorted(os.listdir(d)):
+                    if name.lower() == comp.lower():
+                        comp = name
+                        break
+            except OSError:
+                pass
+        out.append(comp)
+    return (lead + "/".join(out)) or "."
+
+
 class FileSFTP(SFTPServerInterface):
     def canonicalize(self, path):
         return os.path.normpath(os.path.join(os.getcwd(), path))
 
     def list_folder(self, path):
+        path = fold(path)
         try:
             out = []
             for name in os.listdir(path):
@@ -77,18 +104,21 @@ class FileSFTP(SFTPServerInterface):
             return errno_status(e)
 
     def stat(self, path):
+        path = fold(path)
         try:
             return SFTPAttributes.from_stat(os.stat(path))
         except OSError as e:
             return errno_status(e)
 
     def lstat(self, path):
+        path = fold(path)
         try:
             return SFTPAttributes.from_stat(os.lstat(path))
         except OSError as e:
             return errno_status(e)
 
     def open(self, path, flags, attr):
+        path = fold(path)
         try:
             mode = getattr(attr, "st_mode", None)
             fd = os.open(path, flags, mode if mode is not None else 0o666)
@@ -109,6 +139,7 @@ class FileSFTP(SFTPServerInterface):
         return h
 
     def remove(self, path):
+        path = fold(path)
         try:
             os.remove(path)
         except OSError as e:
@@ -116,6 +147,7 @@ class FileSFTP(SFTPServerInterface):
         return SFTP_OK
 
     def rename(self, old, new):
+        old, new = fold(old), fold(new)
         # draft-02 section 6.5: an existing new path is an error.
         if os.path.lexists(new):
             return SFTP_FAILURE
@@ -126,6 +158,7 @@ class FileSFTP(SFTPServerInterface):
         return SFTP_OK
 
     def mkdir(self, path, attr):
+        path = fold(path)
         try:
             os.mkdir(path)
             if attr is not None:
@@ -135,6 +168,7 @@ class FileSFTP(SFTPServerInterface):
         return SFTP_OK
 
     def rmdir(self, path):
+        path = fold(path)
         try:
             os.rmdir(path)
         except OSError as e:
@@ -142,6 +176,7 @@ class FileSFTP(SFTPServerInterface):
         return SFTP_OK
 
     def chattr(self, path, attr):
+        path = fold(path)
         try:
             SFTPServer.set_file_attr(path, attr)
         except OSError as e:
@@ -153,6 +188,7 @@ class FileSFTP(SFTPServerInterface):
         log("SYMLINK %r -> %r" % (path, target_path))
         if NO_SYMLINKS:
             return SFTP_OP_UNSUPPORTED
+        path = fold(path)
         try:
             os.symlink(target_path, path)
         except OSError as e:
@@ -160,6 +196,7 @@ class FileSFTP(SFTPServerInterface):
         return SFTP_OK
 
     def readlink(self, path):
+        path = fold(path)
         try:
             return os.readlink(path)
         except OSError as e:
@@ -202,10 +239,15 @@ def serve(conn, hostkey, allowed):
 
 
 def main():
-    global log_file, NO_SYMLINKS
+    global log_file, NO_SYMLINKS, NOCASE
     args = sys.argv[1:]
-    if args and args[0] == "--no-symlinks":
-        NO_SYMLINKS = True
+    while args and args[0].startswith("--"):
+        if args[0] == "--no-symlinks":
+            NO_SYMLINKS = True
+        elif args[0] == "--nocase":
+            NOCASE = True
+        else:
+            sys.exit("unknown option " + args[0])
         args = args[1:]
     d, pubfile, parent = args[0], args[1], int(args[2])
     log_file = open(os.path.join(d, "log"), "a")

@@ -9,6 +9,7 @@
 #               extension, a RENAME that never replaces, SYMLINK in
 #               OpenSSH's order (targetpath first)
 #   nolinks     the same with --no-symlinks: "operation unsupported"
+#   nocase      the same with --nocase: names fold case, as on Windows
 #
 # treesync's first guess of the SYMLINK order is wrong on both of the first
 # two (it guesses from the extensions offered): the first links it makes
@@ -16,7 +17,9 @@
 # made the wrong way round landed.  On the third, one warning names how
 # many symlinks were not made and why (exit 23), and --no-links skips them
 # (exit 0).  The tree: odd names, empty files and directories, symlinks,
-# and a 10 MiB file, compared byte for byte after each step.
+# names differing only in case, and a 10 MiB file, compared byte for byte
+# after each step.  On the fourth, local names differing only in case are
+# reported as a clash and only the first is sent: none written over another.
 set -euo pipefail
 . "$(dirname "$0")/harness.sh"
 . "$(dirname "$0")/tree.sh"
@@ -31,6 +34,9 @@ ts_gen_tree "$L"
 head -c $((10 * 1024 * 1024)) /dev/urandom >"$L/ten-mib.bin"
 touch -d @1600000000 "$L/ten-mib.bin"
 : >"$L/sub1/another empty"
+printf 'upper\n' >"$L/sub1/Case.txt"
+printf 'lower case\n' >"$L/sub1/case.txt"
+touch -d @1600000000 "$L/sub1/Case.txt" "$L/sub1/case.txt"
 touch -d @1600000000 "$L/sub1/another empty" "$L/sub1"
 nlinks=$(ts_tree_list "$L" | grep -c '^l ')
 [ "$nlinks" -ge 3 ] || ts_fail "the tree has $nlinks symlinks, expected 3 or more"
@@ -167,5 +173,32 @@ probe_expect nolinks '
 assert p["symlinks"] is False and p["symlink_order"] is None
 assert any(l.startswith("no symlinks") for l in p["instead"])'
 exercise nolinks none
+
+start_server nocase paramiko_sftp.py --nocase
+ts_step "nocase: probe"
+probe_expect nocase '
+assert p["case_insensitive"] is True
+assert any(l.startswith("names differing only in case") for l in p["instead"])'
+ts_step "nocase: names differing only in case clash; the first is sent"
+C=$TS_LOCAL/case
+mkdir -p "$C/Dir" "$C/dir"
+printf 'A\n' >"$C/Same.txt"
+printf 'a, not to be written over A\n' >"$C/same.txt"
+printf 'x\n' >"$C/Dir/x"
+printf 'y\n' >"$C/dir/y"
+printf 'o\n' >"$C/other"
+R=$TS_REMOTE/nocase/tree
+for run in first second; do
+	ts_expect_exit 23 tso push --delete "$C" "127.0.0.1:$R"
+	ts_expect_stderr_contains '"same.txt" and "Same.txt" differ only in case, and names on the server do not: only "Same.txt" is sent'
+	ts_expect_stderr_contains '"dir" and "Dir" differ only in case'
+	cmp "$C/Same.txt" "$R/Same.txt" || ts_fail "nocase: $run push: Same.txt written over"
+	cmp "$C/Dir/x" "$R/Dir/x" || ts_fail "nocase: $run push: Dir/x"
+	cmp "$C/other" "$R/other" || ts_fail "nocase: $run push: other"
+	[ "$(ls -A "$R" | tr '\n' ' ')" = "Dir Same.txt other " ] ||
+	    ts_fail "nocase: $run push left $(ls -A "$R")"
+	[ "$(ls -A "$R/Dir")" = x ] || ts_fail "nocase: $run push: Dir holds $(ls -A "$R/Dir")"
+done
+ts_no_temp_files "$R"
 
 echo ok
