@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """An SFTP server on python3-paramiko, for tests/integration/test_interop.sh.
 
-    paramiko_sftp.py [--no-symlinks] [--nocase] DIR AUTHORIZED_PUBKEY PARENT_PID
+    paramiko_sftp.py [--no-symlinks] [--nocase] [--max-conns N] DIR AUTHORIZED_PUBKEY PARENT_PID
 
 paramiko's own SSH and SFTP code serving this machine's file system as the
 user running it: no extension but paramiko's check-file, a plain RENAME
@@ -11,6 +11,8 @@ With --no-symlinks, every SYMLINK is answered "operation unsupported", as
 servers on file systems without symlinks do.  With --nocase, names fold
 case as on Windows or macOS: a path names an existing entry whose name
 differs only in case, and a new entry keeps the case it was made with.
+With --max-conns N, a connection beyond N open at once is closed at once,
+as servers limiting connections per user do.
 
 Listens on 127.0.0.1 (a free port) with a throwaway ECDSA host key
 (libssh2 1.10 checks ecdsa-sha2-nistp256 without the rsa-sha2 question;
@@ -34,6 +36,9 @@ from paramiko.sftp import SFTP_FAILURE, SFTP_OK, SFTP_OP_UNSUPPORTED
 
 NO_SYMLINKS = False
 NOCASE = False
+MAX_CONNS = 0
+active = 0
+active_lock = threading.Lock()
 log_lock = threading.Lock()
 log_file = None
 
@@ -227,25 +232,31 @@ class Server(ServerInterface):
 
 
 def serve(conn, hostkey, allowed):
+    global active
     try:
         t = paramiko.Transport(conn)
         t.add_server_key(hostkey)
         t.set_subsystem_handler("sftp", SFTPServer, FileSFTP)
         t.start_server(server=Server(allowed))
-        while t.is_active():
-            time.sleep(0.2)
+        t.join()
     except Exception as e:	# a client going away is no error here
         log("connection: %r" % e)
+    finally:
+        with active_lock:
+            active -= 1
 
 
 def main():
-    global log_file, NO_SYMLINKS, NOCASE
+    global log_file, NO_SYMLINKS, NOCASE, MAX_CONNS, active
     args = sys.argv[1:]
     while args and args[0].startswith("--"):
         if args[0] == "--no-symlinks":
             NO_SYMLINKS = True
         elif args[0] == "--nocase":
             NOCASE = True
+        elif args[0] == "--max-conns":
+            MAX_CONNS = int(args[1])
+            args = args[1:]
         else:
             sys.exit("unknown option " + args[0])
         args = args[1:]
@@ -281,6 +292,19 @@ def main():
         try:
             conn, _ = sock.accept()
         except socket.timeout:
+            continue
+        # A client that just closed its connections may be quicker than
+        # their threads here: a slot freed within a second counts as free.
+        for _ in range(50):
+            with active_lock:
+                refuse = MAX_CONNS > 0 and active >= MAX_CONNS
+                if not refuse:
+                    active += 1
+                    break
+            time.sleep(0.02)
+        if refuse:
+            log("refused: %d connections open" % MAX_CONNS)
+            conn.close()
             continue
         threading.Thread(target=serve, args=(conn, hostkey, allowed),
                          daemon=True).start()

@@ -8,7 +8,8 @@
 #   paramiko    tests/integration/paramiko_sftp.py (python3-paramiko): no
 #               extension, a RENAME that never replaces, SYMLINK in
 #               OpenSSH's order (targetpath first)
-#   nolinks     the same with --no-symlinks: "operation unsupported"
+#   nolinks     the same with --no-symlinks: "operation unsupported", and
+#               --max-conns 2: connections beyond two are closed at once
 #   nocase      the same with --nocase: names fold case, as on Windows
 #
 # treesync's first guess of the SYMLINK order is wrong on both of the first
@@ -182,11 +183,14 @@ assert any(l.startswith("no posix-rename@openssh.com") for l in p["instead"])
 assert p["statvfs"] is False and p["extensions_offered"] == ["check-file"]'
 exercise paramiko "OpenSSH's"
 
-start_server nolinks paramiko_sftp.py --no-symlinks
+start_server nolinks paramiko_sftp.py --no-symlinks --max-conns 2
 ts_step "nolinks: probe"
 probe_expect nolinks '
 assert p["symlinks"] is False and p["symlink_order"] is None
-assert any(l.startswith("no symlinks") for l in p["instead"])'
+assert any(l.startswith("no symlinks") for l in p["instead"])
+assert p["connections_wanted"] == 4 and p["connections_open"] == 2
+assert p["connections_error"]
+assert any(l.startswith("2 of 4 connections") for l in p["instead"])'
 exercise nolinks none
 
 start_server nocase paramiko_sftp.py --nocase
