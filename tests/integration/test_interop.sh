@@ -139,6 +139,10 @@ exercise() {
 	ts_trees_equal --dir-mtimes "$R" "$P"
 	ts_trees_equal "$want" "$P"
 
+	ts_step "$name: pull --no-links leaves the symlinks out"
+	ts_expect_exit 0 tso pull --perms --no-links "127.0.0.1:$R" "$P-nolinks"
+	ts_trees_equal "$NL" "$P-nolinks"
+
 	ts_step "$name: check: all match"
 	ts_expect_exit 0 tso check "$want" "127.0.0.1:$R"
 	ts_expect_stderr_contains "files match"
