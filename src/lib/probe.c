@@ -18,6 +18,7 @@
 #include "sftp.h"
 #include "ssh.h"
 #include "symlink.h"
+#include "verify.h"
 
 #define PROBE_RTT_TRIES		5
 #define PROBE_SPEED_BYTES	(4u << 20)
@@ -208,28 +209,16 @@ probe_exts(struct ts_probe *p, struct sftp *s)
 	p->use_handles = sftp_max_handles(s);
 }
 
-/* Runs commands? Which hash programs? Asked as the hashing code does:
- * one command, no file names in it. */
+/* Runs commands? Which hash programs?  Asked as a push asks. */
 static void
 probe_exec(struct ts_probe *p, struct sftp *s)
 {
-	struct buf	 out;
-	int		 status = -1;
+	struct server_tools	 t;
 
-	buf_init(&out, 4096);
-	p->exec = p->sha256sum = p->xxhsum = TS_PROBE_NO;
-	if (ssh_exec(sftp_ssh(s), "echo treesync-exec; command -v sha256sum "
-	    ">/dev/null 2>&1 && echo has-sha256sum; command -v xxhsum "
-	    ">/dev/null 2>&1 && echo has-xxhsum", NULL, 0, &out, &status,
-	    NULL) == 0 && memmem(out.data, out.len, "treesync-exec", 13) !=
-	    NULL) {
-		p->exec = TS_PROBE_YES;
-		if (memmem(out.data, out.len, "has-sha256sum", 13) != NULL)
-			p->sha256sum = TS_PROBE_YES;
-		if (memmem(out.data, out.len, "has-xxhsum", 10) != NULL)
-			p->xxhsum = TS_PROBE_YES;
-	}
-	buf_dispose(&out);
+	verify_server_tools(sftp_ssh(s), &t);
+	p->exec = t.exec ? TS_PROBE_YES : TS_PROBE_NO;
+	p->sha256sum = t.sha256sum ? TS_PROBE_YES : TS_PROBE_NO;
+	p->xxhsum = t.xxhsum ? TS_PROBE_YES : TS_PROBE_NO;
 }
 
 static void

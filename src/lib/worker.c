@@ -76,22 +76,14 @@ worker_max_open(const struct worker *w)
 void
 worker_probe_exec(struct worker *w)
 {
-	struct buf	 out;
-	int		 status = -1;
+	struct server_tools	 t;
 
 	if (w->exec_probed)
 		return;
 	w->exec_probed = true;
-	buf_init(&out, 4096);
-	if (ssh_exec(sftp_ssh(w->s), "echo treesync-exec; command -v xxhsum "
-	    ">/dev/null 2>&1 && echo has-xxhsum", NULL, 0, &out, &status,
-	    NULL) == 0 && out.len > 0) {
-		w->exec_ok = memmem(out.data, out.len, "treesync-exec", 13) !=
-		    NULL;
-		w->has_xxhsum = memmem(out.data, out.len, "has-xxhsum", 10) !=
-		    NULL;
-	}
-	buf_dispose(&out);
+	verify_server_tools(sftp_ssh(w->s), &t);
+	w->exec_ok = t.exec;
+	w->has_xxhsum = t.xxhsum;
 	log_msg(TS_LOG_DEBUG, "server runs commands: %s, has xxhsum: %s",
 	    w->exec_ok ? "yes" : "no", w->has_xxhsum ? "yes" : "no");
 }
