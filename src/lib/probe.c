@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "error.h"
+#include "job.h"
 #include "log.h"
 #include "sftp.h"
 #include "ssh.h"
@@ -78,19 +79,6 @@ call(struct sftp *s, struct sftp_call *c, int rc, const char *what,
 		    path);
 	}
 	return sftp_call_wait(s, c, what, path, err);
-}
-
-static char *
-join(const char *dir, const char *name)
-{
-	size_t	 n = strlen(dir);
-	char	*p;
-
-	if ((p = malloc(n + strlen(name) + 2)) == NULL)
-		return NULL;
-	sprintf(p, "%s%s%s", dir, n > 0 && dir[n - 1] != '/' ? "/" : "",
-	    name);
-	return p;
 }
 
 static void
@@ -307,7 +295,8 @@ probe_symlink(struct ts_probe *p, struct sftp *s, const char *dir,
 {
 	struct link_facts f;
 	struct link_wait lw = { 0 };
-	char		*lp = join(dir, "link"), *tp = join(dir, "target");
+	char		*lp = remote_path(dir, "link");
+	char		*tp = remote_path(dir, "target");
 	int		 rc = 0, order;
 
 	memset(&f, 0, sizeof(f));
@@ -353,9 +342,11 @@ probe_measure(struct ts_probe *p, struct sftp *s, const char *dir,
 {
 	struct sftp_call c;
 	struct ts_error	 e = { 0 };
-	char		*f = join(dir, "file"), *cu = join(dir, "Case-Probe"),
-			*cl = join(dir, "case-probe"), *r1 = join(dir, "r1"),
-			*r2 = join(dir, "r2");
+	char		*f = remote_path(dir, "file");
+	char		*cu = remote_path(dir, "Case-Probe");
+	char		*cl = remote_path(dir, "case-probe");
+	char		*r1 = remote_path(dir, "r1");
+	char		*r2 = remote_path(dir, "r2");
 	int		 rc;
 
 	if (f == NULL || cu == NULL || cl == NULL || r1 == NULL ||
@@ -447,7 +438,7 @@ probe_speed(struct ts_probe *p, struct sftp *s, const char *dir,
 	struct sftp_handle h;
 	struct speed	 sp;
 	uint8_t		*data = NULL;
-	char		*path = join(dir, "speed");
+	char		*path = remote_path(dir, "speed");
 	uint64_t	 off;
 	uint32_t	 sent, n, chunk;
 	double		 t;
@@ -538,7 +529,7 @@ probe_cleanup(struct sftp *s, const char *dir, struct ts_error *err)
 	char		*p;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if ((p = join(dir, names[i])) == NULL)
+		if ((p = remote_path(dir, names[i])) == NULL)
 			continue;
 		memset(&c, 0, sizeof(c));
 		call(s, &c, sftp_remove(s, p, sftp_call_cb, &c), "remove", p,
@@ -598,7 +589,7 @@ ts_probe(struct ts_probe *out, struct ts_conn *c, const char *path,
 		return error_set(err, TS_ERROR, "no random bytes");
 	snprintf(name, sizeof(name), ".probe.treesync-tmp.%02x%02x%02x%02x",
 	    rnd[0], rnd[1], rnd[2], rnd[3]);
-	if ((dir = join(path, name)) == NULL)
+	if ((dir = remote_path(path, name)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	memset(&a, 0, sizeof(a));
 	a.flags = SSH_FILEXFER_ATTR_PERMISSIONS;
