@@ -306,11 +306,8 @@ probe_symlink(struct ts_probe *p, struct sftp *s, const char *dir,
 	}
 	/* An absolute target: a link made the wrong way round lands in
 	 * our directory, never in the login directory. */
-	if ((rc = symlink_make(s, &f, lp, tp, link_done, &lw, err)) != 0) {
-		if (atomic_load(&f.order) == LINK_ORDER_NONE)
-			rc = 0;
-		goto out;
-	}
+	if ((rc = symlink_make(s, &f, lp, tp, link_done, &lw, err)) != 0)
+		goto out;		/* the session failed */
 	while (!lw.done)
 		if ((rc = sftp_pump(s, err)) != 0 && !lw.done)
 			goto out;
