@@ -48,6 +48,9 @@ void	report_item(const struct ts_item *it, void *payload);
  */
 void	report_summary(struct report *r, const struct ts_summary *s, int rc,
 	    const char *errmsg);
+/* The warnings gathered from the items, on err, once: symlinks the server
+ * cannot create are counted, not listed.  report_summary calls it. */
+void	report_warnings(struct report *r);
 
 /*
  * Writes s with the report escapes, so one name is always one line:

@@ -339,13 +339,8 @@ write_stats(struct report *r, const struct ts_summary *s)
 }
 
 void
-report_summary(struct report *r, const struct ts_summary *s, int rc,
-    const char *errmsg)
+report_warnings(struct report *r)
 {
-	static const struct ts_summary	 zero;
-
-	if (s == NULL)
-		s = &zero;
 	if (r->links_unsupported > 0)
 		fprintf(r->err, "treesync: warning: %" PRIu64 " symlink%s not "
 		    "created: %s; --no-links skips symlinks on purpose, -L "
@@ -353,6 +348,18 @@ report_summary(struct report *r, const struct ts_summary *s, int rc,
 		    r->links_unsupported == 1 ? "" : "s",
 		    r->links_why[0] != '\0' ? r->links_why :
 		    "the server cannot create symlinks");
+	r->links_unsupported = 0;		/* said once */
+}
+
+void
+report_summary(struct report *r, const struct ts_summary *s, int rc,
+    const char *errmsg)
+{
+	static const struct ts_summary	 zero;
+
+	if (s == NULL)
+		s = &zero;
+	report_warnings(r);
 	if (r->mode == REPORT_JSON)
 		report_json_summary(r->out, s, rc, errmsg, r->dry_run);
 	else if (r->stats)
