@@ -741,6 +741,41 @@ entries_drop(struct entries *l, bool *drop)
 	l->n = n;
 }
 
+/* Where a push may try things on the server before it changes anything:
+ * the remote root, or when it is still missing its parent, where it will
+ * be made.  NULL when out of memory. */
+static char *
+job_scratch_dir(const struct job *j)
+{
+	char	*dir, *slash;
+
+	if ((dir = strdup(j->remote_root)) == NULL || !j->dst_root_missing)
+		return dir;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0';
+	return dir;
+}
+
+/* Learns the server's SYMLINK order before any real symlink is made
+ * (symlink_learn); a directory we cannot write leaves it to the links. */
+static int
+job_learn_links(struct job *j, struct ts_error *err)
+{
+	char	*dir;
+	int	 rc;
+
+	/* Tests make the real links learn it, as when dir is read-only. */
+	if (getenv("TREESYNC_TEST_NO_LINK_LEARN") != NULL)
+		return 0;
+	if ((dir = job_scratch_dir(j)) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	rc = symlink_learn(j->s, &j->links, dir, NULL, err);
+	free(dir);
+	return rc;
+}
+
 /*
  * Local names differing only in case would be written over each other on
  * a server whose names fold case.  When the local tree has such names,
@@ -778,19 +813,11 @@ job_case_clashes(struct job *j, struct ts_error *err)
 			ot = j->src.v[k ? v[i].idx : v[i].keep].path;
 		}
 	}
-	if ((dir = strdup(j->remote_root)) == NULL ||
+	if ((dir = job_scratch_dir(j)) == NULL ||
 	    (ex != NULL && ((rex = remote_path(j->remote_root, ex)) == NULL ||
 	    (rot = remote_path(j->remote_root, ot)) == NULL))) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
-	}
-	if (j->dst_root_missing) {	/* its parent, where it will be */
-		char	*slash = strrchr(dir, '/');
-
-		if (slash == NULL)
-			strcpy(dir, ".");
-		else
-			slash[slash == dir] = '\0';
 	}
 	if ((rc = case_folds(j->s, rex, rot, dir, !j->opts->dry_run, &folds,
 	    err)) != 0)
@@ -960,6 +987,9 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		goto out;
 	}
 	j->sum->files_unchanged = j->plan.stats.unchanged;
+	if (!j->pull && !j->opts->dry_run && j->plan.stats.links > 0 &&
+	    (rc = job_learn_links(j, err)) != 0)
+		goto out;
 	if ((j->out = calloc(j->plan.n + 1, sizeof(*j->out))) == NULL ||
 	    (j->tries = calloc(j->plan.n + 1, sizeof(*j->tries))) == NULL ||
 	    (j->retry = calloc(j->plan.n + 1, sizeof(*j->retry))) == NULL) {

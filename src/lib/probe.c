@@ -269,65 +269,32 @@ make_file(struct sftp *s, const char *path, const uint8_t *data,
 	return rc;
 }
 
-struct link_wait {
-	bool		 done;
-	int		 code;
-	struct ts_error	 e;
-};
-
-static void
-link_done(int code, const struct ts_error *e, void *payload)
-{
-	struct link_wait	*lw = payload;
-
-	lw->done = true;
-	lw->code = code;
-	if (e != NULL)
-		lw->e = *e;
-}
-
-/* Makes a symlink the way every command does (symlink.c), from an
- * unknown order: whether the server can, in which order, and whether our
- * first guess was the right one. */
+/* Learns the symlink order the way every push does (symlink_learn): whether
+ * the server can, in which order, and whether the first guess was right. */
 static int
 probe_symlink(struct ts_probe *p, struct sftp *s, const char *dir,
     struct ts_error *err)
 {
 	struct link_facts f;
-	struct link_wait lw = { 0 };
-	char		*lp = remote_path(dir, "link");
-	char		*tp = remote_path(dir, "target");
-	int		 rc = 0, order;
+	struct ts_error	 why = { 0 };
+	int		 rc, order;
 
 	memset(&f, 0, sizeof(f));
-	if (lp == NULL || tp == NULL) {
-		rc = error_set(err, TS_ENOMEM, "out of memory");
-		goto out;
-	}
-	/* An absolute target: a link made the wrong way round lands in
-	 * our directory, never in the login directory. */
-	if ((rc = symlink_make(s, &f, lp, tp, link_done, &lw, err)) != 0)
-		goto out;		/* the session failed */
-	while (!lw.done)
-		if ((rc = sftp_pump(s, err)) != 0 && !lw.done)
-			goto out;
-	rc = 0;
+	if ((rc = symlink_learn(s, &f, dir, &why, err)) != 0)
+		return rc;
 	order = atomic_load(&f.order);
 	if (order == LINK_ORDER_NONE)
 		p->symlinks = TS_PROBE_NO;
-	else if (lw.code == 0) {
+	else if (order != LINK_ORDER_UNKNOWN) {
 		p->symlinks = TS_PROBE_YES;
 		p->symlink_order = order == LINK_ORDER_DRAFT ? "draft-02" :
 		    "openssh";
 		p->symlink_guess_right = atomic_load(&f.fixed) ?
 		    TS_PROBE_NO : TS_PROBE_YES;
-	} else
-		snprintf(p->measure_error, sizeof(p->measure_error),
-		    "%s", lw.e.msg);
-out:
-	free(lp);
-	free(tp);
-	return rc;
+	} else if (why.code != TS_OK)
+		snprintf(p->measure_error, sizeof(p->measure_error), "%s",
+		    why.msg);
+	return 0;
 }
 
 /* Measures in dir: symlinks, setstat, case, rename.  A measurement the
@@ -519,7 +486,7 @@ static int
 probe_cleanup(struct sftp *s, const char *dir, struct ts_error *err)
 {
 	static const char *const names[] = {
-		"link", "target", "file", "Case-Probe", "r1", "r2", "speed",
+		"file", "Case-Probe", "r1", "r2", "speed",
 	};
 	struct sftp_call c;
 	size_t		 i;

@@ -3,8 +3,10 @@
  * order: one request, read back while the order is not known, corrected
  * when it was wrong.  See symlink.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "error.h"
 #include "log.h"
@@ -259,4 +261,63 @@ symlink_make(struct sftp *s, struct link_facts *f, const char *linkpath,
 		    linkpath);
 	}
 	return 0;
+}
+
+struct learn {
+	bool		 done;
+	struct ts_error	 e;
+};
+
+static void
+learn_done(int code, const struct ts_error *e, void *payload)
+{
+	struct learn	*l = payload;
+
+	l->done = true;
+	if (code != 0 && e != NULL)
+		l->e = *e;
+}
+
+int
+symlink_learn(struct sftp *s, struct link_facts *f, const char *dir,
+    struct ts_error *why, struct ts_error *err)
+{
+	struct learn	 l = { 0 };
+	uint8_t		 rnd[4];
+	char		*lp = NULL, *tp = NULL;
+	int		 rc = 0;
+
+	if (atomic_load(&f->order) != LINK_ORDER_UNKNOWN)
+		return 0;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return 0;		/* the real links are read back */
+	if (asprintf(&lp, "%s%s.link.treesync-tmp.%02x%02x%02x%02x", dir,
+	    dir[0] != '\0' && dir[strlen(dir) - 1] != '/' ? "/" : "",
+	    rnd[0], rnd[1], rnd[2], rnd[3]) < 0) {
+		lp = NULL;
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	/* The target's name differs from the link's in its first letter
+	 * only: absolute, so a wrong order cannot leave dir. */
+	if ((tp = strdup(lp)) == NULL) {
+		free(lp);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	memcpy(strstr(tp, ".link.treesync-tmp."), ".targ", 5);
+	if ((rc = symlink_make(s, f, lp, tp, learn_done, &l, err)) != 0)
+		goto out;
+	while (!l.done)
+		if ((rc = sftp_pump(s, err)) != 0 && !l.done)
+			goto out;
+	rc = 0;
+	if (l.e.code != TS_OK && why != NULL)
+		*why = l.e;
+	/* Made or not: nothing of ours may stay. */
+	sftp_remove(s, lp, NULL, NULL);
+	sftp_remove(s, tp, NULL, NULL);
+	rc = sftp_drain(s, err);
+out:
+	free(lp);
+	free(tp);
+	return rc;
 }

@@ -47,6 +47,18 @@ int	symlink_make(struct sftp *s, struct link_facts *f,
 	    const char *linkpath, const char *target, symlink_done_fn *done,
 	    void *payload, struct ts_error *err);
 
+/*
+ * Learns f's order before a run makes real symlinks: one link between two
+ * new names in dir (named as our temporary files), read back, removed.  A
+ * link made the wrong way round lands at a name nobody else uses, so its
+ * removal can hit nothing else, where a real link's target may name a
+ * file being uploaded at that moment.  f stays unknown when dir cannot be
+ * written (the real links are then read back); why gets the test link's
+ * failure, if any.  Returns 0, or the session's failure.
+ */
+int	symlink_learn(struct sftp *s, struct link_facts *f, const char *dir,
+	    struct ts_error *why, struct ts_error *err);
+
 /* "the server cannot create symlinks (operation unsupported)": the one
  * wording of the reason, for f's NONE. */
 int	symlink_unsupported_error(struct ts_error *err,
