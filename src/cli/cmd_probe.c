@@ -81,9 +81,9 @@ write_instead(FILE *f, const struct ts_probe *p)
 		    "purpose, -L sends what they point to\n", f);
 		n++;
 	} else if (p->symlink_guess_right == TS_PROBE_NO) {
-		fputs("  SYMLINK order not the one guessed first: each run "
-		    "reads its first symlinks back and makes them again in "
-		    "this order\n", f);
+		fputs("  SYMLINK order not the one guessed first: each push "
+		    "that makes symlinks finds it with a test link first (a "
+		    "few round trips)\n", f);
 		n++;
 	}
 	if (p->setstat_mtime == TS_PROBE_NO) {
