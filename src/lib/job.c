@@ -822,8 +822,10 @@ job_case_clashes(struct job *j, struct ts_error *err)
 	if ((rc = case_folds(j->s, rex, rot, dir, !j->opts->dry_run, &folds,
 	    err)) != 0)
 		goto out;
+	/* A dry run asks only without writing: often it cannot tell. */
 	if (folds == -1)
-		log_msg(TS_LOG_WARN, "%zu local name%s differ%s from another "
+		log_msg(j->opts->dry_run ? TS_LOG_INFO : TS_LOG_WARN,
+		    "%zu local name%s differ%s from another "
 		    "only in case, and whether names on the server do cannot "
 		    "be told: %s sent as they are", n, n == 1 ? "" : "s",
 		    n == 1 ? "s" : "", n == 1 ? "it is" : "they are");

@@ -239,9 +239,11 @@ link_made(int code, const struct ts_error *e, void *payload)
 {
 	struct op	*op = payload;
 
-	if (code != 0)
+	if (code != 0) {
 		job_finish(op->w->job, op->idx, code, e->msg);
-	else if (op->tmp != NULL) {
+		if (op->tmp != NULL)	/* in case it was made after all */
+			sftp_remove(op->w->s, op->tmp, NULL, NULL);
+	} else if (op->tmp != NULL) {
 		link_rename(op);
 		return;
 	} else
