@@ -686,47 +686,10 @@ job_find_leftovers(struct job *j)
 	}
 }
 
-/*
- * --no-links (rsync's name): the source's symlinks are left out of the
- * plan, and whatever stands at their paths on the other side (a directory
- * with its contents) is left alone, as an excluded path would be.
- */
-static int
-job_drop_links(struct job *j, struct ts_error *err)
-{
-	struct entries	*src = &j->src, *dst = &j->dst;
-	const struct entry *d;
-	bool		*drop;
-	size_t		 i, k, n;
-
-	if ((drop = calloc(dst->n + 1, sizeof(*drop))) == NULL)
-		return error_set(err, TS_ENOMEM, "out of memory");
-	for (i = 0; i < src->n; i++) {
-		if (src->v[i].type != ENTRY_SYMLINK ||
-		    (d = entries_find(dst, src->v[i].path)) == NULL)
-			continue;
-		/* A directory's contents follow it, contiguous. */
-		for (k = (size_t)(d - dst->v); k < dst->n && (k ==
-		    (size_t)(d - dst->v) || entries_is_under(dst->v[k].path,
-		    d->path)); k++)
-			drop[k] = true;
-	}
-	for (i = n = 0; i < dst->n; i++)
-		if (!drop[i])
-			dst->v[n++] = dst->v[i];
-	dst->n = n;
-	free(drop);
-	for (i = n = 0; i < src->n; i++)
-		if (src->v[i].type != ENTRY_SYMLINK)
-			src->v[n++] = src->v[i];
-	src->n = n;
-	return 0;
-}
-
 /* Leaves out of l the entries marked in drop and whatever lies under a
  * directory marked (its contents follow it). */
 static void
-entries_drop(struct entries *l, bool *drop)
+job_drop_marked(struct entries *l, bool *drop)
 {
 	size_t	 i, k, n;
 
@@ -739,6 +702,39 @@ entries_drop(struct entries *l, bool *drop)
 		if (!drop[i])
 			l->v[n++] = l->v[i];
 	l->n = n;
+}
+
+/*
+ * --no-links (rsync's name): the source's symlinks are left out of the
+ * plan, and whatever stands at their paths on the other side (a directory
+ * with its contents) is left alone, as an excluded path would be.
+ */
+static int
+job_drop_links(struct job *j, struct ts_error *err)
+{
+	const struct entry *d;
+	bool		*sdrop, *ddrop;
+	size_t		 i;
+
+	sdrop = calloc(j->src.n + 1, sizeof(*sdrop));
+	ddrop = calloc(j->dst.n + 1, sizeof(*ddrop));
+	if (sdrop == NULL || ddrop == NULL) {
+		free(sdrop);
+		free(ddrop);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < j->src.n; i++) {
+		if (j->src.v[i].type != ENTRY_SYMLINK)
+			continue;
+		sdrop[i] = true;
+		if ((d = entries_find(&j->dst, j->src.v[i].path)) != NULL)
+			ddrop[d - j->dst.v] = true;
+	}
+	job_drop_marked(&j->src, sdrop);
+	job_drop_marked(&j->dst, ddrop);
+	free(sdrop);
+	free(ddrop);
+	return 0;
 }
 
 /* Where a push may try things on the server before it changes anything:
@@ -856,8 +852,8 @@ job_case_clashes(struct job *j, struct ts_error *err)
 		if (j->fn != NULL)
 			j->fn(&it, j->payload);
 	}
-	entries_drop(&j->src, sdrop);
-	entries_drop(&j->dst, ddrop);
+	job_drop_marked(&j->src, sdrop);
+	job_drop_marked(&j->dst, ddrop);
 out:
 	free(v);
 	free(rex);

@@ -110,6 +110,14 @@ exercise() {
 		    { cat "$TS_ERR" >&2; ts_fail "$name: --no-links warned"; }
 		ts_json_items "$TS_OUT" upload mkdir symlink delete >"$TS_TMP/items"
 		ts_expect_lines "$TS_TMP/items" "" "$name: push --no-links"
+
+		ts_step "$name: --no-links --delete leaves what stands at a link's path"
+		printf 'server side\n' >"$R/link-to-file"
+		ts_expect_exit 0 tso push --no-links --delete "$L" "127.0.0.1:$R"
+		[ "$(cat "$R/link-to-file")" = "server side" ] ||
+		    ts_fail "$name: --no-links --delete touched link-to-file"
+		rm "$R/link-to-file"
+		touch -d "@$(stat -c %Y "$NL")" "$R"	# as a push sets it
 	else
 		ts_step "$name: push: the SYMLINK order is learned"
 		ts_expect_exit 0 tso push -v "$L" "127.0.0.1:$R"
@@ -131,8 +139,12 @@ exercise() {
 	ts_expect_lines "$TS_TMP/items" "" "$name: second push"
 	[ "$(ts_json_summary "$TS_OUT" bytes_sent)" = 0 ] ||
 	    ts_fail "$name: a second push sent bytes"
-	[ "$before" = "$(ts_tree_snapshot "$R")" ] ||
-	    ts_fail "$name: a second push changed the remote tree"
+	after=$(ts_tree_snapshot "$R")
+	[ "$before" = "$after" ] || {
+		diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") >&2 ||
+		    true
+		ts_fail "$name: a second push changed the remote tree"
+	}
 
 	ts_step "$name: pull into a new directory: byte for byte"
 	ts_expect_exit 0 tso pull --perms "127.0.0.1:$R" "$P"
