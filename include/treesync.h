@@ -241,11 +241,14 @@ struct ts_sync_opts {
 	 * (owners, xattrs, ACLs, links, special files: docs/metadata.md)
 	 * at remote_dir/.treesync-metadata, for ts_restore. */
 	bool		 metadata;
+	bool		 no_links;	/* --no-links: leave the source's
+					 * symlinks out, and what stands at
+					 * their paths on the other side alone */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
 	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, false, false, \
-	  false, false, false, false }
+	  false, false, false, false, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -273,6 +276,8 @@ struct ts_item {
 	const char	*path;		/* relative to the root, '/'-separated */
 	const char	*reason;	/* "new", "size", "mtime", "hash", "type",
 					 * "target", "attrs", "gone", "excluded";
+					 * a symlink the server cannot make:
+					 * "unsupported";
 					 * check: "match", "differ",
 					 * "missing-remote", "missing-local" */
 	const char	*link;		/* symlink target, or NULL */
@@ -537,6 +542,85 @@ typedef void	ts_release_fn(const struct ts_release *r, void *payload);
  * unfinished ones first of all. */
 TS_EXTERN int	ts_publish_list(struct ts_conn *c, const char *root,
 		    ts_release_fn *fn, void *payload, struct ts_error *err);
+
+/* --- probe: what a server can do ------------------------------------ */
+
+struct ts_probe_opts {
+	bool		 write;		/* measure behaviour in a temporary
+					 * directory made (and removed) in
+					 * the target directory */
+	bool		 speed;		/* with write: time an upload and a
+					 * download of a sample */
+	int		 jobs;		/* connections to hold at once; 0: 4 */
+};
+#define TS_PROBE_OPTS_INIT	{ .write = true, .speed = false, .jobs = 0 }
+
+#define TS_PROBE_NO		0
+#define TS_PROBE_YES		1
+#define TS_PROBE_UNKNOWN	(-1)	/* not measured (--no-write) or failed */
+
+/* One SFTP extension treesync knows; strings are static. */
+struct ts_probe_ext {
+	const char	*name;		/* "posix-rename@openssh.com" */
+	bool		 offered;	/* by this server */
+	bool		 used;		/* treesync uses it when offered */
+	const char	*use;		/* what for */
+	const char	*without;	/* what treesync does when absent */
+};
+
+#define TS_PROBE_EXT_MAX	8
+
+/* What ts_probe found.  Strings are the struct's; int fields are
+ * TS_PROBE_NO, TS_PROBE_YES or TS_PROBE_UNKNOWN. */
+struct ts_probe {
+	char		 server_version[256];	/* SSH identification string */
+	char		 transport[64];		/* e.g. "libssh2 1.10.0" */
+	char		 kex[64], hostkey[64], cipher[64], mac[64];
+	char		 auth[160];		/* how it logged in */
+	double		 rtt_ms;		/* SFTP round trip, the least of
+						 * a few */
+	int		 conns_wanted, conns_open; /* held at once (-j) */
+	char		 conns_error[256];	/* why no more, or "" */
+	unsigned	 sftp_version;
+	char		 extensions[512];	/* all offered, comma-separated */
+	struct ts_probe_ext ext[TS_PROBE_EXT_MAX];
+	size_t		 next;
+	bool		 limits_stated;		/* limits@openssh.com answered */
+	uint64_t	 max_packet, max_read, max_write, max_handles; /* 0:
+						 * no limit stated */
+	uint32_t	 use_read, use_write, use_handles; /* what treesync
+						 * uses with this server */
+	int		 exec;			/* runs commands */
+	int		 sha256sum, xxhsum;	/* has the program */
+	int		 statvfs;		/* answered statvfs */
+	uint64_t	 free_bytes, total_bytes;
+	/* Measured with opts.write: */
+	int		 symlinks;		/* can create symlinks */
+	const char	*symlink_order;		/* "draft-02", "openssh", or NULL */
+	int		 symlink_guess_right;	/* treesync's first guess */
+	int		 setstat_mtime;		/* an mtime set stays after close */
+	int		 case_insensitive;	/* "A" and "a" are one name */
+	int		 rename_replaces;	/* plain RENAME over a file */
+	char		 measure_error[256];	/* why measuring stopped, or "" */
+	/* With opts.speed: */
+	uint64_t	 speed_bytes;
+	double		 up_bytes_per_s, down_bytes_per_s;
+};
+
+/*
+ * Finds out what c's server can do: its SSH software, how many
+ * connections it takes at once, SFTP version, extensions and limits,
+ * whether it runs commands and has sha256sum and xxhsum, and with
+ * o->write, how it behaves (symlinks and their argument order, setstat,
+ * case, rename) in a temporary directory under path, removed at the end.
+ * path must be an existing directory (TS_ENOENT naming it otherwise).
+ * o may be NULL (TS_PROBE_OPTS_INIT).  *out is filled as far as it got,
+ * also on failure; a measurement that fails is TS_PROBE_UNKNOWN with
+ * measure_error set, not a failure of the call.
+ */
+TS_EXTERN int	ts_probe(struct ts_probe *out, struct ts_conn *c,
+		    const char *path, const struct ts_probe_opts *o,
+		    struct ts_error *err);
 
 #ifdef __cplusplus
 }

@@ -18,8 +18,9 @@ case $build_dir in
 esac
 
 # Build tools and libraries, the server side of the integration tests
-# (sshd, a second SFTP server, xxhsum), python3 for the harness, and
-# python3-paramiko for the hostile SFTP server of test_pull_hostile.sh;
+# (sshd, a second SFTP server, xxhsum), python3 for the harness,
+# python3-paramiko for the hostile SFTP server of test_pull_hostile.sh and
+# both for the servers of test_interop.sh (python3-asyncssh too);
 # time (GNU time) for the CPU figures of bench/put_get.sh.
 # acl (setfacl) and rsync: test_restore.sh sets an ACL, and checks a
 # restore against its source with rsync -aHAXS --dry-run (docs/metadata.md).
@@ -27,7 +28,7 @@ packages=(
 	gcc libc6-dev make cmake pkg-config
 	libssh2-1-dev libssl-dev libxxhash-dev libcmocka-dev
 	openssh-server openssh-client gesftpserver xxhash python3
-	python3-paramiko time
+	python3-paramiko python3-asyncssh time
 	acl rsync
 )
 

@@ -29,6 +29,8 @@ struct cli {
 	const char	*release;	/* publish --release */
 	bool		 rollback;	/* publish --rollback */
 	bool		 list_releases;	/* publish --list */
+	bool		 no_write;	/* probe --no-write */
+	bool		 speed;		/* probe --speed */
 	const char	*command;
 	char		**args;		/* operands after the command */
 	int		 nargs;
@@ -71,5 +73,6 @@ int	cmd_check(const struct cli *o);
 int	cmd_backup(const struct cli *o);
 int	cmd_restore(const struct cli *o);
 int	cmd_publish(const struct cli *o);
+int	cmd_probe(const struct cli *o);
 
 #endif

@@ -117,10 +117,11 @@ cmd_backup(const struct cli *o)
 	rc = ts_backup(&res, c, (const char *const *)o->args,
 	    (size_t)o->nargs - 1, ts_conn_path(c), &bo, on_item, on_prune, &x,
 	    &err);
-	if (o->json)
+	if (o->json) {
+		report_warnings(x.r);
 		report_json_backup_summary(stdout, &res, rc, rc != 0 ? err.msg :
 		    NULL);
-	else {
+	} else {
 		report_summary(x.r, &res.sum, rc, NULL);
 		if (res.complete && !o->quiet)
 			printf("snapshot %s complete: %" PRIu64 " files (%" PRIu64

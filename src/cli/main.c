@@ -28,6 +28,7 @@ static const struct {
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },
 	{ "publish", cmd_publish },
+	{ "probe", cmd_probe },
 };
 
 static void

@@ -18,6 +18,7 @@ enum {
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
 	OPT_FORCE_DELETE, OPT_NUMERIC_IDS, OPT_METADATA, OPT_TRANSPORT,
 	OPT_RELEASE, OPT_ROLLBACK, OPT_LIST,
+	OPT_NO_LINKS, OPT_NO_WRITE, OPT_SPEED,
 };
 
 static const struct option long_opts[] = {
@@ -44,6 +45,9 @@ static const struct option long_opts[] = {
 	{ "hard-links",		no_argument,	   NULL, 'H' },
 	{ "metadata",		no_argument,	   NULL, OPT_METADATA },
 	{ "copy-links",		no_argument,	   NULL, 'L' },
+	{ "no-links",		no_argument,	   NULL, OPT_NO_LINKS },
+	{ "no-write",		no_argument,	   NULL, OPT_NO_WRITE },
+	{ "speed",		no_argument,	   NULL, OPT_SPEED },
 	{ "exclude",		required_argument, NULL, OPT_EXCLUDE },
 	{ "include",		required_argument, NULL, OPT_INCLUDE },
 	{ "exclude-from",	required_argument, NULL, OPT_EXCLUDE_FROM },
@@ -97,6 +101,7 @@ cli_usage(FILE *f)
 	    "                           switch TARGET/current to it (docs/publish.md)\n"
 	    "  publish --rollback TARGET...  current back to the release before it\n"
 	    "  publish --list TARGET    the releases, their dates and sizes\n"
+	    "  probe TARGET             what the server can do (docs/servers.md)\n"
 	    "\n"
 	    "TARGET is [user@]host:path or sftp://[user@]host[:port]/path;\n"
 	    "host may be an alias from ~/.ssh/config.\n"
@@ -132,6 +137,7 @@ cli_usage(FILE *f)
 	    "  -H, --hard-links         push: names of one file sent once, linked\n"
 	    "  --metadata               push: owners, xattrs, ACLs, links, special\n"
 	    "                           files recorded for restore (docs/metadata.md)\n"
+	    "  --no-links               skip symlinks (for servers without them)\n"
 	    "  --exclude PATTERN        skip matching paths (rsync globs)\n"
 	    "  --include PATTERN        do not skip matching paths\n"
 	    "  --exclude-from FILE      read patterns from FILE\n"
@@ -152,6 +158,8 @@ cli_usage(FILE *f)
 	    "  --prune-dry-run          backup: list what rotation would remove\n"
 	    "  --break-lock             backup, publish: remove a lock left by a\n"
 	    "                           dead run\n"
+	    "  --no-write               probe: measure nothing that writes\n"
+	    "  --speed                  probe: time an upload and a download\n"
 	    "  -v, --verbose            say more (twice: debug)\n"
 	    "  -q, --quiet              only errors\n"
 	    "\n"
@@ -397,6 +405,15 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case 'L':
 			o->sync.copy_links = true;
+			break;
+		case OPT_NO_LINKS:
+			o->sync.no_links = true;
+			break;
+		case OPT_NO_WRITE:
+			o->no_write = true;
+			break;
+		case OPT_SPEED:
+			o->speed = true;
 			break;
 		case OPT_EXCLUDE:
 		case OPT_INCLUDE:

@@ -51,6 +51,9 @@ void	report_item(const struct ts_item *it, void *payload);
  */
 void	report_summary(struct report *r, const struct ts_summary *s, int rc,
 	    const char *errmsg);
+/* The warnings gathered from the items, on err, once: symlinks the server
+ * cannot create are counted, not listed.  report_summary calls it. */
+void	report_warnings(struct report *r);
 
 /* How many items came back TS_ECANCELED: the changes an interrupted run
  * did not do. */

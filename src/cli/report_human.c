@@ -52,6 +52,8 @@ struct report {
 	FILE		*err;
 	bool		 saw_check;	/* the check stats, not the push ones */
 	uint64_t	 canceled;	/* items TS_ECANCELED: not done */
+	uint64_t	 links_unsupported; /* symlinks the server cannot make */
+	char		 links_why[200];	/* the first one's reason */
 };
 
 int
@@ -240,6 +242,17 @@ report_item(const struct ts_item *it, void *payload)
 		r->canceled++;
 		return;
 	}
+	/* A server without symlinks fails every one the same way: one
+	 * warning at the end says how many and why, not a line each. */
+	if (it->code != TS_OK && it->action == TS_ITEM_SYMLINK &&
+	    reason_is(it, "unsupported")) {
+		const char	*why = it->error != NULL ?
+		    strstr(it->error, "the server cannot") : NULL;
+
+		if (r->links_unsupported++ == 0 && why != NULL)
+			snprintf(r->links_why, sizeof(r->links_why), "%s", why);
+		return;
+	}
 	if (failed) {
 		write_error_line(r->err, it);
 		return;
@@ -349,6 +362,19 @@ write_stats(struct report *r, const struct ts_summary *s)
 }
 
 void
+report_warnings(struct report *r)
+{
+	if (r->links_unsupported > 0)
+		fprintf(r->err, "treesync: warning: %" PRIu64 " symlink%s not "
+		    "created: %s; --no-links skips symlinks on purpose, -L "
+		    "sends the files they point to\n", r->links_unsupported,
+		    r->links_unsupported == 1 ? "" : "s",
+		    r->links_why[0] != '\0' ? r->links_why :
+		    "the server cannot create symlinks");
+	r->links_unsupported = 0;		/* said once */
+}
+
+void
 report_summary(struct report *r, const struct ts_summary *s, int rc,
     const char *errmsg)
 {
@@ -356,6 +382,7 @@ report_summary(struct report *r, const struct ts_summary *s, int rc,
 
 	if (s == NULL)
 		s = &zero;
+	report_warnings(r);
 	if (r->mode == REPORT_JSON)
 		report_json_summary(r->out, s, rc, errmsg, r->dry_run);
 	else if (r->stats)

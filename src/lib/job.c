@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cancel.h"
+#include "caseclash.h"
 #include "conn.h"
 #include "job.h"
 #include "error.h"
@@ -238,6 +239,10 @@ job_report(struct job *j)
 			it.action = TS_ITEM_SYMLINK;
 			if (o->code == TS_OK)
 				j->sum->symlinks++;
+			/* One cause for all of them: the CLI says it once. */
+			else if (atomic_load(&j->links.order) ==
+			    LINK_ORDER_NONE)
+				it.reason = "unsupported";
 			break;
 		case ACT_SETATTR:
 			/* A directory's mtime put back after changes inside
@@ -907,6 +912,184 @@ job_hard_links(struct job *j, struct ts_error *err)
 	return 0;
 }
 
+/* Leaves out of l the entries marked in drop and whatever lies under a
+ * directory marked (its contents follow it). */
+static void
+job_drop_marked(struct entries *l, bool *drop)
+{
+	size_t	 i, k, n;
+
+	for (i = 0; i < l->n; i++)
+		if (drop[i] && l->v[i].type == ENTRY_DIR)
+			for (k = i + 1; k < l->n && entries_is_under(
+			    l->v[k].path, l->v[i].path); k++)
+				drop[k] = true;
+	for (i = n = 0; i < l->n; i++)
+		if (!drop[i])
+			l->v[n++] = l->v[i];
+	l->n = n;
+}
+
+/*
+ * --no-links (rsync's name): the source's symlinks are left out of the
+ * plan, and whatever stands at their paths on the other side (a directory
+ * with its contents) is left alone, as an excluded path would be.
+ */
+static int
+job_drop_links(struct job *j, struct ts_error *err)
+{
+	const struct entry *d;
+	bool		*sdrop, *ddrop;
+	size_t		 i;
+
+	sdrop = calloc(j->src.n + 1, sizeof(*sdrop));
+	ddrop = calloc(j->dst.n + 1, sizeof(*ddrop));
+	if (sdrop == NULL || ddrop == NULL) {
+		free(sdrop);
+		free(ddrop);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < j->src.n; i++) {
+		if (j->src.v[i].type != ENTRY_SYMLINK)
+			continue;
+		sdrop[i] = true;
+		if ((d = entries_find(&j->dst, j->src.v[i].path)) != NULL)
+			ddrop[d - j->dst.v] = true;
+	}
+	job_drop_marked(&j->src, sdrop);
+	job_drop_marked(&j->dst, ddrop);
+	free(sdrop);
+	free(ddrop);
+	return 0;
+}
+
+/* Where a push may try things on the server before it changes anything:
+ * the remote root, or when it is still missing its parent, where it will
+ * be made.  NULL when out of memory. */
+static char *
+job_scratch_dir(const struct job *j)
+{
+	char	*dir, *slash;
+
+	if ((dir = strdup(j->remote_root)) == NULL || !j->dst_root_missing)
+		return dir;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0';
+	return dir;
+}
+
+/* Learns the server's SYMLINK order before any real symlink is made
+ * (symlink_learn); a directory we cannot write leaves it to the links. */
+static int
+job_learn_links(struct job *j, struct ts_error *err)
+{
+	char	*dir;
+	int	 rc;
+
+	/* Tests make the real links learn it, as when dir is read-only. */
+	if (getenv("TREESYNC_TEST_NO_LINK_LEARN") != NULL)
+		return 0;
+	if ((dir = job_scratch_dir(j)) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	rc = symlink_learn(j->s, &j->links, dir, NULL, err);
+	free(dir);
+	return rc;
+}
+
+/*
+ * Local names differing only in case would be written over each other on
+ * a server whose names fold case.  When the local tree has such names,
+ * the server is asked once (caseclash.c); where it folds, every name but
+ * the first of each group is reported as a clash and left out, with what
+ * stands at its path on the server, so nothing is written over and
+ * nothing deleted through another name.
+ */
+static int
+job_case_clashes(struct job *j, struct ts_error *err)
+{
+	struct case_clash *v = NULL;
+	struct ts_item	 it;
+	const char	*ex = NULL, *ot = NULL;
+	char		*rex = NULL, *rot = NULL, *dir = NULL, msg[512];
+	bool		*sdrop = NULL, *ddrop = NULL;
+	const struct entry *d;
+	size_t		 n, i;
+	int		 folds = -1, rc;
+
+	if ((rc = case_clashes(&j->src, &v, &n, err)) != 0 || n == 0)
+		return rc;
+	/* Without writing when the server lists both names of a pair (it
+	 * keeps them apart) or one (is the other found under it?). */
+	for (i = 0; i < n && ex == NULL; i++) {
+		bool	 k = entries_find(&j->dst, j->src.v[v[i].keep].path) !=
+			    NULL;
+		bool	 o = entries_find(&j->dst, j->src.v[v[i].idx].path) !=
+			    NULL;
+
+		if (k && o)
+			goto out;
+		if (k || o) {
+			ex = j->src.v[k ? v[i].keep : v[i].idx].path;
+			ot = j->src.v[k ? v[i].idx : v[i].keep].path;
+		}
+	}
+	if ((dir = job_scratch_dir(j)) == NULL ||
+	    (ex != NULL && ((rex = remote_path(j->remote_root, ex)) == NULL ||
+	    (rot = remote_path(j->remote_root, ot)) == NULL))) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = case_folds(j->s, rex, rot, dir, !j->opts->dry_run, &folds,
+	    err)) != 0)
+		goto out;
+	/* A dry run asks only without writing: often it cannot tell. */
+	if (folds == -1)
+		log_msg(j->opts->dry_run ? TS_LOG_INFO : TS_LOG_WARN,
+		    "%zu local name%s differ%s from another "
+		    "only in case, and whether names on the server do cannot "
+		    "be told: %s sent as they are", n, n == 1 ? "" : "s",
+		    n == 1 ? "s" : "", n == 1 ? "it is" : "they are");
+	if (folds != 1)
+		goto out;
+	if ((sdrop = calloc(j->src.n + 1, sizeof(*sdrop))) == NULL ||
+	    (ddrop = calloc(j->dst.n + 1, sizeof(*ddrop))) == NULL) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		sdrop[v[i].idx] = true;
+		if ((d = entries_find(&j->dst, j->src.v[v[i].idx].path)) !=
+		    NULL)
+			ddrop[d - j->dst.v] = true;
+		snprintf(msg, sizeof(msg), "\"%s\" and \"%s\" differ only in "
+		    "case, and names on the server do not: only \"%s\" is "
+		    "sent", j->src.v[v[i].idx].path, j->src.v[v[i].keep].path,
+		    j->src.v[v[i].keep].path);
+		memset(&it, 0, sizeof(it));
+		it.action = TS_ITEM_CONFLICT;
+		it.type = item_type(&j->src.v[v[i].idx]);
+		it.path = j->src.v[v[i].idx].path;
+		it.reason = "case-clash";
+		it.code = TS_EREMOTE;
+		it.error = msg;
+		j->sum->errors++;
+		if (j->fn != NULL)
+			j->fn(&it, j->payload);
+	}
+	job_drop_marked(&j->src, sdrop);
+	job_drop_marked(&j->dst, ddrop);
+out:
+	free(v);
+	free(rex);
+	free(rot);
+	free(dir);
+	free(sdrop);
+	free(ddrop);
+	return rc;
+}
+
 struct local_walk {
 	struct entries		*out;
 	const char		*root;
@@ -1018,6 +1201,10 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	job_set_aside_temps(j, &j->dst, &j->src, true, !j->pull);
 	if (j->pull)
 		job_set_aside_temps(j, &j->src, &j->dst, false, true);
+	if (j->opts->no_links && (rc = job_drop_links(j, err)) != 0)
+		goto out;
+	if (!j->pull && (rc = job_case_clashes(j, err)) != 0)
+		goto out;
 	for (i = 0; i < j->src.n; i++)
 		if (j->src.v[i].type != ENTRY_DIR)
 			j->sum->files_scanned++;
@@ -1050,6 +1237,9 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		goto out;
 	}
 	j->sum->files_unchanged = j->plan.stats.unchanged;
+	if (!j->pull && !j->opts->dry_run && j->plan.stats.links > 0 &&
+	    (rc = job_learn_links(j, err)) != 0)
+		goto out;
 	if ((j->out = calloc(j->plan.n + 1, sizeof(*j->out))) == NULL ||
 	    (j->tries = calloc(j->plan.n + 1, sizeof(*j->tries))) == NULL ||
 	    (j->retry = calloc(j->plan.n + 1, sizeof(*j->retry))) == NULL) {

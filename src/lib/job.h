@@ -15,6 +15,7 @@
 #include "hash.h"
 #include "plan.h"
 #include "sftp.h"
+#include "symlink.h"
 #include "treesync.h"
 #include "xfer.h"
 
@@ -161,6 +162,8 @@ struct job {
 	int		 connecting;	/* extra connections being opened */
 	int		 refused;	/* extra connections the server refused */
 	struct ts_error	 refused_error;	/* the first refusal */
+	struct link_facts links;	/* the server's SYMLINK order, learned
+					 * by the first links made (atomic) */
 };
 
 struct ltree;

@@ -290,6 +290,14 @@ sftp_symlink(struct sftp *s, const char *linkpath, const char *target,
 }
 
 int
+sftp_symlink_as(struct sftp *s, const char *linkpath, const char *target,
+    bool openssh_order, sftp_cb *cb, void *payload)
+{
+	SFTP_SEND(s, SSH_FXP_SYMLINK, SSH_FXP_STATUS, 0, cb, payload,
+	    sftp_enc_symlink(&s->out, id, linkpath, target, openssh_order));
+}
+
+int
 sftp_rename(struct sftp *s, const char *from, const char *to, sftp_cb *cb,
     void *payload)
 {
@@ -328,7 +336,7 @@ sftp_statvfs(struct sftp *s, const char *path, sftp_cb *cb, void *payload)
 	    sftp_enc_statvfs(&s->out, id, path));
 }
 
-static int
+int
 sftp_limits(struct sftp *s, sftp_cb *cb, void *payload)
 {
 	SFTP_SEND(s, SSH_FXP_EXTENDED, SSH_FXP_EXTENDED_REPLY, 0, cb, payload,
@@ -825,6 +833,18 @@ struct ssh *
 sftp_ssh(struct sftp *s)
 {
 	return s->ssh;
+}
+
+uint32_t
+sftp_version(const struct sftp *s)
+{
+	return s->version;
+}
+
+const char *
+sftp_extensions(const struct sftp *s)
+{
+	return s->ext_names;
 }
 
 bool

@@ -34,6 +34,10 @@ void	sftp_free(struct sftp *s);		/* NULL is fine */
 bool	sftp_has(const struct sftp *s, unsigned ext);
 bool	sftp_has_named(const struct sftp *s, const char *name);
 struct ssh *sftp_ssh(struct sftp *s);
+/* The version the server answered, and the names of every extension it
+ * offered, comma-separated (borrowed). */
+uint32_t sftp_version(const struct sftp *s);
+const char *sftp_extensions(const struct sftp *s);
 /* Whether the server takes SYMLINK's arguments in OpenSSH's order, the
  * opposite of the draft's (PROTOCOL 4.1). */
 bool	sftp_symlink_swapped(const struct sftp *s);
@@ -103,6 +107,10 @@ int	sftp_readlink(struct sftp *s, const char *path, sftp_cb *cb,
  * expects (see sftp_symlink_swapped). */
 int	sftp_symlink(struct sftp *s, const char *linkpath, const char *target,
 	    sftp_cb *cb, void *payload);
+/* The same in the order given: symlink.c learns which one a server takes. */
+int	sftp_symlink_as(struct sftp *s, const char *linkpath,
+	    const char *target, bool openssh_order, sftp_cb *cb,
+	    void *payload);
 /* Plain v3 RENAME: fails when to exists (section 6.5). */
 int	sftp_rename(struct sftp *s, const char *from, const char *to,
 	    sftp_cb *cb, void *payload);
@@ -115,6 +123,8 @@ int	sftp_fsync(struct sftp *s, const struct sftp_handle *h, sftp_cb *cb,
 	    void *payload);
 int	sftp_statvfs(struct sftp *s, const char *path, sftp_cb *cb,
 	    void *payload);
+/* limits@openssh.com: the server's limits.  Only when offered. */
+int	sftp_limits(struct sftp *s, sftp_cb *cb, void *payload);
 
 /*
  * A reply kept for a caller that waits for one request: sftp_call_cb

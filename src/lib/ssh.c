@@ -521,6 +521,9 @@ ssh_auth_agent(struct ssh *s, const char *user)
 		if (rc == 0) {
 			log_msg(TS_LOG_INFO, "authenticated with agent key %s",
 			    id->comment != NULL ? id->comment : "");
+			snprintf(s->auth, sizeof(s->auth), "publickey, "
+			    "ssh-agent key %s", id->comment != NULL ?
+			    id->comment : "");
 			ok = 0;
 			break;
 		}
@@ -569,6 +572,8 @@ ssh_auth_file(struct ssh *s, const struct ssh_opts *o, const char *path,
 	explicit_bzero(pass, sizeof(pass));
 	if (rc == 0) {
 		log_msg(TS_LOG_INFO, "authenticated with key \"%s\"", path);
+		snprintf(s->auth, sizeof(s->auth), "publickey, key \"%s\"",
+		    path);
 		return 0;
 	}
 	if (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ||

@@ -47,6 +47,7 @@ struct ssh {
 	int		 cancel_fd;	/* as in ssh_opts */
 	int		 auth_ms;	/* logging in took: three round trips */
 	char		 host[256];	/* for messages */
+	char		 auth[160];	/* how it logged in, for probe */
 	bool		 broken;	/* failed: no goodbye on free */
 	int		 port;
 	struct sshproc	*proc;		/* the openssh transport, or NULL */

@@ -103,6 +103,28 @@ read_back_done(struct xfer *x, void *payload)
 	*(bool *)payload = true;
 }
 
+void
+verify_server_tools(struct ssh *ssh, struct server_tools *out)
+{
+	struct buf	 buf;
+	int		 status = -1;
+
+	memset(out, 0, sizeof(*out));
+	buf_init(&buf, 4096);
+	if (ssh_exec(ssh, "echo treesync-exec; command -v sha256sum "
+	    ">/dev/null 2>&1 && echo has-sha256sum; command -v xxhsum "
+	    ">/dev/null 2>&1 && echo has-xxhsum", NULL, 0, &buf, &status,
+	    NULL) == 0 && buf.len > 0 &&
+	    memmem(buf.data, buf.len, "treesync-exec", 13) != NULL) {
+		out->exec = true;
+		out->sha256sum = memmem(buf.data, buf.len, "has-sha256sum",
+		    13) != NULL;
+		out->xxhsum = memmem(buf.data, buf.len, "has-xxhsum", 10) !=
+		    NULL;
+	}
+	buf_dispose(&buf);
+}
+
 int
 verify_read_back(struct sftp *s, const char *path, enum hash_kind kind,
     char *hex, struct ts_error *err)

@@ -17,6 +17,14 @@ int	verify_remote_hash(struct ssh *ssh, enum hash_kind kind,
 	    const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
 	    struct ts_error *err);
 
+/* What the server can run, found out with one command (no file name in
+ * it): whether it runs commands at all, and which hash programs it has. */
+struct server_tools {
+	bool		 exec;
+	bool		 sha256sum, xxhsum;
+};
+void	verify_server_tools(struct ssh *ssh, struct server_tools *out);
+
 /* Hashes a remote file by reading it over SFTP (servers without exec). */
 int	verify_read_back(struct sftp *s, const char *path, enum hash_kind kind,
 	    char *hex, struct ts_error *err);

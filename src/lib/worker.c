@@ -26,6 +26,7 @@
 #include "local_open.h"
 #include "log.h"
 #include "tempname.h"
+#include "symlink.h"
 #include "verify.h"
 #include "xfer.h"
 
@@ -79,22 +80,14 @@ worker_max_open(const struct worker *w)
 void
 worker_probe_exec(struct worker *w)
 {
-	struct buf	 out;
-	int		 status = -1;
+	struct server_tools	 t;
 
 	if (w->exec_probed)
 		return;
 	w->exec_probed = true;
-	buf_init(&out, 4096);
-	if (ssh_exec(sftp_ssh(w->s), "echo treesync-exec; command -v xxhsum "
-	    ">/dev/null 2>&1 && echo has-xxhsum", NULL, 0, &out, &status,
-	    NULL) == 0 && out.len > 0) {
-		w->exec_ok = memmem(out.data, out.len, "treesync-exec", 13) !=
-		    NULL;
-		w->has_xxhsum = memmem(out.data, out.len, "has-xxhsum", 10) !=
-		    NULL;
-	}
-	buf_dispose(&out);
+	verify_server_tools(sftp_ssh(w->s), &t);
+	w->exec_ok = t.exec;
+	w->has_xxhsum = t.xxhsum;
 	log_msg(TS_LOG_DEBUG, "server runs commands: %s, has xxhsum: %s",
 	    w->exec_ok ? "yes" : "no", w->has_xxhsum ? "yes" : "no");
 }
@@ -275,32 +268,63 @@ link_atomic(struct sftp *s)
 	return sftp_has(s, SFTP_EXT_POSIX_RENAME);
 }
 
+static void	link_rename(struct op *op);
+
+/* The symlink is made (at op->tmp when it replaces an old one
+ * atomically): rename it into place, or done. */
+static void
+link_made(int code, const struct ts_error *e, void *payload)
+{
+	struct op	*op = payload;
+
+	if (code != 0) {
+		job_finish(op->w->job, op->idx, code, e->msg);
+		if (op->tmp != NULL)	/* in case it was made after all */
+			sftp_remove(op->w->s, op->tmp, NULL, NULL);
+	} else if (op->tmp != NULL) {
+		link_rename(op);
+		return;
+	} else
+		job_finish(op->w->job, op->idx, TS_OK, NULL);
+	op_free(op);
+}
+
+/* Makes op's symlink at op->tmp, else at op->path (symlink.c reads the
+ * first ones of a run back: servers differ in SYMLINK's argument order). */
+static void
+link_make(struct op *op)
+{
+	struct job		*j = op->w->job;
+	const struct action	*a = &j->plan.v[op->idx];
+	struct ts_error		 e = { 0 };
+
+	if (symlink_make(op->w->s, &j->links, op->tmp != NULL ? op->tmp :
+	    op->path, a->src->link, link_made, op, &e) != 0) {
+		job_finish(j, op->idx, e.code, e.msg);
+		op_free(op);
+	}
+}
+
+/* step 0: the old link removed (non-atomic replace); step 1: the new one
+ * renamed over the old (atomic). */
 static void
 link_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 {
 	struct op		*op = payload;
-	const struct action	*a = &op->w->job->plan.v[op->idx];
-	bool			 atomic = link_atomic(s) && op->tmp != NULL;
 
 	switch (op->step++) {
-	case 0:		/* symlink at tmp (atomic) or remove of the old */
-		if (r->status != SSH_FX_OK && (atomic ||
-		    r->status != SSH_FX_NO_SUCH_FILE)) {
-			op_failed(op, r, atomic ? "symlink" : "replace");
+	case 0:
+		if (r->status != SSH_FX_OK &&
+		    r->status != SSH_FX_NO_SUCH_FILE) {
+			op_failed(op, r, "replace");
 			break;
 		}
-		if (atomic)
-			op_sent(op, sftp_posix_rename(s, op->tmp, op->path,
-			    link_on_reply, op));
-		else
-			op_sent(op, sftp_symlink(s, op->path, a->src->link,
-			    link_on_reply, op));
+		link_make(op);
 		return;
 	case 1:
 		if (r->status != SSH_FX_OK) {
 			op_failed(op, r, "symlink");
-			if (atomic)
-				sftp_remove(s, op->tmp, NULL, NULL);
+			sftp_remove(s, op->tmp, NULL, NULL);
 		} else
 			job_finish(op->w->job, op->idx, TS_OK, NULL);
 		break;
@@ -321,6 +345,14 @@ op_sent(struct op *op, int rc)
 	job_finish(op->w->job, op->idx, f != NULL ? f->code : TS_ECONN,
 	    f != NULL ? f->msg : "connection lost");
 	op_free(op);
+}
+
+static void
+link_rename(struct op *op)
+{
+	op->step = 1;
+	op_sent(op, sftp_posix_rename(op->w->s, op->tmp, op->path,
+	    link_on_reply, op));
 }
 
 static struct op *
@@ -510,16 +542,12 @@ job_start_op(struct worker *w, size_t idx)
 				op_free(op);
 				return;
 			}
-			op_sent(op, sftp_symlink(w->s, op->tmp, a->src->link,
-			    link_on_reply, op));
+			link_make(op);
 		} else if (a->dst != NULL)
 			op_sent(op, sftp_remove(w->s, op->path, link_on_reply,
 			    op));
-		else {
-			op->step = 1;
-			op_sent(op, sftp_symlink(w->s, op->path, a->src->link,
-			    link_on_reply, op));
-		}
+		else
+			link_make(op);
 		break;
 	case ACT_CONFLICT: {
 		char	 msg[256];

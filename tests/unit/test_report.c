@@ -483,6 +483,38 @@ test_report_itemize_failure_to_err(void **state)
 	cap_dispose(&c);
 }
 
+/* Symlinks a server cannot create: no line each, one warning at the end
+ * with how many and why, in every mode. */
+static void
+test_report_unsupported_symlinks_one_warning(void **state)
+{
+	struct ts_item	 it = { .action = TS_ITEM_SYMLINK,
+	    .type = TS_TYPE_SYMLINK, .path = "l1", .reason = "unsupported",
+	    .link = "t", .created = true, .code = TS_EREMOTE,
+	    .error = "symlink \"/srv/l1\": the server cannot create symlinks "
+	    "(operation unsupported)" };
+	enum report_mode modes[] = { REPORT_ITEMIZE, REPORT_QUIET };
+	struct cap	 c;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		cap_open(&c, modes[i], false, false, false);
+		report_item(&it, c.r);
+		it.path = "d/l2";
+		report_item(&it, c.r);
+		it.path = "l1";
+		report_summary(c.r, NULL, TS_EPARTIAL, NULL);
+		cap_close(&c);
+		assert_string_equal(c.out, "");
+		assert_string_equal(c.err, "treesync: warning: 2 symlinks not "
+		    "created: the server cannot create symlinks (operation "
+		    "unsupported); --no-links skips symlinks on purpose, -L "
+		    "sends the files they point to\n");
+		cap_dispose(&c);
+	}
+}
+
 /* An error that doesn't name the path gets it appended, quoted. */
 static void
 test_report_itemize_failure_adds_path(void **state)
@@ -1233,6 +1265,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_report_itemize_new_file),
+		cmocka_unit_test(test_report_unsupported_symlinks_one_warning),
 		cmocka_unit_test(test_report_itemize_size_and_mtime_update),
 		cmocka_unit_test(test_report_itemize_mtime_update),
 		cmocka_unit_test(test_report_itemize_reason_without_attrs),
