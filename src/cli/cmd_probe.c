@@ -113,7 +113,9 @@ write_human(FILE *f, const struct ts_probe *p, const char *path,
 	size_t	 i;
 
 	fputs("server\n", f);
-	fprintf(f, "  %-26s %s\n", "ssh version", p->server_version);
+	fprintf(f, "  %-26s %s\n", "ssh version", p->server_version[0] != '\0' ?
+	    p->server_version : "not known: the system's ssh does not say "
+	    "(--transport libssh2 does)");
 	fprintf(f, "  %-26s %s (%s, %s, %s, %s)\n", "transport", p->transport,
 	    p->kex, p->hostkey, p->cipher, p->mac);
 	fprintf(f, "  %-26s %s\n", "authentication", p->auth);
@@ -219,7 +221,8 @@ write_json(FILE *f, const struct ts_probe *p)
 	size_t	 i;
 
 	fputs("{\"type\":\"probe\",", f);
-	json_str(f, "ssh_version", p->server_version, true);
+	json_str(f, "ssh_version", p->server_version[0] != '\0' ?
+	    p->server_version : NULL, true);
 	json_str(f, "transport", p->transport, true);
 	json_str(f, "kex", p->kex, true);
 	json_str(f, "hostkey", p->hostkey, true);

@@ -98,6 +98,12 @@ probe_ssh(struct ts_probe *p, struct ssh *ssh)
 	size_t		 i;
 
 	snprintf(p->auth, sizeof(p->auth), "%s", ssh->auth);
+	/* The system's ssh keeps the handshake to itself. */
+	if (ssh->proc != NULL) {
+		snprintf(p->transport, sizeof(p->transport), "openssh (the "
+		    "system's ssh)");
+		return;
+	}
 	if (ssh->session == NULL)
 		return;
 	if ((v = libssh2_session_banner_get(ssh->session)) != NULL)

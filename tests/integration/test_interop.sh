@@ -72,9 +72,12 @@ start_server() {
 	port=$(cat "$dir/port")
 }
 
+# Pinned to libssh2: how these servers read SYMLINK depends on the
+# client's version string (asyncssh takes libssh2's for draft-02's order,
+# OpenSSH's ssh for OpenSSH's), and what is checked here is learning it.
 tso() {
-	"$TREESYNC" --known-hosts "$dir/known_hosts" --identity "$TS_KEY" \
-	    -p "$port" "$@"
+	"$TREESYNC" --transport libssh2 --known-hosts "$dir/known_hosts" \
+	    --identity "$TS_KEY" -p "$port" "$@"
 }
 
 # probe_expect NAME CHECKS: probe --json of the server, then the python
