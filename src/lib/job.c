@@ -779,12 +779,6 @@ job_delete_guard(struct job *j, struct ts_error *err)
 
 	if (!j->opts->delete_extra || j->opts->force_delete)
 		return 0;
-	if (!j->pull && remote_is_top(j->remote_root))
-		return error_set(err, TS_EMAXDELETE, "refusing --delete into "
-		    "\"%s\" on the server, %s: name a directory below it, or "
-		    "add --force-delete if every entry there that the source "
-		    "lacks is to go", j->remote_root, *j->remote_root == '/' ?
-		    "its root directory" : "the login directory");
 	if (j->src.n == 0 && j->dst.n > 0 && j->opts->max_delete < 0)
 		return error_set(err, TS_EMAXDELETE, "refusing --delete: the "
 		    "source \"%s\" is empty, so all %zu entries of the "
@@ -1451,6 +1445,7 @@ job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	struct ts_error		 e = { 0 };
 	size_t			*idx = NULL, i;
 	double			 t0 = now_s();
+	struct timespec		 now;
 	bool			 maxdel = false;
 	int			 rc, want;
 
@@ -1460,6 +1455,19 @@ job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	job_init(j, &sum, c, local_dir, remote_dir, opts, fn, payload);
 	j->pull = sum.pull = pull;
 	j->tree = tree;
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	j->started_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	/* Before any listing: walking all of "/" would take long, and
+	 * nothing there is to go. */
+	if (!pull && j->opts->delete_extra && !j->opts->force_delete &&
+	    remote_is_top(remote_dir)) {
+		rc = error_set(&e, TS_EMAXDELETE, "refusing --delete into "
+		    "\"%s\" on the server, %s: name a directory below it, or "
+		    "add --force-delete if every entry there that the source "
+		    "lacks is to go", remote_dir, *remote_dir == '/' ?
+		    "its root directory" : "the login directory");
+		goto out;
+	}
 	if ((rc = job_plan_retrying(j, &maxdel, &e)) != 0)
 		goto out;
 	/* Connections opened ahead that the plan has no work for go now. */

@@ -470,9 +470,10 @@ local_still_lacks(struct job *j, const char *rel, bool excluded,
 		    "directory above it was removed or replaced during the run",
 		    rel);
 	else if (mtime != (int64_t)st.st_mtim.tv_sec * 1000000000 +
-	    st.st_mtim.tv_nsec)
-		/* Names came or went since the walk: what it saw missing
-		 * may have been there then (a tree being removed). */
+	    st.st_mtim.tv_nsec || mtime >= j->started_ns)
+		/* Names came or went since the run began: what the walk saw
+		 * missing may have been there then (a tree being removed,
+		 * emptied before the walk got to it). */
 		rc = error_set(e, TS_ELOCAL, "\"%s\" not deleted: the local "
 		    "directory above it changed during the run", rel);
 	else if (!excluded && fstatat(dfd, name, &st,

@@ -300,8 +300,43 @@ rm -f "$home/$mark"
     ts_fail "the login directory got the source's mtime"
 
 ts_step "a source removed during push --delete deletes nothing on the server"
-for round in 1 2 3 4 5; do
-	src=$L/vanish
+# Deterministic: the run is seen to be sending a big file (its temporary
+# name shows on the server) when the whole source goes; the deletes it
+# planned (extra files on the server) come after the files and must not
+# happen.  A second round removes the tree while the walk may still run.
+src=$L/vanish
+rm -rf "$src" "$R/vanish"
+for d in $(seq -w 0 9); do
+	mkdir -p "$src/d$d"
+	for f in $(seq -w 0 19); do echo "$d$f" >"$src/d$d/f$f"; done
+done
+head -c $((96 << 20)) /dev/zero >"$src/big"
+ts_expect_exit 0 tsd push "$src" "tshost:$R/vanish"
+for i in $(seq 1 50); do echo x >"$R/vanish/extra$i"; done
+echo y >>"$src/big"			# to be sent again
+want=$(find "$R/vanish" | wc -l)
+tsd push -j 1 --delete "$src" "tshost:$R/vanish" </dev/null >/dev/null \
+    2>"$TS_TMP/vanish.err" &
+pushpid=$!
+for i in $(seq 1 3000); do
+	ls -a "$R/vanish" | grep -q '^\.big\.treesync-tmp\.' && break
+	kill -0 "$pushpid" 2>/dev/null || break
+	sleep 0.01
+done
+rm -rf "$src"
+rc=0
+wait "$pushpid" || rc=$?
+got=$(find "$R/vanish" -name 'extra*' | wc -l)
+if [ "$got" -ne 50 ]; then
+	cat "$TS_TMP/vanish.err" >&2
+	ts_fail "exit $rc: $((50 - got)) extra files deleted on the server" \
+	    "after the source was removed"
+fi
+[ "$rc" -eq 23 ] || { cat "$TS_TMP/vanish.err" >&2; ts_fail "exit $rc, expected 23"; }
+grep -q "not deleted: the local directory .* removed" \
+    "$TS_TMP/vanish.err" || { cat "$TS_TMP/vanish.err" >&2;
+    ts_fail "no message says why nothing was deleted"; }
+for round in 1 2 3; do
 	rm -rf "$src" "$R/vanish"
 	for d in $(seq -w 0 29); do
 		mkdir -p "$src/d$d"
@@ -310,11 +345,13 @@ for round in 1 2 3 4 5; do
 	tsd push "$src" "tshost:$R/vanish" </dev/null >/dev/null 2>&1 ||
 	    ts_fail "round $round: the first push failed"
 	want=$(find "$R/vanish" | wc -l)
-	(sleep "0.0$round"; rm -rf "$src") &
-	_bg+=($!)
 	tsd push --delete "$src" "tshost:$R/vanish" </dev/null \
-	    >/dev/null 2>"$TS_TMP/vanish.err" && rc=0 || rc=$?
-	wait
+	    >/dev/null 2>"$TS_TMP/vanish.err" &
+	pushpid=$!
+	sleep "0.0$round"
+	rm -rf "$src"
+	rc=0
+	wait "$pushpid" || rc=$?
 	got=$(find "$R/vanish" | wc -l)
 	if [ "$got" -ne "$want" ]; then
 		cat "$TS_TMP/vanish.err" >&2
