@@ -52,9 +52,9 @@ for i in $(seq -w 0 199); do
 	chmod 600 "$secret/f$i"
 done
 # The file the big-file ranges read (over 16 MiB: split over connections).
-head -c $((24 << 20)) /dev/zero >"$src/d/big"
-{ printf 'SECRET-BIG'; head -c $((24 << 20)) /dev/zero; } |
-    head -c $((24 << 20)) >"$secret/big"
+head -c $((17 << 20)) /dev/zero >"$src/d/big"
+{ printf 'SECRET-BIG'; head -c $((17 << 20)) /dev/zero; } |
+    head -c $((17 << 20)) >"$secret/big"
 (
 	cd "$src"
 	while :; do
@@ -66,7 +66,7 @@ head -c $((24 << 20)) /dev/zero >"$src/d/big"
 ) &
 _bg+=($!)
 swapper=$!
-for run in $(seq 1 30); do
+for run in $(seq 1 20); do
 	rm -rf "$R/race"
 	tsd push -q -j 4 "$src" "tshost:$R/race" </dev/null >/dev/null \
 	    2>"$TS_TMP/race.err" && rc=0 || rc=$?
@@ -80,7 +80,7 @@ kill "$swapper"
 wait "$swapper" 2>/dev/null || true
 [ -d "$src/d" ] || mv "$src/d.real" "$src/d" 2>/dev/null || true
 [ ! -L "$src/d" ] || { rm "$src/d"; mv "$src/d.real" "$src/d"; }
-echo "   30 runs, no secret on the server"
+echo "   20 runs, no secret on the server"
 
 ts_step "check and backup do not read through a swapped directory either"
 rm -rf "$R/race2"
