@@ -40,7 +40,13 @@ ltree_copy(struct entries *out, const struct ltree *t, struct ts_error *err)
 		if ((rc = entries_add(out, e->path, (enum entry_type)e->type,
 		    e->size, e->mtime_ns, e->mode, e->link, err)) != 0)
 			return rc;
+		/* What the walk knew beyond the names: the inode (checked
+		 * when the file is opened), owner, hard-link group. */
 		out->v[out->n - 1].flags = e->flags;
+		out->v[out->n - 1].ino = e->ino;
+		out->v[out->n - 1].uid = e->uid;
+		out->v[out->n - 1].gid = e->gid;
+		out->v[out->n - 1].link_group = e->link_group;
 	}
 	out->incomplete_root = t->src.incomplete_root;
 	return entries_sort(out, err);
