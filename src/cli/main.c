@@ -70,9 +70,12 @@ ask_passphrase(const char *key, char *buf, size_t size, void *payload)
 	if (tcgetattr(fileno(tty), &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		/* Echo off (TCSAFLUSH drops what was typed before) first,
+		 * then the prompt: an answer typed as soon as the prompt
+		 * shows must not be dropped. */
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
 		fprintf(tty, "passphrase for \"%s\": ", key);
 		fflush(tty);
-		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
 		if (fgets(buf, (int)size, tty) != NULL) {
 			buf[strcspn(buf, "\r\n")] = '\0';
 			ok = 0;

@@ -421,6 +421,10 @@ struct key_info {
 	bool	 readable;
 	bool	 encrypted;
 	bool	 rsa;
+	/* The public key, in the clear even in an encrypted key file
+	 * (openssh-key-v1): what an agent holding the key lists. */
+	uint8_t	 pub[2048];
+	size_t	 pub_len;
 };
 
 static void
@@ -487,6 +491,10 @@ key_file_info(const char *path, struct key_info *ki)
 				ki->encrypted = !(l == 4 &&
 				    memcmp(p + 4, "none", 4) == 0);
 			if (field == 4) {	/* public key: descend */
+				if (l <= sizeof(ki->pub)) {
+					memcpy(ki->pub, p + 4, l);
+					ki->pub_len = l;
+				}
 				p += 4;
 				continue;
 			}
@@ -534,6 +542,43 @@ out:
 	return ok;
 }
 
+/* Logs in with the agent's copy of the key whose public blob is pub, as
+ * ssh(1) does for an IdentityFile the agent holds: its passphrase need
+ * not be asked.  Returns 0 when that worked, -1 otherwise. */
+static int
+ssh_auth_agent_key(struct ssh *s, const char *user, const uint8_t *pub,
+    size_t len, const char *path)
+{
+	LIBSSH2_AGENT			*agent;
+	struct libssh2_agent_publickey	*id = NULL;
+	int				 rc, ok = -1;
+
+	if (len == 0 || getenv("SSH_AUTH_SOCK") == NULL ||
+	    (agent = libssh2_agent_init(s->session)) == NULL)
+		return -1;
+	if (libssh2_agent_connect(agent) != 0 ||
+	    libssh2_agent_list_identities(agent) != 0)
+		goto out;
+	while (libssh2_agent_get_identity(agent, &id, id) == 0) {
+		if (id->blob_len != len || memcmp(id->blob, pub, len) != 0)
+			continue;
+		while ((rc = libssh2_agent_userauth(agent, user, id)) ==
+		    LIBSSH2_ERROR_EAGAIN)
+			if (ssh_wait(s, s->io_timeout_ms, false, NULL) != 0)
+				goto out;
+		if (rc == 0) {
+			log_msg(TS_LOG_INFO, "authenticated with the agent's "
+			    "copy of key \"%s\"", path);
+			ok = 0;
+		}
+		break;
+	}
+out:
+	libssh2_agent_disconnect(agent);
+	libssh2_agent_free(agent);
+	return ok;
+}
+
 /* Tries one key file.  Returns 0 when it logged in, 1 when the key was
  * refused or unusable (why goes to *why for the final message), or an
  * error when the connection itself failed. */
@@ -552,6 +597,9 @@ ssh_auth_file(struct ssh *s, const struct ssh_opts *o, const char *path,
 			    "read: %s", path, strerror(errno));
 		return 1;
 	}
+	if (ki.encrypted &&
+	    ssh_auth_agent_key(s, o->user, ki.pub, ki.pub_len, path) == 0)
+		return 0;
 	if (ki.encrypted) {
 		if (o->passphrase == NULL || o->passphrase(path, pass,
 		    sizeof(pass), o->passphrase_payload) != 0) {

@@ -126,7 +126,7 @@ grep -q "Accepted publickey for .* ED25519-CERT SHA256:.* ID ts-test-cert" \
 ts_expect_exit 2 tsl -F "$T/cert" ls "c:$R"
 ts_expect_stderr_contains "\"$T/cert\" line 5: CertificateFile is not supported by the libssh2 transport; use --transport openssh"
 
-ts_step "an encrypted key held by an ssh-agent the test starts, no .pub file"
+ts_step "an encrypted key held by an ssh-agent the test starts, no .pub file: both log in"
 ssh-keygen -q -t ed25519 -N 'agent secret' -C ts-agent -f "$T/enc" </dev/null
 cat "$T/enc.pub" >>"$TS_AUTHORIZED_KEYS"
 rm "$T/enc.pub"
@@ -151,6 +151,13 @@ ts_expect_exit 0 tso -F "$T/agentcfg" ls "a:$R"
 ts_expect_stdout_contains hello.txt
 grep -q "Accepted publickey for .* ED25519 $fp" "$TS_SSHD_LOG" ||
     ts_fail "the server log shows no login with the agent's key"
+# libssh2 too finds the key's public half in the file and uses the agent.
+before=$(grep -c "Accepted publickey for .* ED25519 $fp" "$TS_SSHD_LOG") || true
+ts_expect_exit 0 tsl -F "$T/agentcfg" -v ls "a:$R"
+ts_expect_stdout_contains hello.txt
+ts_expect_stderr_contains "authenticated with the agent's copy of key \"$T/enc\""
+n=$(grep -c "Accepted publickey for .* ED25519 $fp" "$TS_SSHD_LOG") || true
+[ "$n" -gt "$before" ] || ts_fail "libssh2: no login with the agent's key"
 kill "$SSH_AGENT_PID"
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 
