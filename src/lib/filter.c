@@ -122,8 +122,14 @@ dowild(const unsigned char *p, const unsigned char *t,
 			/* "**" between slashes may also match no directory:
 			 * "a/" "**" "/b" matches "a/b". */
 			if (special && (star == start || star[-1] == '/') &&
-			    *p == '/' && dowild(p + 1, t, start) == M_TRUE)
-				return M_TRUE;
+			    *p == '/') {
+				/* Text that runs out here runs out for the
+				 * loop below too: an input of many such
+				 * stars backtracked for ever without this. */
+				m = dowild(p + 1, t, start);
+				if (m == M_TRUE || m == M_ABORT_ALL)
+					return m;
+			}
 			if (*p == '\0') {
 				if (special || strchr((const char *)t, '/') == NULL)
 					return M_TRUE;

@@ -331,6 +331,32 @@ test_filter_match_unchecked_pattern_is_safe(void **state)
 	assert_false(filter_match("*[", "x"));
 }
 
+/*
+ * Found by fuzz_filter: each "**" between slashes tries matching no
+ * directory as well as some, and a failure that ran out of text was
+ * forgotten there, so this took 2^40 steps (a ctest timeout) instead of
+ * a few hundred.
+ */
+static void
+test_filter_many_starstar_dirs_end_quickly(void **state)
+{
+	char	 p[256] = "", t[256] = "";
+	int	 i;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		strcat(p, "**/");
+		strcat(t, "a/");
+	}
+	strcat(p, "x");
+	strcat(t, "b");
+	assert_false(filter_match(p, t));
+	t[strlen(t) - 1] = 'x';
+	assert_true(filter_match(p, t));
+	assert_true(filter_match("a/**/**/b", "a/b"));
+	assert_true(filter_match("**/x/**/y", "q/x/y"));
+}
+
 int
 main(void)
 {
@@ -345,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_filter_file_is_read),
 		cmocka_unit_test(test_filter_missing_file_is_enoent),
 		cmocka_unit_test(test_filter_match_unchecked_pattern_is_safe),
+		cmocka_unit_test(test_filter_many_starstar_dirs_end_quickly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
