@@ -74,9 +74,10 @@ struct ts_conn_opts {
 	 * ts_push, ts_pull or ts_check with jobs > 1 to take; those it does
 	 * not need are closed.  0: it opens its own after planning. */
 	int		 spares;
+	bool		 compress;	/* -z: SSH compression (zlib) */
 };
 #define TS_CONN_OPTS_INIT \
-	{ NULL, NULL, NULL, 0, false, 0, 0, 0, NULL, NULL, 0 }
+	{ NULL, NULL, NULL, 0, false, 0, 0, 0, NULL, NULL, 0, false }
 
 struct ts_conn;				/* opaque: one per connection */
 
@@ -226,11 +227,25 @@ struct ts_sync_opts {
 	 * (owners, xattrs, ACLs, links, special files: docs/metadata.md)
 	 * at remote_dir/.treesync-metadata, for ts_restore. */
 	bool		 metadata;
+	/* rsync's quick-check variants, for files (-c wins over size_only) */
+	bool		 size_only;	/* --size-only: equal sizes are
+					 * unchanged (a differing mtime is
+					 * then set, not the file sent) */
+	bool		 ignore_existing; /* --ignore-existing: only what the
+					 * destination lacks is created */
+	bool		 update;	/* -u: a destination file newer than
+					 * its source is left alone */
+	/* --files-from: a file listing the paths (relative to the source
+	 * root) to consider; the rest is as if excluded.  NULL: all. */
+	const char	*files_from;
+	bool		 from0;		/* -0: its names end with NUL */
+	uint64_t	 bwlimit;	/* bytes a second over all connections
+					 * (--bwlimit); 0: no limit */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
 	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, false, false, \
-	  false, false, false, false }
+	  false, false, false, false, false, false, false, NULL, false, 0 }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,

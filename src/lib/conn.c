@@ -174,6 +174,7 @@ conn_open_cancelable(struct ts_conn **out, const char *target,
 	so.passphrase = opts->passphrase;
 	so.passphrase_payload = opts->passphrase_payload;
 	so.cancel_fd = cancel_fd;
+	so.compress = opts->compress;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->path = strdup(t.path)) == NULL ||

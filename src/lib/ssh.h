@@ -31,6 +31,7 @@ struct ssh_opts {
 	 * about three round trips.  NULL: nobody asks. */
 	void		(*on_handshake)(void *arg, int ms);
 	void		*on_handshake_arg;
+	bool		 compress;	/* offer zlib compression */
 };
 
 struct ssh {
