@@ -943,8 +943,10 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	walk_problems_init(&rp);
 	if ((rc = job_filter(j, err)) != 0)
 		goto out;
-	/* --bwlimit: one bucket for every connection of the run. */
-	if (j->opts->bwlimit > 0 && j->rate == NULL) {
+	/* --bwlimit: one bucket for every connection of the run; it also
+	 * counts the bytes moved, for progress. */
+	if ((j->opts->bwlimit > 0 || j->opts->progress != NULL) &&
+	    j->rate == NULL) {
 		if ((rc = ratelimit_new(&j->rate, j->opts->bwlimit, err)) != 0)
 			goto out;
 		j->xo.rate = j->rate;

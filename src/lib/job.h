@@ -114,7 +114,8 @@ struct job {
 					 * planned; push: from before the
 					 * walk, which lists it) */
 	int64_t		 root_mtime_ns;	/* push: the root's before the walk */
-	struct ratelimit *rate;		/* --bwlimit, or NULL */
+	struct ratelimit *rate;		/* bytes moved (progress), --bwlimit;
+					 * NULL when neither is asked for */
 	struct xfer_opts xo;		/* how every file moves: the check,
 					 * fsync, and for pull the mode bits
 					 * kept (umask, --perms); set once, as

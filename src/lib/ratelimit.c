@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -24,6 +25,7 @@ struct ratelimit {
 	double		 burst;		/* most tokens the bucket holds */
 	double		 tokens;	/* negative: owed, to be slept off */
 	double		 last;		/* when tokens was right, seconds */
+	_Atomic uint64_t moved;		/* bytes taken, for progress */
 };
 
 static double
@@ -41,9 +43,6 @@ ratelimit_new(struct ratelimit **out, uint64_t rate, struct ts_error *err)
 	struct ratelimit	*rl;
 
 	*out = NULL;
-	if (rate == 0)
-		return error_set(err, TS_EINVAL, "a rate limit of 0 bytes a "
-		    "second");
 	if ((rl = calloc(1, sizeof(*rl))) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	pthread_mutex_init(&rl->mu, NULL);
@@ -73,6 +72,9 @@ ratelimit_take(struct ratelimit *rl, uint64_t n)
 
 	if (rl == NULL || n == 0)
 		return;
+	atomic_fetch_add(&rl->moved, n);
+	if (rl->rate == 0)		/* counted only */
+		return;
 	pthread_mutex_lock(&rl->mu);
 	t = now_s();
 	rl->tokens += (t - rl->last) * rl->rate;
@@ -88,4 +90,10 @@ ratelimit_take(struct ratelimit *rl, uint64_t n)
 	ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+}
+
+uint64_t
+ratelimit_moved(struct ratelimit *rl)
+{
+	return rl != NULL ? atomic_load(&rl->moved) : 0;
 }
