@@ -207,9 +207,10 @@ free, limited = t1 - t0, t2 - t1
 want = 4.0	# 4 MiB at 1 MiB/s
 print("unlimited %.2f s, --bwlimit 1M %.2f s (rate %.0f KiB/s)" %
       (free, limited, 4096 / limited), file=sys.stderr)
-# Never faster than the limit allows (10 % over it at most); and no
-# slower than 10 % under it, beyond what the same push takes unlimited.
-sys.exit(0 if want / 1.1 <= limited <= want / 0.9 + free + 0.5 else 1)
+# Never faster than the limit allows (10 % over it at most); and not much
+# slower than 10 % under it: what the same push takes unlimited (twice,
+# and a second more: a loaded machine's set-up times vary) on top.
+sys.exit(0 if want / 1.1 <= limited <= want / 0.9 + 2 * free + 1 else 1)
 EOF
 
 ts_step "pull --bwlimit 2M: 4 MiB take 2 s, within 10 %"
@@ -227,6 +228,6 @@ free, limited = t1 - t0, t2 - t1
 want = 2.0
 print("unlimited %.2f s, --bwlimit 2M %.2f s" % (free, limited),
       file=sys.stderr)
-sys.exit(0 if want / 1.1 <= limited <= want / 0.9 + free + 0.5 else 1)
+sys.exit(0 if want / 1.1 <= limited <= want / 0.9 + 2 * free + 1 else 1)
 EOF
 echo "ok"
