@@ -4,7 +4,8 @@
  * whatever loaded ends, whatever the patterns.
  *
  * The input is the rules file, then a NUL, then paths to test, one a
- * line.
+ * line.  The rules file is also read as a --files-from list (both ways:
+ * lines, and NUL-separated names), and the paths tested against that.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct filter	 f;
 	struct ts_error	 err;
 	const uint8_t	*nul;
-	size_t		 rules_len, i;
+	size_t		 rules_len, i, k;
 	char		*paths, *p, *nl;
 	int		 rc;
 
@@ -64,5 +65,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 out:
 	filter_dispose(&f);
+
+	/* The same text as a --files-from list: lines, then names. */
+	for (i = 0; i < 2; i++) {
+		filter_init(&f);
+		error_clear(&err);
+		rc = filter_add_only_text(&f, "fuzz", (const char *)data,
+		    i == 0 ? rules_len : size, i == 1, &err);
+		CHECK(rc == 0 || (rc == TS_EINVAL && err.code == TS_EINVAL) ||
+		    rc == TS_ENOMEM);
+		if (rc == 0)
+			CHECK(f.nonly > 0);
+		for (k = 0; rc == 0 && k < f.nonly; k++) {
+			CHECK(strstr(f.only[k], "//") == NULL);
+			CHECK(f.only[k][0] != '/');
+			CHECK(k == 0 || strcmp(f.only[k - 1], f.only[k]) < 0);
+			/* Every name listed, and its parents, is let through. */
+			CHECK(!filter_excluded(&f, f.only[k], false));
+			CHECK(!filter_excluded(&f, f.only[k], true));
+		}
+		for (k = 0; k < sizeof(fixed_paths) / sizeof(fixed_paths[0]);
+		    k++)
+			check_path(&f, fixed_paths[k]);
+		filter_dispose(&f);
+	}
 	return 0;
 }
