@@ -413,6 +413,9 @@ filter_add_only_text(struct filter *f, const char *name, const char *text,
 		}
 		f->only[f->nonly++] = s;
 	}
+	if (f->nonly == 0)	/* an empty list: nothing, not everything */
+		return error_set(err, TS_EINVAL, "--files-from \"%s\" names "
+		    "no file", name);
 	/* Sorted and unique, for the binary searches of only_covers. */
 	qsort(f->only, f->nonly, sizeof(*f->only), cmp_str);
 	for (i = k = 0; i < f->nonly; i++) {
@@ -422,9 +425,6 @@ filter_add_only_text(struct filter *f, const char *name, const char *text,
 			f->only[k++] = f->only[i];
 	}
 	f->nonly = k;
-	if (f->nonly == 0)	/* an empty list: nothing, not everything */
-		return error_set(err, TS_EINVAL, "--files-from \"%s\" names "
-		    "no file", name);
 	return 0;
 }
 
