@@ -33,7 +33,8 @@ echo "== $name: fuzzing for ${secs}s"
 set +e
 "$bin" "${common[@]}" -max_total_time="$secs" \
     -artifact_prefix="$work/artifacts/" \
-    "$work/corpus" "$here/corpus/$name" 2>&1 | tail -n 20
+    "$work/corpus" "$here/corpus/$name" 2>&1 |
+    grep -a -v -E '^"|^###### ' | tail -n 20	# not the dictionary
 rc=${PIPESTATUS[0]}
 set -e
 echo "== $name: fuzzer exit $rc"
