@@ -88,10 +88,11 @@ struct ts_conn_opts {
 	/* The ssh command for openssh, split into words as a shell would
 	 * (rsync's -e); NULL: "ssh".  Implies openssh under auto. */
 	const char	*rsh;
+	bool		 compress;	/* -z: SSH compression (zlib) */
 };
 #define TS_CONN_OPTS_INIT \
 	{ NULL, NULL, NULL, 0, false, 0, 0, 0, NULL, NULL, 0, \
-	    TS_TRANSPORT_LIBSSH2, NULL }
+	    TS_TRANSPORT_LIBSSH2, NULL, false }
 
 struct ts_conn;				/* opaque: one per connection */
 
@@ -244,11 +245,25 @@ struct ts_sync_opts {
 	bool		 no_links;	/* --no-links: leave the source's
 					 * symlinks out, and what stands at
 					 * their paths on the other side alone */
+	/* rsync's quick-check variants, for files (-c wins over size_only) */
+	bool		 size_only;	/* --size-only: equal sizes are
+					 * unchanged (a differing mtime is
+					 * then set, not the file sent) */
+	bool		 ignore_existing; /* --ignore-existing: only what the
+					 * destination lacks is created */
+	bool		 update;	/* -u: a destination file newer than
+					 * its source is left alone */
+	/* --files-from: a file listing the paths (relative to the source
+	 * root) to consider; the rest is as if excluded.  NULL: all. */
+	const char	*files_from;
+	bool		 from0;		/* -0: its names end with NUL */
+	uint64_t	 bwlimit;	/* bytes a second over all connections
+					 * (--bwlimit); 0: no limit */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
 	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, false, false, \
-	  false, false, false, false, false }
+	  false, false, false, false, false, false, false, false, NULL, false, 0 }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,

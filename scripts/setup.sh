@@ -24,8 +24,10 @@ esac
 # time (GNU time) for the CPU figures of bench/put_get.sh.
 # acl (setfacl) and rsync: test_restore.sh sets an ACL, and checks a
 # restore against its source with rsync -aHAXS --dry-run (docs/metadata.md).
+# clang and its runtimes (libFuzzer, the sanitizers) for build-asan/ and
+# the fuzz targets.
 packages=(
-	gcc libc6-dev make cmake pkg-config
+	gcc libc6-dev make cmake pkg-config clang libclang-rt-14-dev
 	libssh2-1-dev libssl-dev libxxhash-dev libcmocka-dev
 	openssh-server openssh-client gesftpserver xxhash python3
 	python3-paramiko python3-asyncssh time

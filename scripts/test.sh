@@ -2,11 +2,12 @@
 # THE test command (the README names it, .ci/run runs it): installs what is
 # missing, builds build/ (warnings are errors) and build-asan/ (the same
 # under AddressSanitizer and UndefinedBehaviorSanitizer, with clang when
-# there is one), and runs every test, unit and sshd, in both.  The sshd
-# suite runs under each transport once: libssh2 in build/, openssh (the
-# code of ours that drives ssh, under the sanitizers) in build-asan/; a
-# third whole run would take CI past its time budget.  TS_TRANSPORT set by
-# the caller picks one transport for both.
+# there is one), and runs every test, unit and sshd, in both; with clang,
+# a few seconds of each fuzz target too (label fuzz, build-asan/ only).
+# The sshd suite runs under each transport once: libssh2 in build/,
+# openssh (the code of ours that drives ssh, under the sanitizers) in
+# build-asan/; a third whole run would take CI past its time budget.
+# TS_TRANSPORT set by the caller picks one transport for both.
 #
 #	scripts/test.sh [CTEST_ARGS...]	e.g. -L unit, -R names, -V
 #
@@ -23,9 +24,15 @@ bash scripts/setup.sh build -DTS_WERROR=ON
 # TS_ASAN_CC=gcc picks the compiler of the sanitizer build.
 cc=${TS_ASAN_CC:-$(command -v clang || command -v gcc || command -v cc)}
 cc=$(command -v "$cc") || { echo "test: no compiler \"$cc\"" >&2; exit 1; }
-echo "== build: build-asan/ (ASan + UBSan, $(basename "$cc"))"
+# With clang, build-asan/ also holds the libFuzzer targets (tests/fuzz/):
+# each runs its regression cases and a few seconds of fuzzing (label fuzz).
+fuzz=OFF
+case $("$cc" --version 2>/dev/null | head -n 1) in
+*clang*) fuzz=ON ;;
+esac
+echo "== build: build-asan/ (ASan + UBSan, $(basename "$cc"), fuzz targets $fuzz)"
 bash scripts/setup.sh build-asan -DTS_SANITIZE=ON -DTS_WERROR=ON \
-    -DCMAKE_C_COMPILER="$cc"
+    -DCMAKE_C_COMPILER="$cc" -DTS_FUZZ=$fuzz
 
 # LeakSanitizer cannot run everywhere (under ptrace, in some containers):
 # try it on a program that leaks, and turn it off only if it cannot work.

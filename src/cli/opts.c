@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -19,6 +20,7 @@ enum {
 	OPT_FORCE_DELETE, OPT_NUMERIC_IDS, OPT_METADATA, OPT_TRANSPORT,
 	OPT_RELEASE, OPT_ROLLBACK, OPT_LIST,
 	OPT_NO_LINKS, OPT_NO_WRITE, OPT_SPEED,
+	OPT_SIZE_ONLY, OPT_IGNORE_EXISTING, OPT_FILES_FROM, OPT_BWLIMIT,
 };
 
 static const struct option long_opts[] = {
@@ -68,6 +70,13 @@ static const struct option long_opts[] = {
 	{ "release",		required_argument, NULL, OPT_RELEASE },
 	{ "rollback",		no_argument,	   NULL, OPT_ROLLBACK },
 	{ "list",		no_argument,	   NULL, OPT_LIST },
+	{ "size-only",		no_argument,	   NULL, OPT_SIZE_ONLY },
+	{ "ignore-existing",	no_argument,	   NULL, OPT_IGNORE_EXISTING },
+	{ "update",		no_argument,	   NULL, 'u' },
+	{ "files-from",		required_argument, NULL, OPT_FILES_FROM },
+	{ "from0",		no_argument,	   NULL, '0' },
+	{ "compress",		no_argument,	   NULL, 'z' },
+	{ "bwlimit",		required_argument, NULL, OPT_BWLIMIT },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -121,6 +130,12 @@ cli_usage(FILE *f)
 	    "  --verify=size|hash|none  check after a transfer (size)\n"
 	    "  -n, --dry-run            change nothing, report what would change\n"
 	    "  -c, --checksum           compare files of equal size by hash\n"
+	    "  --size-only              files of equal size are unchanged (mtime set)\n"
+	    "  -u, --update             keep destination files newer than the source\n"
+	    "  --ignore-existing        only create what the destination lacks\n"
+	    "  --files-from FILE        only the paths FILE lists (and what is under\n"
+	    "                           them), relative to the source directory\n"
+	    "  -0, --from0              --files-from names end with NUL, not newline\n"
 	    "  --hash=auto|sha256|xxh128  hash for -c and check (auto)\n"
 	    "  --delete                 remove remote entries missing locally\n"
 	    "  --delete-excluded        also remove excluded remote entries\n"
@@ -148,6 +163,10 @@ cli_usage(FILE *f)
 	    "  --fsync                  put, push: the server flushes each file to disk\n"
 	    "                           before the rename (backup always does)\n"
 	    "  -j, --jobs N             connections to use (4)\n"
+	    "  -z, --compress           compress the SSH connections (zlib)\n"
+	    "  --bwlimit RATE           at most RATE per second over all connections:\n"
+	    "                           KiB unless a K, M or G suffix (1000s: KB, MB);\n"
+	    "                           0: no limit (push, pull, backup)\n"
 	    "  --retries N              tries again after a dropped connection (3)\n"
 	    "  --progress               a status line on stderr (default on a terminal)\n"
 	    "  --keep N                 backup: complete snapshots to keep (7);\n"
@@ -180,6 +199,43 @@ parse_int(const char *s, int lo, int hi, const char *what, int *out)
 	}
 	*out = (int)v;
 	return 0;
+}
+
+/*
+ * --bwlimit as rsync reads it: a number, maybe with a fraction, in KiB a
+ * second unless a suffix says otherwise: B bytes, K/KiB, M/MiB, G/GiB
+ * (powers of 1024), KB, MB, GB (powers of 1000), any case.  0 is no
+ * limit.
+ */
+static int
+parse_rate(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char	*suffix;
+		double		 mult;
+	} units[] = {
+		{ "", 1024 }, { "b", 1 },
+		{ "k", 1024 }, { "kib", 1024 }, { "kb", 1000 },
+		{ "m", 1048576 }, { "mib", 1048576 }, { "mb", 1e6 },
+		{ "g", 1073741824 }, { "gib", 1073741824 }, { "gb", 1e9 },
+	};
+	char	*end;
+	double	 v;
+	size_t	 i;
+
+	v = strtod(s, &end);
+	if (end != s && v >= 0 && (s[0] >= '0' && s[0] <= '9'))
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strcasecmp(end, units[i].suffix) == 0 &&
+			    v * units[i].mult < 1e15) {
+				*out = (uint64_t)(v * units[i].mult);
+				if (v > 0 && *out == 0)
+					*out = 1;
+				return 0;
+			}
+	fprintf(stderr, "treesync: bad --bwlimit \"%s\": expected a rate "
+	    "such as 500 (KiB/s), 200K, 1.5M or 10MB\n", s);
+	return -1;
 }
 
 /* Keeps include/exclude rules in command-line order: first match wins. */
@@ -270,8 +326,8 @@ cli_parse(struct cli *o, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
-	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSogaHj:e:" :
-	    "F:p:lvqhnciLSogaHj:e:", long_opts,
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSogaHj:e:u0z" :
+	    "F:p:lvqhnciLSogaHj:e:u0z", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -474,6 +530,28 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case OPT_REVERSE:
 			o->reverse = true;
+			break;
+		case OPT_SIZE_ONLY:
+			o->sync.size_only = true;
+			break;
+		case OPT_IGNORE_EXISTING:
+			o->sync.ignore_existing = true;
+			break;
+		case 'u':
+			o->sync.update = true;
+			break;
+		case OPT_FILES_FROM:
+			o->sync.files_from = optarg;
+			break;
+		case '0':
+			o->sync.from0 = true;
+			break;
+		case 'z':
+			o->conn.compress = true;
+			break;
+		case OPT_BWLIMIT:
+			if (parse_rate(optarg, &o->sync.bwlimit) != 0)
+				return 2;
 			break;
 		case 'v':
 			o->verbose++;

@@ -210,6 +210,7 @@ conn_open_openssh(struct ts_conn *c, const struct target *t,
 	po.keepalive_s = opts->keepalive;
 	po.passphrase = opts->passphrase;
 	po.passphrase_payload = opts->passphrase_payload;
+	po.compress = opts->compress;
 	memset(&so, 0, sizeof(so));
 	so.host = t->host;
 	so.port = po.port;
@@ -324,6 +325,7 @@ conn_open_cancelable(struct ts_conn **out, const char *target,
 	so.passphrase = opts->passphrase;
 	so.passphrase_payload = opts->passphrase_payload;
 	so.cancel_fd = cancel_fd;
+	so.compress = opts->compress;
 
 	if ((rc = conn_new(&c, &t, target, opts)) != 0) {
 		rc = error_set(err, rc, "out of memory");

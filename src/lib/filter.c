@@ -21,6 +21,8 @@ filter_init(struct filter *f)
 {
 	f->rules = NULL;
 	f->n = f->cap = 0;
+	f->only = NULL;
+	f->nonly = 0;
 }
 
 void
@@ -33,6 +35,9 @@ filter_dispose(struct filter *f)
 	for (i = 0; i < f->n; i++)
 		free(f->rules[i].pat);
 	free(f->rules);
+	for (i = 0; i < f->nonly; i++)
+		free(f->only[i]);
+	free(f->only);
 	filter_init(f);
 }
 
@@ -122,8 +127,14 @@ dowild(const unsigned char *p, const unsigned char *t,
 			/* "**" between slashes may also match no directory:
 			 * "a/" "**" "/b" matches "a/b". */
 			if (special && (star == start || star[-1] == '/') &&
-			    *p == '/' && dowild(p + 1, t, start) == M_TRUE)
-				return M_TRUE;
+			    *p == '/') {
+				/* Text that runs out here runs out for the
+				 * loop below too: an input of many such
+				 * stars backtracked for ever without this. */
+				m = dowild(p + 1, t, start);
+				if (m == M_TRUE || m == M_ABORT_ALL)
+					return m;
+			}
 			if (*p == '\0') {
 				if (special || strchr((const char *)t, '/') == NULL)
 					return M_TRUE;
@@ -261,22 +272,26 @@ filter_add_text(struct filter *f, const char *name, const char *text,
 	return 0;
 }
 
-int
-filter_add_file(struct filter *f, const char *path, struct ts_error *err)
+/* Reads all of path (at most FILTER_MAX_FILE bytes) into *out, which the
+ * caller frees; what names the file in messages ("exclude file"). */
+static int
+read_whole(const char *path, const char *what, char **out, size_t *outlen,
+    struct ts_error *err)
 {
 	char	*text = NULL, *p;
 	size_t	 len = 0, cap = 0;
 	ssize_t	 r;
-	int	 fd, rc;
+	int	 fd, rc = 0;
 
+	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return error_set_errno(err, errno, "open exclude file \"%s\"",
+		return error_set_errno(err, errno, "open %s \"%s\"", what,
 		    path);
 	for (;;) {
 		if (len == cap) {
 			if (cap >= FILTER_MAX_FILE) {
-				rc = error_set(err, TS_EINVAL, "exclude file "
-				    "\"%s\" is larger than %d bytes", path,
+				rc = error_set(err, TS_EINVAL, "%s \"%s\" is "
+				    "larger than %d bytes", what, path,
 				    FILTER_MAX_FILE);
 				goto out;
 			}
@@ -290,19 +305,187 @@ filter_add_file(struct filter *f, const char *path, struct ts_error *err)
 		if ((r = read(fd, text + len, cap - len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			rc = error_set_errno(err, errno, "read exclude file "
-			    "\"%s\"", path);
+			rc = error_set_errno(err, errno, "read %s \"%s\"",
+			    what, path);
 			goto out;
 		}
 		if (r == 0)
 			break;
 		len += (size_t)r;
 	}
-	rc = filter_add_text(f, path, text, len, err);
+	*out = text;
+	*outlen = len;
+	text = NULL;	/* transferred */
 out:
 	free(text);
 	close(fd);
 	return rc;
+}
+
+int
+filter_add_file(struct filter *f, const char *path, struct ts_error *err)
+{
+	char	*text;
+	size_t	 len;
+	int	 rc;
+
+	if ((rc = read_whole(path, "exclude file", &text, &len, err)) != 0)
+		return rc;
+	rc = filter_add_text(f, path, text, len, err);
+	free(text);
+	return rc;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * One name of a --files-from list made relative to the root, in place:
+ * leading '/' and "." components and repeated or trailing '/' go, as
+ * rsync reads them.  Returns NULL for a ".." component (it would leave
+ * the tree), else s; "" for the root itself.
+ */
+static char *
+only_clean(char *s)
+{
+	char	*r = s, *w = s, *c;
+	size_t	 n;
+
+	while (*r != '\0') {
+		while (*r == '/')
+			r++;
+		if (*r == '\0')
+			break;
+		c = r;
+		while (*r != '\0' && *r != '/')
+			r++;
+		n = (size_t)(r - c);
+		if (n == 1 && c[0] == '.')
+			continue;
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return NULL;
+		if (w != s)
+			*w++ = '/';
+		memmove(w, c, n);
+		w += n;
+	}
+	*w = '\0';
+	return s;
+}
+
+int
+filter_add_only_text(struct filter *f, const char *name, const char *text,
+    size_t len, bool nul_sep, struct ts_error *err)
+{
+	const char	*line = text, *end = text + len, *nl;
+	char		**v, *s;
+	size_t		 n, cap = f->nonly, lineno = 0, i, k;
+
+	for (; line < end; line = nl + 1) {
+		lineno++;
+		if ((nl = memchr(line, nul_sep ? '\0' : '\n',
+		    (size_t)(end - line))) == NULL)
+			nl = end;
+		n = (size_t)(nl - line);
+		if (!nul_sep && n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			continue;
+		if ((s = strndup(line, n)) == NULL)
+			return error_set(err, TS_ENOMEM, "out of memory");
+		if (memchr(line, '\0', n) != NULL || only_clean(s) == NULL) {
+			free(s);
+			return error_set(err, TS_EINVAL, "--files-from \"%s\", "
+			    "%s %zu: a name with \"..\" or a NUL (-0?)",
+			    name, nul_sep ? "name" : "line", lineno);
+		}
+		if (f->nonly == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((v = realloc(f->only, cap * sizeof(*v))) == NULL) {
+				free(s);
+				return error_set(err, TS_ENOMEM,
+				    "out of memory");
+			}
+			f->only = v;
+		}
+		f->only[f->nonly++] = s;
+	}
+	if (f->nonly == 0)	/* an empty list: nothing, not everything */
+		return error_set(err, TS_EINVAL, "--files-from \"%s\" names "
+		    "no file", name);
+	/* Sorted and unique, for the binary searches of only_covers. */
+	qsort(f->only, f->nonly, sizeof(*f->only), cmp_str);
+	for (i = k = 0; i < f->nonly; i++) {
+		if (k > 0 && strcmp(f->only[k - 1], f->only[i]) == 0)
+			free(f->only[i]);
+		else
+			f->only[k++] = f->only[i];
+	}
+	f->nonly = k;
+	return 0;
+}
+
+int
+filter_add_only_file(struct filter *f, const char *path, bool nul_sep,
+    struct ts_error *err)
+{
+	char	*text;
+	size_t	 len;
+	int	 rc;
+
+	if ((rc = read_whole(path, "--files-from file", &text, &len,
+	    err)) != 0)
+		return rc;
+	rc = filter_add_only_text(f, path, text, len, nul_sep, err);
+	free(text);
+	return rc;
+}
+
+/* Whether the --files-from list has s[0..n) (first is 0), or, with dir,
+ * something under it (first is the first name after "s/"). */
+static bool
+only_has(const struct filter *f, const char *s, size_t n, bool under)
+{
+	size_t	 lo = 0, hi = f->nonly, mid;
+	int	 c;
+
+	while (lo < hi) {	/* the first name >= s[0..n), then "/" */
+		mid = lo + (hi - lo) / 2;
+		c = strncmp(f->only[mid], s, n);
+		if (c == 0)
+			c = under ? (unsigned char)f->only[mid][n] - '/' :
+			    f->only[mid][n] != '\0';
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == f->nonly || strncmp(f->only[lo], s, n) != 0)
+		return false;
+	return under ? f->only[lo][n] == '/' : f->only[lo][n] == '\0';
+}
+
+/* Whether path is in the --files-from list, under a name in it, or (a
+ * directory) on the way to one. */
+static bool
+only_covers(const struct filter *f, const char *path, bool is_dir)
+{
+	const char	*p;
+
+	if (f->nonly == 0 || f->only[0][0] == '\0')
+		return true;		/* none, or the root: all of it */
+	for (p = path;; p++) {
+		p = strchr(p, '/');
+		if (only_has(f, path, p != NULL ? (size_t)(p - path) :
+		    strlen(path), false))
+			return true;
+		if (p == NULL)
+			break;
+	}
+	return is_dir && only_has(f, path, strlen(path), true);
 }
 
 /* Whether rule r matches path (the dir-only test is done by the caller). */
@@ -334,6 +517,8 @@ filter_excluded(const struct filter *f, const char *path, bool is_dir)
 
 	if (f == NULL)
 		return false;
+	if (!only_covers(f, path, is_dir))
+		return true;
 	for (i = 0; i < f->n; i++) {
 		if (f->rules[i].dir_only && !is_dir)
 			continue;

@@ -23,7 +23,8 @@
  * means included.  An excluded directory hides everything under it: the
  * walkers don't descend, and the planner skips its contents.
  *
- * Pure but for filter_add_file(), which reads one file.
+ * Pure but for filter_add_file() and filter_add_only_file(), which read
+ * one file.
  */
 #ifndef TS_FILTER_H
 #define TS_FILTER_H
@@ -43,6 +44,8 @@ struct filter_rule;
 struct filter {
 	struct filter_rule *rules;	/* rules[0..n), in order */
 	size_t		 n, cap;
+	char		**only;		/* --files-from: sorted, unique */
+	size_t		 nonly;		/* 0: no list */
 };
 
 #define FILTER_MAX_RULES	100000
@@ -68,6 +71,22 @@ int	filter_add_text(struct filter *f, const char *name, const char *text,
 
 /* Reads file path (at most FILTER_MAX_FILE bytes) as filter_add_text. */
 int	filter_add_file(struct filter *f, const char *path,
+	    struct ts_error *err);
+
+/*
+ * rsync's --files-from, as rsync -r reads it: only the names listed (one
+ * a line, or NUL-separated with nul_sep; relative to the root, a leading
+ * '/' and "." components ignored; blank lines skipped), everything under
+ * a listed directory, and the directories on the way to them are in the
+ * tree; every other path is excluded, before any rule is tried.  The
+ * rules still apply to what the list lets through.  TS_EINVAL for a name
+ * with a ".." component (or, without nul_sep, a NUL), or a list of no
+ * name at all.  Can be called again: the lists add up.
+ */
+int	filter_add_only_text(struct filter *f, const char *name,
+	    const char *text, size_t len, bool nul_sep, struct ts_error *err);
+/* Reads file path (at most FILTER_MAX_FILE bytes) as filter_add_only_text. */
+int	filter_add_only_file(struct filter *f, const char *path, bool nul_sep,
 	    struct ts_error *err);
 
 /*

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "ltree.h"
 #include "plan.h"
+#include "ratelimit.h"
 #include "tempname.h"
 #include "verify.h"
 #include "walk_local.h"
@@ -322,6 +323,8 @@ job_filter_build(struct filter *f, const struct ts_sync_opts *o,
 		if (rc != 0)
 			return rc;
 	}
+	if (o->files_from != NULL)
+		return filter_add_only_file(f, o->files_from, o->from0, err);
 	return 0;
 }
 
@@ -1124,6 +1127,14 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	walk_problems_init(&rp);
 	if ((rc = job_filter(j, err)) != 0)
 		goto out;
+	/* --bwlimit: one bucket for every connection of the run; it also
+	 * counts the bytes moved, for progress. */
+	if ((j->opts->bwlimit > 0 || j->opts->progress != NULL) &&
+	    j->rate == NULL) {
+		if ((rc = ratelimit_new(&j->rate, j->opts->bwlimit, err)) != 0)
+			goto out;
+		j->xo.rate = j->rate;
+	}
 	wo.follow_links = j->opts->copy_links;
 	wo.filter = &j->filter;
 	wo.hard_links = j->opts->hard_links && !j->pull;
@@ -1212,6 +1223,9 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	po.max_delete = j->opts->max_delete;
 	po.checksum = j->opts->checksum;
 	po.filter = &j->filter;
+	po.size_only = j->opts->size_only;
+	po.ignore_existing = j->opts->ignore_existing;
+	po.update = j->opts->update;
 	rc = plan_build(&j->plan, &j->src, &j->dst, &po, &perr);
 	if (rc == 0 && j->plan.stats.need_hash > 0) {
 		if ((rc = job_hash_pairs(j, err)) != 0)
@@ -1280,6 +1294,7 @@ job_dispose(struct job *j)
 	entries_dispose(&j->dst);
 	entries_dispose(&j->ref);
 	filter_dispose(&j->filter);
+	ratelimit_free(j->rate);
 }
 
 static int

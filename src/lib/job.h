@@ -119,6 +119,8 @@ struct job {
 	int64_t		 root_mtime_ns;	/* push: the root's before the walk */
 	int64_t		 started_ns;	/* the run's start, by the clock file
 					 * times use (CLOCK_REALTIME_COARSE) */
+	struct ratelimit *rate;		/* bytes moved (progress), --bwlimit;
+					 * NULL when neither is asked for */
 	struct xfer_opts xo;		/* how every file moves: the check,
 					 * fsync, and for pull the mode bits
 					 * kept (umask, --perms); set once, as

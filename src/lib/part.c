@@ -25,6 +25,7 @@ struct part {
 	bool		 failing;	/* an error came: drain, close, done */
 	struct sftp_handle handle;
 	uint8_t		*chunk;		/* upload: the bytes of one WRITE */
+	struct ratelimit *rate;		/* --bwlimit, or NULL */
 	part_fn		*fn;
 	void		*payload;
 	struct ts_error	 err;
@@ -145,6 +146,7 @@ part_on_read(struct sftp *s, const struct sftp_reply *r, void *payload)
 		    "an unexpected reply" : "a wrong amount of data");
 		p->failing = true;
 	} else {
+		ratelimit_take(p->rate, r->data_len);
 		while (done < r->data_len) {
 			n = pwrite(p->fd, r->data + done, r->data_len - done,
 			    (off_t)(off + done));
@@ -207,6 +209,7 @@ part_send_write(struct part *p, uint32_t want)
 		p->failing = true;
 		return -1;
 	}
+	ratelimit_take(p->rate, (uint64_t)n);
 	if (sftp_write(p->s, &p->handle, p->next, p->chunk, (uint32_t)n,
 	    part_on_write, p) != 0) {
 		part_lost(p);
@@ -318,6 +321,12 @@ part_download(struct part **out, struct sftp *s, const char *remote, int fd,
 {
 	return part_start(out, s, false, fd, remote, off, len, fn, payload,
 	    err);
+}
+
+void
+part_set_rate(struct part *p, struct ratelimit *rl)
+{
+	p->rate = rl;
 }
 
 void

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "ratelimit.h"
 #include "sftp.h"
 
 struct part;
@@ -33,6 +34,8 @@ int	part_download(struct part **out, struct sftp *s, const char *remote,
 	    int fd, uint64_t off, uint64_t len, part_fn *fn, void *payload,
 	    struct ts_error *err);
 
+/* Moves the bytes within --bwlimit's rate (rl shared, borrowed). */
+void	part_set_rate(struct part *p, struct ratelimit *rl);
 /* Sends more data requests when the engine has room. */
 void	part_kick(struct part *p);
 bool	part_done(const struct part *p);

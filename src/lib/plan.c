@@ -116,6 +116,7 @@ plan_compare(struct action *act, const struct entry *src,
     const struct entry *dst, const struct plan_opts *opts)
 {
 	bool		 checksum = opts != NULL && opts->checksum;
+	bool		 size_only = opts != NULL && opts->size_only;
 	unsigned	 attrs;
 
 	assert(src != NULL || dst != NULL);
@@ -127,11 +128,20 @@ plan_compare(struct action *act, const struct entry *src,
 		act->reason = REASON_GONE;
 		return 0;
 	}
+	/* rsync --ignore-existing: what exists is never updated. */
+	if (dst != NULL && opts != NULL && opts->ignore_existing &&
+	    (src->type != ENTRY_DIR || dst->type != ENTRY_DIR))
+		return 0;
 	if (dst == NULL || src->type != dst->type) {
 		act->kind = (uint8_t)create_kind(src);
 		act->reason = dst == NULL ? REASON_NEW : REASON_TYPE;
 		return 0;
 	}
+	/* rsync -u: a newer destination file is kept as it is, attributes
+	 * too; an equal mtime still lets a size difference through. */
+	if (opts != NULL && opts->update && src->type == ENTRY_FILE &&
+	    mtime_sec(dst->mtime_ns) > mtime_sec(src->mtime_ns))
+		return 0;
 	switch (src->type) {
 	case ENTRY_SYMLINK:
 		if (strcmp(src->link, dst->link) != 0) {
@@ -158,8 +168,9 @@ plan_compare(struct action *act, const struct entry *src,
 			act->reason = REASON_HASH;
 			return 0;
 		}
-		/* Same content by hash: the mtime is only an attribute. */
-		if (!checksum && mtime_sec(src->mtime_ns) !=
+		/* Same content by hash, or by size with size_only: the mtime
+		 * is only an attribute. */
+		if (!checksum && !size_only && mtime_sec(src->mtime_ns) !=
 		    mtime_sec(dst->mtime_ns)) {
 			act->kind = ACT_COPY;
 			act->reason = REASON_MTIME;
@@ -448,7 +459,13 @@ merge(struct planner *pl)
 			rc = d != NULL ? dst_only(pl, j, &j_next) : 0;
 		else if (d == NULL)
 			rc = create(pl, s, REASON_NEW);
-		else if (s->type == d->type)
+		else if (s->type != d->type && pl->o.ignore_existing) {
+			/* Neither is touched, nor anything under them. */
+			i_next = subtree_end(S, i);
+			j_next = subtree_end(D, j);
+			pl->unchanged++;
+			rc = 0;
+		} else if (s->type == d->type)
 			rc = update(pl, s, d);
 		else
 			rc = type_change(pl, i, j, &i_next, &j_next);

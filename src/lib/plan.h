@@ -119,8 +119,21 @@ struct plan_opts {
 	bool		 checksum;	/* equal sizes compare by hash */
 	const struct filter *filter;	/* NULL: nothing excluded */
 	bool		 owner, group;	/* -o, -g: uid, gid are attributes */
+	/* rsync's quick-check variants, for files (and for ignore_existing,
+	 * symlinks too); checksum wins over size_only, as in rsync. */
+	bool		 size_only;	/* equal sizes are unchanged; a
+					 * differing mtime is then only an
+					 * attribute (ACT_SETATTR) */
+	bool		 ignore_existing; /* a non-directory source entry
+					 * whose path exists in the
+					 * destination, as anything, is
+					 * left alone */
+	bool		 update;	/* a destination file newer (in whole
+					 * seconds) than its source file is
+					 * left alone; type changes are not */
 };
-#define PLAN_OPTS_INIT	{ false, false, -1, false, NULL, false, false }
+#define PLAN_OPTS_INIT \
+	{ false, false, -1, false, NULL, false, false, false, false, false }
 
 struct plan_stats {
 	uint64_t	 files_new;	/* ACT_COPY, REASON_NEW */

@@ -223,6 +223,7 @@ worker_start_part(struct worker *w, size_t item)
 		split_part_done(w, sp, &e);
 		return;
 	}
+	part_set_rate(r->p, j->xo.rate);
 	r->next = w->parts;
 	w->parts = r;
 	w->active++;

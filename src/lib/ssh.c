@@ -714,6 +714,10 @@ ssh_connect(struct ssh **out, const struct ssh_opts *o, struct ts_error *err)
 		goto fail;
 	}
 	libssh2_session_set_blocking(s->session, 0);
+	/* Before the handshake: it adds zlib to the methods offered. */
+	if (o->compress)
+		(void)libssh2_session_flag(s->session, LIBSSH2_FLAG_COMPRESS,
+		    1);
 	/* Offer the key types known_hosts has for this host first: libssh2
 	 * would otherwise pick ECDSA and call an ed25519-only host unknown. */
 	if (hostkey_known_types(known, sizeof(known), o->known_hosts,
@@ -752,6 +756,16 @@ ssh_connect(struct ssh **out, const struct ssh_opts *o, struct ts_error *err)
 	if (rc != 0) {
 		rc = ssh_error(s, rc, err, "SSH handshake");
 		goto fail;
+	}
+	if (o->compress) {	/* the server may have refused it */
+		const char	*cs, *sc;
+
+		cs = libssh2_session_methods(s->session,
+		    LIBSSH2_METHOD_COMP_CS);
+		sc = libssh2_session_methods(s->session,
+		    LIBSSH2_METHOD_COMP_SC);
+		log_msg(TS_LOG_DEBUG, "compression: %s, %s", cs != NULL ? cs :
+		    "none", sc != NULL ? sc : "none");
 	}
 	if (o->on_handshake != NULL)
 		o->on_handshake(o->on_handshake_arg, (int)(now_ms() - t0));

@@ -38,6 +38,7 @@ struct ssh_opts {
 	/* Not NULL: the openssh transport, with these words for ssh (the
 	 * fields above but host, io_timeout_ms and cancel_fd unused). */
 	const struct sshproc_opts *openssh;
+	bool		 compress;	/* offer zlib compression */
 };
 
 struct ssh {

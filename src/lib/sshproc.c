@@ -194,7 +194,7 @@ build_args(struct sshproc *p, const struct sshproc_opts *o,
 	 * background job must fail, not wait for someone to type.  With a
 	 * passphrase callback, key passphrases (only) go through it. */
 	if (add_arg(p, "-x") != 0 || add_arg(p, "-a") != 0 ||
-	    add_arg(p, "-T") != 0)
+	    add_arg(p, "-T") != 0 || (o->compress && add_arg(p, "-C") != 0))
 		goto nomem;
 	if (o->passphrase == NULL && add_arg(p, "-oBatchMode=yes") != 0)
 		goto nomem;

@@ -26,6 +26,7 @@ struct sshproc_opts {
 	bool		 accept_new;
 	int		 connect_timeout_s;
 	int		 keepalive_s;
+	bool		 compress;	/* -z: ssh -C */
 	/* Not NULL: ssh asks for key passphrases through it (SSH_ASKPASS),
 	 * else ssh runs in batch mode and never asks. */
 	ts_passphrase_fn *passphrase;

@@ -26,15 +26,56 @@ is_hex(const char *p, size_t n)
 	return true;
 }
 
+/*
+ * Reads what sha256sum -z or xxhsum -H2 printed: records are
+ * "<hex>  <name>" (or " *<name>"), in input order, ended by NUL (sha256)
+ * or newline (xxhsum); a file the server could not read has no record,
+ * and a record for no name asked about is skipped.
+ */
+size_t
+verify_parse_output(enum hash_kind kind, const char *const *paths, size_t n,
+    const uint8_t *out, size_t outlen, char (*hex)[HASH_HEX_MAX])
+{
+	size_t		 i, next = 0, hexlen, p, end, found = 0;
+	char		 sep = kind == HASH_SHA256 ? '\0' : '\n';
+
+	hexlen = kind == HASH_SHA256 ? 64 : 32;
+	for (p = 0; p < outlen; p = end + 1) {
+		const char	*rec = (const char *)out + p, *name;
+		size_t		 len;
+
+		end = p;
+		while (end < outlen && out[end] != (uint8_t)sep)
+			end++;
+		len = end - p;
+		if (len < hexlen + 2 || !is_hex(rec, hexlen) ||
+		    rec[hexlen] != ' ' ||
+		    (rec[hexlen + 1] != ' ' && rec[hexlen + 1] != '*'))
+			continue;
+		name = rec + hexlen + 2;
+		len -= hexlen + 2;
+		for (i = next; i < n; i++)
+			if (strlen(paths[i]) == len &&
+			    memcmp(paths[i], name, len) == 0)
+				break;
+		if (i == n)
+			continue;
+		memcpy(hex[i], rec, hexlen);
+		hex[i][hexlen] = '\0';
+		next = i + 1;
+		found++;
+	}
+	return found;
+}
+
 int
 verify_remote_hash(struct ssh *ssh, enum hash_kind kind,
     const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
     struct ts_error *err)
 {
 	struct buf	 in, out;
-	size_t		 i, next = 0, hexlen, outmax = 4096, p, end;
-	char		 sep = kind == HASH_SHA256 ? '\0' : '\n';
-	int		 status, rc, found = 0;
+	size_t		 i, hexlen, outmax = 4096;
+	int		 status, rc;
 
 	hexlen = kind == HASH_SHA256 ? 64 : 32;
 	for (i = 0; i < n; i++) {
@@ -57,34 +98,8 @@ verify_remote_hash(struct ssh *ssh, enum hash_kind kind,
 	buf_dispose(&in);
 	if (rc != 0)
 		goto out;
-	/* Records are "<hex>  <name>" (or " *<name>"), in input order; a
-	 * file the server could not read has no record. */
-	for (p = 0; p < out.len; p = end + 1) {
-		const char	*rec = (const char *)out.data + p, *name;
-		size_t		 len;
-
-		end = p;
-		while (end < out.len && out.data[end] != (uint8_t)sep)
-			end++;
-		len = end - p;
-		if (len < hexlen + 2 || !is_hex(rec, hexlen) ||
-		    rec[hexlen] != ' ' ||
-		    (rec[hexlen + 1] != ' ' && rec[hexlen + 1] != '*'))
-			continue;
-		name = rec + hexlen + 2;
-		len -= hexlen + 2;
-		for (i = next; i < n; i++)
-			if (strlen(paths[i]) == len &&
-			    memcmp(paths[i], name, len) == 0)
-				break;
-		if (i == n)
-			continue;
-		memcpy(hex[i], rec, hexlen);
-		hex[i][hexlen] = '\0';
-		next = i + 1;
-		found++;
-	}
-	if (found == 0 && n > 0) {
+	if (verify_parse_output(kind, paths, n, out.data, out.len, hex) == 0 &&
+	    n > 0) {
 		/* Nothing usable: no exec (ForceCommand internal-sftp), or no
 		 * such tool; the caller falls back to reading back. */
 		rc = error_set(err, TS_EREMOTE, "the server cannot run %s "

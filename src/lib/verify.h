@@ -25,6 +25,16 @@ struct server_tools {
 };
 void	verify_server_tools(struct ssh *ssh, struct server_tools *out);
 
+/*
+ * The parser behind verify_remote_hash, pure: fills hex[i] for each of
+ * paths[0..n) that out (the command's output, outlen bytes, from the
+ * server and so untrusted) reports, leaves the others alone, and
+ * returns how many it filled.
+ */
+size_t	verify_parse_output(enum hash_kind kind, const char *const *paths,
+	    size_t n, const uint8_t *out, size_t outlen,
+	    char (*hex)[HASH_HEX_MAX]);
+
 /* Hashes a remote file by reading it over SFTP (servers without exec). */
 int	verify_read_back(struct sftp *s, const char *path, enum hash_kind kind,
 	    char *hex, struct ts_error *err);

@@ -25,6 +25,7 @@
 #include "job.h"
 #include "local_open.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "tempname.h"
 #include "symlink.h"
 #include "verify.h"
@@ -1296,11 +1297,14 @@ job_progress(struct job *j)
 			continue;
 		p.files_total++;
 		p.bytes_total += a->src->size;
-		if (j->out[i].done) {
+		if (j->out[i].done)
 			p.files_done++;
-			p.bytes_done += a->src->size;
-		}
 	}
+	/* Bytes as they move, not as files end: on one connection every
+	 * small file may be in flight at once and end together. */
+	p.bytes_done = ratelimit_moved(j->rate);
+	if (p.bytes_done > p.bytes_total)	/* retried bytes count twice */
+		p.bytes_done = p.bytes_total;
 	for (k = 0; k < j->nw; k++)
 		p.connections += !j->w[k].dead && j->w[k].s != NULL;
 	p.elapsed = now - j->t0;

@@ -360,6 +360,7 @@ upload_send_writes(struct xfer *x)
 		}
 		if (x->opts.hash)
 			hash_update(&x->hash, x->chunk, (size_t)n);
+		ratelimit_take(x->opts.rate, (uint64_t)n);
 		if (sftp_write(x->s, &x->handle, x->next_off, x->chunk,
 		    (uint32_t)n, upload_on_write, x) != 0) {
 			xfer_sent(x, -1);
@@ -534,6 +535,8 @@ read_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		xfer_fail_data(x);
 		return;
 	}
+	/* Received already: waiting here delays the next READs. */
+	ratelimit_take(x->opts.rate, r->data_len);
 	/* A short read is legal: ask again for the rest of the range. */
 	if (r->data_len < len &&
 	    download_send_read(x, off + r->data_len, len - r->data_len) != 0)

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "hash.h"
+#include "ratelimit.h"
 #include "sftp.h"
 
 struct xfer;
@@ -36,6 +37,7 @@ struct xfer_opts {
 					 * not written, so they stay holes;
 					 * upload: holes are not read nor
 					 * sent, and stay holes */
+	struct ratelimit *rate;		/* --bwlimit, shared; NULL: none */
 };
 
 /* The options for a transfer checked as --verify says: size always

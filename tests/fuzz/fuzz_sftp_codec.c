@@ -1,12 +1,8 @@
 /*
  * libFuzzer target for the SFTP codec: whatever a server sends, decoding
  * fails cleanly and every pointer handed out stays inside the packet.
- * Not part of the CMake build.  Build and run from the top directory:
- *
- *	clang -fsanitize=fuzzer,address -Isrc/lib -Iinclude \
- *	    tests/fuzz/fuzz_sftp_codec.c src/lib/sftp_codec.c src/lib/buf.c \
- *	    src/lib/error.c -o /tmp/fuzz_codec &&
- *	    /tmp/fuzz_codec -max_total_time=60
+ * Built with -DTS_FUZZ=ON (tests/fuzz/CMakeLists.txt); run it for long
+ * with scripts/fuzz.sh.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -39,9 +39,13 @@ ts_expect_stderr_contains "treesync: "
 grep -q -i -e auth -e denied -e 'not accepted' -e refused "$TS_ERR" ||
     { cat "$TS_ERR" >&2; ts_fail "the message does not say authentication failed"; }
 
-ts_step "a missing --identity file: a clear error, not a crash"
-ts_expect_exit_in "2 3 5 7" ts_with_key "$A/no-such-key" ls "tshost:$R"
+# Exit 7, as for a key the server refuses: the login is what failed (no
+# other key may stand in for the one named), and the message names the
+# file and says it cannot be read.
+ts_step "a missing --identity file: exit 7, the message names the file"
+ts_expect_exit 7 ts_with_key "$A/no-such-key" ls "tshost:$R"
 ts_expect_stderr_contains "$A/no-such-key"
+ts_expect_stderr_contains "cannot be read"
 
 ts_step "an encrypted key, no agent, no terminal: exit 7, says it needs a passphrase"
 ssh-keygen -q -t ed25519 -N secret -f "$A/encrypted" </dev/null

@@ -331,6 +331,106 @@ test_filter_match_unchecked_pattern_is_safe(void **state)
 	assert_false(filter_match("*[", "x"));
 }
 
+/*
+ * Found by fuzz_filter: each "**" between slashes tries matching no
+ * directory as well as some, and a failure that ran out of text was
+ * forgotten there, so this took 2^40 steps (a ctest timeout) instead of
+ * a few hundred.
+ */
+static void
+test_filter_many_starstar_dirs_end_quickly(void **state)
+{
+	char	 p[256] = "", t[256] = "";
+	int	 i;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		strcat(p, "**/");
+		strcat(t, "a/");
+	}
+	strcat(p, "x");
+	strcat(t, "b");
+	assert_false(filter_match(p, t));
+	t[strlen(t) - 1] = 'x';
+	assert_true(filter_match(p, t));
+	assert_true(filter_match("a/**/**/b", "a/b"));
+	assert_true(filter_match("**/x/**/y", "q/x/y"));
+}
+
+/* --files-from: the names listed, what is under them, and the
+ * directories on the way; the rules still apply to those. */
+static void
+test_filter_files_from_lets_only_the_list_through(void **state)
+{
+	static const char list[] = "./a/b.txt\n/d//e/\n\nz\r\n";
+	struct filter	 f;
+	struct ts_error	 err = { 0 };
+
+	(void)state;
+	filter_init(&f);
+	assert_int_equal(filter_add_only_text(&f, "l", list, strlen(list),
+	    false, &err), 0);
+	assert_int_equal(filter_add(&f, FILTER_EXCLUDE, "*.o", &err), 0);
+	assert_false(filter_excluded(&f, "a", true));	/* on the way */
+	assert_true(filter_excluded(&f, "a", false));	/* a file "a" is not */
+	assert_false(filter_excluded(&f, "a/b.txt", false));
+	assert_true(filter_excluded(&f, "a/c.txt", false));
+	assert_true(filter_excluded(&f, "a/b.txt2", false));
+	assert_false(filter_excluded(&f, "d", true));
+	assert_false(filter_excluded(&f, "d/e", true));
+	assert_false(filter_excluded(&f, "d/e/x/y", false));	/* under */
+	assert_true(filter_excluded(&f, "d/e/x/y.o", false));	/* a rule */
+	assert_true(filter_excluded(&f, "d/f", false));
+	assert_true(filter_excluded(&f, "d.", true));
+	assert_false(filter_excluded(&f, "z", false));
+	assert_true(filter_excluded(&f, "y", false));
+	filter_dispose(&f);
+}
+
+/* -0: names end with NUL, so newlines in them are names, not ends. */
+static void
+test_filter_files_from_nul_separated(void **state)
+{
+	static const char list[] = "a\nb\0c\0";
+	struct filter	 f;
+	struct ts_error	 err = { 0 };
+
+	(void)state;
+	filter_init(&f);
+	assert_int_equal(filter_add_only_text(&f, "l", list,
+	    sizeof(list) - 1, true, &err), 0);
+	assert_false(filter_excluded(&f, "a\nb", false));
+	assert_false(filter_excluded(&f, "c", false));
+	assert_true(filter_excluded(&f, "a", false));
+	filter_dispose(&f);
+}
+
+/* ".." would name something outside the tree; an empty list would send
+ * nothing while looking like success; "." is the whole tree. */
+static void
+test_filter_files_from_refuses_dotdot_and_empty(void **state)
+{
+	struct filter	 f;
+	struct ts_error	 err = { 0 };
+
+	(void)state;
+	filter_init(&f);
+	assert_int_equal(filter_add_only_text(&f, "l", "a\n../x\n", 7, false,
+	    &err), TS_EINVAL);
+	assert_string_equal(err.msg, "--files-from \"l\", line 2: a name "
+	    "with \"..\" or a NUL (-0?)");
+	filter_dispose(&f);
+	filter_init(&f);
+	assert_int_equal(filter_add_only_text(&f, "l", "\n\n", 2, false,
+	    &err), TS_EINVAL);
+	filter_dispose(&f);
+	filter_init(&f);
+	assert_int_equal(filter_add_only_text(&f, "l", "x\n.\n", 4, false,
+	    &err), 0);
+	assert_false(filter_excluded(&f, "anything/at/all", false));
+	filter_dispose(&f);
+}
+
 int
 main(void)
 {
@@ -345,6 +445,12 @@ main(void)
 		cmocka_unit_test(test_filter_file_is_read),
 		cmocka_unit_test(test_filter_missing_file_is_enoent),
 		cmocka_unit_test(test_filter_match_unchecked_pattern_is_safe),
+		cmocka_unit_test(test_filter_many_starstar_dirs_end_quickly),
+		cmocka_unit_test(
+		    test_filter_files_from_lets_only_the_list_through),
+		cmocka_unit_test(test_filter_files_from_nul_separated),
+		cmocka_unit_test(
+		    test_filter_files_from_refuses_dotdot_and_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -899,6 +899,95 @@ test_plan_dispose_accepts_null_and_empty(void **state)
 	assert_int_equal(p.n, 0);
 }
 
+/* rsync --size-only: equal sizes are unchanged; the mtime is then only an
+ * attribute to set, as rsync -t does after its quick check. */
+static void
+test_plan_size_only_ignores_mtime(void **state)
+{
+	static const struct spec src[] = {
+		FT("a", 5, T0 + 9 * NS), FT("b", 6, T0), F("c", 5), END
+	};
+	static const struct spec dst[] = {
+		FT("a", 5, T0), FT("b", 5, T0), F("c", 5), END
+	};
+	struct plan_opts o = PLAN_OPTS_INIT;
+	struct fx	 x;
+
+	(void)state;
+	o.size_only = true;
+	run(&x, src, dst, &o);
+	assert_int_equal(x.rc, 0);
+	assert_string_equal(x.str, "setattr:attrs/t a; copy:size b");
+	assert_int_equal(x.p.stats.unchanged, 2);
+	done(&x);
+}
+
+/* --checksum wins over --size-only, as in rsync's quick check. */
+static void
+test_plan_size_only_with_checksum_asks_for_hashes(void **state)
+{
+	static const struct spec src[] = { FT("a", 5, T0 + 9 * NS), END };
+	static const struct spec dst[] = { FT("a", 5, T0), END };
+	struct plan_opts o = PLAN_OPTS_INIT;
+
+	(void)state;
+	o.size_only = true;
+	o.checksum = true;
+	expect(src, dst, &o, "need-hash a");
+}
+
+/* rsync --ignore-existing: whatever exists is left alone (changed files,
+ * a type change, attributes); new entries, directories' contents and
+ * deletes go on as usual. */
+static void
+test_plan_ignore_existing_touches_only_new(void **state)
+{
+	static const struct spec src[] = {
+		F("a", 9), D("d"), FM("d/m", 1, 0600), F("d/new", 1),
+		F("f2d", 1), L("l", "x"), END
+	};
+	static const struct spec dst[] = {
+		F("a", 1), D("d"), F("d/m", 1), F("d/old", 1), D("f2d"),
+		F("f2d/in", 1), L("l", "y"), END
+	};
+	struct plan_opts o = PLAN_OPTS_INIT;
+	struct fx	 x;
+
+	(void)state;
+	o.ignore_existing = true;
+	o.delete = true;
+	run(&x, src, dst, &o);
+	assert_int_equal(x.rc, 0);
+	assert_string_equal(x.str, "copy:new d/new; delete:gone d/old; "
+	    "setattr:contents/t d");
+	assert_int_equal(x.p.stats.unchanged, 4);
+	done(&x);
+}
+
+/* rsync -u: a destination file newer than the source is kept, attributes
+ * too; an older one, or one of the same second with another size, is
+ * replaced; symlinks and type changes are not affected. */
+static void
+test_plan_update_keeps_newer_destination_files(void **state)
+{
+	static const struct spec src[] = {
+		FT("newer", 5, T0), FT("older", 5, T0 + 9 * NS),
+		FT("same", 6, T0), FT("t", 1, T0), L("z", "x"), END
+	};
+	static const struct spec dst[] = {
+		{ "newer", 'f', 7, T0 + 9 * NS, 0600, NULL },
+		FT("older", 5, T0), FT("same", 5, T0 + NS / 2),
+		{ "t", 'd', 0, T0 + 9 * NS, 0755, NULL },
+		{ "z", 'l', 0, T0 + 9 * NS, 0777, "y" }, END
+	};
+	struct plan_opts o = PLAN_OPTS_INIT;
+
+	(void)state;
+	o.update = true;
+	expect(src, dst, &o, "copy:mtime older; copy:size same; "
+	    "delete:type t; copy:type t; symlink:target z");
+}
+
 int
 main(void)
 {
@@ -943,6 +1032,12 @@ main(void)
 		cmocka_unit_test(test_plan_merge_handles_tricky_names),
 		cmocka_unit_test(test_plan_stats_count_everything),
 		cmocka_unit_test(test_plan_dispose_accepts_null_and_empty),
+		cmocka_unit_test(test_plan_size_only_ignores_mtime),
+		cmocka_unit_test(
+		    test_plan_size_only_with_checksum_asks_for_hashes),
+		cmocka_unit_test(test_plan_ignore_existing_touches_only_new),
+		cmocka_unit_test(
+		    test_plan_update_keeps_newer_destination_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The hash tools on the server, seen from treesync: a server whose
+# sha256sum and xxhsum lie (every hash wrong) fails verification with exit
+# 9 and never puts a file at its final name; where the server has xxhsum
+# it is what check and -c run (a wrapper records each call); where it has
+# only sha256sum, that is used.  Each server runs its commands through a
+# ForceCommand wrapper that sets PATH, so only this test's sshd sees the
+# fake tools.
+set -euo pipefail
+. "$(dirname "$0")/harness.sh"
+. "$(dirname "$0")/tree.sh"
+
+S=$TS_TMP/server-tools
+mkdir -p "$S/liar" "$S/recording" "$S/sha-only"
+
+# A sha256sum and an xxhsum that print a wrong hash for every name, in
+# the formats treesync reads (sha256sum -z: NUL-ended; xxhsum: lines).
+cat >"$S/liar/sha256sum" <<'EOF'
+#!/bin/sh
+for a in "$@"; do
+	case $a in -z|--) continue ;; esac
+	printf '%064d  %s\0' 0 "$a"
+done
+EOF
+cat >"$S/liar/xxhsum" <<'EOF'
+#!/bin/sh
+for a in "$@"; do
+	case $a in -H2|--) continue ;; esac
+	printf '%032d  %s\n' 0 "$a"
+done
+EOF
+# The real xxhsum, with each call recorded.
+cat >"$S/recording/xxhsum" <<EOF
+#!/bin/sh
+printf '%s\n' "\$*" >>"$S/xxhsum.calls"
+exec /usr/bin/xxhsum "\$@"
+EOF
+# Only what the sha256sum path needs: no xxhsum anywhere on PATH.
+ln -s "$(command -v xargs)" "$S/sha-only/xargs"
+ln -s "$(command -v sha256sum)" "$S/sha-only/sha256sum"
+chmod 755 "$S"/liar/* "$S"/recording/*
+
+# server PATH: an sshd whose sessions (commands and the sftp server) run
+# with PATH as given.
+server() {
+	local w=$S/wrapper.$RANDOM
+	cat >"$w" <<EOF
+#!/bin/sh
+PATH=$1
+export PATH
+case \$SSH_ORIGINAL_COMMAND in
+*sftp-server*) exec $TS_SFTP_SERVER ;;
+esac
+exec /bin/sh -c "\$SSH_ORIGINAL_COMMAND"
+EOF
+	chmod 755 "$w"
+	ts_sshd_start --subsystem openssh --extra "ForceCommand $w"
+}
+TS_SFTP_SERVER=
+for p in /usr/lib/openssh/sftp-server /usr/libexec/sftp-server \
+    /usr/lib/ssh/sftp-server; do
+	[ -x "$p" ] && TS_SFTP_SERVER=$p && break
+done
+[ -n "$TS_SFTP_SERVER" ] || ts_fail "no OpenSSH sftp-server found"
+
+L=$TS_LOCAL/src
+mkdir -p "$L/sub"
+for f in a.txt b.bin sub/c.txt; do
+	head -c 100000 /dev/urandom >"$L/$f"
+done
+touch -d @1650000000 "$L"/a.txt "$L"/b.bin "$L"/sub/c.txt
+
+# --- a server whose hashes lie ------------------------------------------
+
+server "$S/liar:/usr/bin:/bin"
+
+ts_step "put --verify=hash to a lying server: exit 9, nothing at the name"
+ts_expect_exit 9 ts put --verify=hash "$L/a.txt" "tshost:$TS_REMOTE/a.txt"
+grep -q 'on the server (0000000000000000...) differs' "$TS_ERR" ||
+    { cat "$TS_ERR" >&2; ts_fail "the message does not say the hash differed"; }
+[ ! -e "$TS_REMOTE/a.txt" ] || ts_fail "an unverified file at its final name"
+ts_no_temp_files "$TS_REMOTE"
+
+ts_step "the same file with --verify=size: it is sent (the liar is only asked for hashes)"
+ts_expect_exit 0 ts put "$L/a.txt" "tshost:$TS_REMOTE/a.txt"
+ts_files_equal "$L/a.txt" "$TS_REMOTE/a.txt"
+
+ts_step "push --verify=hash to a lying server: exit 23, every file named, none in place"
+R=$TS_REMOTE/tree
+ts_expect_exit 23 ts push --verify=hash "$L" "tshost:$R"
+for f in a.txt b.bin sub/c.txt; do
+	grep -q -F "$f" "$TS_ERR" || ts_fail "stderr does not name $f"
+	[ ! -e "$R/$f" ] || ts_fail "unverified $f at its final name"
+done
+ts_no_temp_files "$R"
+
+ts_step "check against the lying server: every file differs (exit 24)"
+mkdir -p "$R"
+cp -a "$L/." "$R/"
+ts_expect_exit 24 ts check --json --hash=sha256 "$L" "tshost:$R"
+[ "$(ts_json_summary "$TS_OUT" differed)" = 3 ] ||
+    ts_fail "check did not find the 3 lies"
+
+# --- xxhsum on the server is what runs ----------------------------------
+
+server "$S/recording:/usr/bin:/bin"
+R=$TS_REMOTE/xx
+mkdir -p "$R"
+cp -a "$L/." "$R/"
+
+ts_step "check on a server with xxhsum: XXH3-128, hashed there by xxhsum"
+rm -f "$S/xxhsum.calls"
+ts_expect_exit 0 ts check --json "$L" "tshost:$R"
+[ "$(ts_json_summary "$TS_OUT" hash)" = xxh128 ] ||
+    ts_fail "hash is $(ts_json_summary "$TS_OUT" hash), not xxh128"
+[ "$(ts_json_summary "$TS_OUT" hash_where)" = server ] ||
+    ts_fail "hashed $(ts_json_summary "$TS_OUT" hash_where), not on the server"
+grep -q -e '-H2' "$S/xxhsum.calls" 2>/dev/null ||
+    ts_fail "the server's xxhsum was never run"
+
+ts_step "push -c on it: the equal-size files are compared with xxhsum too"
+rm -f "$S/xxhsum.calls"
+ts_flip_byte "$R/b.bin"
+ts_expect_exit 0 ts push -c --json "$L" "tshost:$R"
+ts_json_items "$TS_OUT" upload >"$TS_TMP/items"
+ts_expect_lines "$TS_TMP/items" $'upload\thash\tb.bin' "push -c"
+grep -q -e '-H2' "$S/xxhsum.calls" 2>/dev/null ||
+    ts_fail "push -c did not run the server's xxhsum"
+ts_trees_equal "$L" "$R"
+
+# --- without xxhsum: sha256sum ------------------------------------------
+
+server "$S/sha-only"
+
+ts_step "check on a server with sha256sum only: SHA-256, hashed there"
+ts_expect_exit 0 ts check --json "$L" "tshost:$R"
+[ "$(ts_json_summary "$TS_OUT" hash)" = sha256 ] ||
+    ts_fail "hash is $(ts_json_summary "$TS_OUT" hash), not sha256"
+[ "$(ts_json_summary "$TS_OUT" hash_where)" = server ] ||
+    ts_fail "hashed $(ts_json_summary "$TS_OUT" hash_where), not on the server"
+echo "ok"
