@@ -49,6 +49,7 @@ struct filter {
 };
 
 #define FILTER_MAX_RULES	100000
+#define FILTER_MAX_STARS	16	/* runs of '*' in one pattern */
 #define FILTER_MAX_FILE		(16 * 1024 * 1024)	/* --exclude-from */
 
 void	filter_init(struct filter *f);
