@@ -55,8 +55,9 @@ struct filter {
 void	filter_init(struct filter *f);
 void	filter_dispose(struct filter *f);	/* zeroed or NULL is fine */
 
-/* Appends a rule; TS_EINVAL for an empty pattern, a '[' without its ']'
- * or a trailing '\'.  pattern is copied. */
+/* Appends a rule; TS_EINVAL for an empty pattern, a '[' without its ']',
+ * a trailing '\' or more than FILTER_MAX_STARS runs of '*'.  pattern is
+ * copied. */
 int	filter_add(struct filter *f, enum filter_kind kind,
 	    const char *pattern, struct ts_error *err);
 
