@@ -171,10 +171,16 @@ pattern_problem(const char *p)
 {
 	const unsigned char *cls;
 	bool		 hit;
+	int		 stars = 0;
 
 	if (*p == '\0')
 		return "empty pattern";
 	for (; *p != '\0'; p++) {
+		/* Each run of '*' multiplies the ways a match is tried: with
+		 * hundreds of "**" runs (fuzz_filter found one) a single
+		 * path took seconds.  No real pattern comes near the limit. */
+		if (*p == '*' && p[1] != '*' && ++stars > FILTER_MAX_STARS)
+			return "too many '*' runs";
 		if (*p == '\\') {
 			if (*++p == '\0')
 				return "'\\' at the end";

@@ -49,13 +49,15 @@ struct filter {
 };
 
 #define FILTER_MAX_RULES	100000
+#define FILTER_MAX_STARS	16	/* runs of '*' in one pattern */
 #define FILTER_MAX_FILE		(16 * 1024 * 1024)	/* --exclude-from */
 
 void	filter_init(struct filter *f);
 void	filter_dispose(struct filter *f);	/* zeroed or NULL is fine */
 
-/* Appends a rule; TS_EINVAL for an empty pattern, a '[' without its ']'
- * or a trailing '\'.  pattern is copied. */
+/* Appends a rule; TS_EINVAL for an empty pattern, a '[' without its ']',
+ * a trailing '\' or more than FILTER_MAX_STARS runs of '*'.  pattern is
+ * copied. */
 int	filter_add(struct filter *f, enum filter_kind kind,
 	    const char *pattern, struct ts_error *err);
 

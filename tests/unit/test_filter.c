@@ -431,6 +431,29 @@ test_filter_files_from_refuses_dotdot_and_empty(void **state)
 	filter_dispose(&f);
 }
 
+/* Found by fuzz_filter: hundreds of "**" runs took seconds a path; a
+ * pattern may hold FILTER_MAX_STARS runs of '*', and is refused past it. */
+static void
+test_filter_too_many_stars_are_refused(void **state)
+{
+	struct filter	 f;
+	struct ts_error	 err = { 0 };
+	char		 p[256] = "";
+	int		 i;
+
+	(void)state;
+	filter_init(&f);
+	for (i = 0; i < FILTER_MAX_STARS; i++)
+		strcat(p, i % 2 == 0 ? "**/" : "*a");
+	assert_int_equal(filter_add(&f, FILTER_EXCLUDE, p, &err), 0);
+	strcat(p, "***");
+	assert_int_equal(filter_add(&f, FILTER_EXCLUDE, p, &err), TS_EINVAL);
+	assert_non_null(strstr(err.msg, "too many '*' runs"));
+	assert_int_equal(filter_add(&f, FILTER_EXCLUDE, "\\*\\*\\*\\*\\*"
+	    "\\*\\*\\*\\*\\*\\*\\*\\*\\*\\*\\*\\*\\*", &err), 0);
+	filter_dispose(&f);
+}
+
 int
 main(void)
 {
@@ -446,6 +469,7 @@ main(void)
 		cmocka_unit_test(test_filter_missing_file_is_enoent),
 		cmocka_unit_test(test_filter_match_unchecked_pattern_is_safe),
 		cmocka_unit_test(test_filter_many_starstar_dirs_end_quickly),
+		cmocka_unit_test(test_filter_too_many_stars_are_refused),
 		cmocka_unit_test(
 		    test_filter_files_from_lets_only_the_list_through),
 		cmocka_unit_test(test_filter_files_from_nul_separated),
