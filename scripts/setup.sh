@@ -20,9 +20,11 @@ esac
 # Build tools and libraries, the server side of the integration tests
 # (sshd, a second SFTP server, xxhsum), python3 for the harness, and
 # python3-paramiko for the hostile SFTP server of test_pull_hostile.sh.
+# librsync-dev: block signatures and deltas for delta uploads
+# (docs/delta.md says why a library and why this one).
 packages=(
 	gcc libc6-dev make cmake pkg-config
-	libssh2-1-dev libssl-dev libxxhash-dev libcmocka-dev
+	libssh2-1-dev libssl-dev libxxhash-dev libcmocka-dev librsync-dev
 	openssh-server openssh-client gesftpserver xxhash python3
 	python3-paramiko
 )
