@@ -209,10 +209,18 @@ struct ts_sync_opts {
 	 * empty source directory unless max_delete is set, and into the
 	 * remote home directory or "/" always: true allows both. */
 	bool		 force_delete;	/* --force-delete */
+	/* A local directory for the signature store (--cache-dir): block
+	 * signatures of what was uploaded, so that a changed file of 1 MiB
+	 * or more is sent as a delta, built on the server from its old copy
+	 * with copy-data, checked whole by hash there before the rename
+	 * (docs/delta.md).  NULL: no store, files are sent whole. */
+	const char	*cache_dir;
+	bool		 whole_file;	/* -W: never a delta (the store is
+					 * still written) */
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false }
+	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, NULL, false }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -246,6 +254,8 @@ struct ts_item {
 	bool		 created;	/* did not exist at the destination */
 	int		 code;		/* TS_OK, or why this item failed */
 	const char	*error;		/* message when code != TS_OK */
+	bool		 delta;		/* built on the server from its old
+					 * copy, only changes sent */
 };
 typedef void	ts_item_fn(const struct ts_item *it, void *payload);
 
@@ -271,6 +281,11 @@ struct ts_summary {
 						 * ended (or of this one's
 						 * dropped connections) removed;
 						 * dry run: to remove */
+	uint64_t	 bytes_literal;		/* file bytes sent (rsync's
+						 * "Literal data") */
+	uint64_t	 bytes_matched;		/* bytes of delta-built files
+						 * the server copied from their
+						 * old copy ("Matched data") */
 };
 
 /*

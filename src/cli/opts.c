@@ -4,6 +4,7 @@
  * "parents" as in mkdir -p (use --port there).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ enum {
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
-	OPT_FORCE_DELETE,
+	OPT_FORCE_DELETE, OPT_CACHE_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -53,6 +54,8 @@ static const struct option long_opts[] = {
 	{ "stamp",		required_argument, NULL, OPT_STAMP },
 	{ "prune-dry-run",	no_argument,	   NULL, OPT_PRUNE_DRY_RUN },
 	{ "break-lock",		no_argument,	   NULL, OPT_BREAK_LOCK },
+	{ "cache-dir",		required_argument, NULL, OPT_CACHE_DIR },
+	{ "whole-file",		no_argument,	   NULL, 'W' },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -108,6 +111,9 @@ cli_usage(FILE *f)
 	    "  --perms                  pull: keep modes as on the server (no umask)\n"
 	    "  --fsync                  put, push: the server flushes each file to disk\n"
 	    "                           before the rename (backup always does)\n"
+	    "  -W, --whole-file         push, backup: never send a delta\n"
+	    "  --cache-dir DIR          block signatures of what was sent, for deltas\n"
+	    "                           (default ~/.cache/treesync; docs/delta.md)\n"
 	    "  -j, --jobs N             connections to use (4)\n"
 	    "  --retries N              tries again after a dropped connection (3)\n"
 	    "  --progress               a status line on stderr (default on a terminal)\n"
@@ -157,6 +163,23 @@ add_rule(struct cli *o, const char *pattern, bool include, bool from_file)
 	return 0;
 }
 
+/* The signature store's home (XDG base directories): NULL when there is
+ * no home to put it in, and then files are sent whole. */
+static const char *
+default_cache_dir(void)
+{
+	static char	 dir[PATH_MAX];
+	const char	*xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/treesync", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/.cache/treesync", home);
+	else
+		return NULL;
+	return dir;
+}
+
 /* The command is the first operand; options before it may take values. */
 static const char *
 find_command(int argc, char **argv)
@@ -201,7 +224,7 @@ cli_parse(struct cli *o, int argc, char **argv)
 	cmd = find_command(argc, argv);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
-	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLj:" : "F:p:lvqhnciLj:", long_opts,
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLWj:" : "F:p:lvqhnciLWj:", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -332,6 +355,12 @@ cli_parse(struct cli *o, int argc, char **argv)
 		case OPT_FSYNC:
 			o->sync.fsync = true;
 			break;
+		case 'W':
+			o->sync.whole_file = true;
+			break;
+		case OPT_CACHE_DIR:
+			o->sync.cache_dir = optarg;
+			break;
 		case 'j':
 			if (parse_int(optarg, 1, 64, "--jobs", &o->sync.jobs) != 0)
 				return 2;
@@ -366,6 +395,8 @@ cli_parse(struct cli *o, int argc, char **argv)
 		return 2;
 	}
 	o->sync.verify = o->verify;
+	if (o->sync.cache_dir == NULL)
+		o->sync.cache_dir = default_cache_dir();
 	o->command = argv[optind];
 	o->args = argv + optind + 1;
 	o->nargs = argc - optind - 1;

@@ -20,6 +20,8 @@
  *      t  mtime (TS_ATTR_MTIME, or reason "mtime")
  *      p  permissions (TS_ATTR_MODE)
  *      o g u a x  never: owners, atimes, ACLs and xattrs are not synced
+ *   and in the last column, 'D' for a file built as a delta on the server
+ *   from its old copy (docs/delta.md): ">f.st.....D big.img".
  *   e.g. ">f.st...... a" (size and mtime differ), ">fc........ a" (-c: same
  *   size and mtime, other content), ">fc.t...... a" (-c, and the mtime
  *   differs too).  Only files of equal size are hashed, so a size change
@@ -189,6 +191,8 @@ itemize_code(char code[12], const struct ts_item *it)
 		code[4] = 't';
 	if ((it->attrs & TS_ATTR_MODE) != 0)
 		code[5] = 'p';
+	if (it->delta)
+		code[10] = 'D';
 	return true;
 }
 
@@ -312,6 +316,15 @@ write_stats(struct report *r, const struct ts_summary *s)
 		human_bytes(b, sizeof(b), (double)s->bytes_sent, "");
 		fprintf(f, "%-18s%s (%" PRIu64 ")\n", s->pull ?
 		    "bytes received:" : "bytes sent:", b, s->bytes_sent);
+		/* rsync's "Literal data" and "Matched data". */
+		if (!s->pull && s->bytes_matched > 0) {
+			human_bytes(b, sizeof(b), (double)s->bytes_literal, "");
+			fprintf(f, "%-18s%s (%" PRIu64 ")\n", "literal data:", b,
+			    s->bytes_literal);
+			human_bytes(b, sizeof(b), (double)s->bytes_matched, "");
+			fprintf(f, "%-18s%s (%" PRIu64 ")\n", "matched data:", b,
+			    s->bytes_matched);
+		}
 	}
 	if (s->errors > 0)
 		fprintf(f, "%-18s%" PRIu64 "\n", "errors:", s->errors);

@@ -28,6 +28,7 @@
 #include "local_open.h"
 #include "log.h"
 #include "plan.h"
+#include "sigstore.h"
 #include "tempname.h"
 #include "verify.h"
 #include "walk_local.h"
@@ -213,7 +214,12 @@ job_report(struct job *j)
 					j->sum->files_created++;
 				else
 					j->sum->files_updated++;
-				j->sum->bytes_sent += a->src->size;
+				it.delta = o->delta;
+				j->sum->bytes_sent += o->delta ? o->literal :
+				    a->src->size;
+				j->sum->bytes_literal += o->delta ? o->literal :
+				    a->src->size;
+				j->sum->bytes_matched += o->matched;
 			}
 			break;
 		case ACT_SYMLINK:
@@ -918,6 +924,7 @@ job_dispose(struct job *j)
 	pthread_cond_destroy(&j->done_cv);
 	if (j->root_fd != -1)
 		close(j->root_fd);
+	sigstore_free(j->store);
 	plan_dispose(&j->plan);
 	entries_dispose(&j->src);
 	entries_dispose(&j->dst);
@@ -1131,6 +1138,13 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	log_msg(TS_LOG_DEBUG, "planned %zu actions for %d connection%s",
 	    j->plan.n, want, want == 1 ? "" : "s");
 	j->posix_rename = sftp_has(j->s, SFTP_EXT_POSIX_RENAME);
+	/* The store only speeds things up: without it, files go whole. */
+	if (!pull && j->opts->cache_dir != NULL && sigstore_open(&j->store,
+	    j->opts->cache_dir, SIGSTORE_MAX_BYTES, &e) != 0) {
+		log_msg(TS_LOG_WARN, "signature store: %s; sending files whole",
+		    e.msg);
+		error_clear(&e);
+	}
 	workers_start(j, want);
 	job_phase(j, PH_TYPE_DELETE, idx);
 	job_phase(j, PH_MKDIR, idx);

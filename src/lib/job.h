@@ -41,10 +41,13 @@ struct outcome {
 					 * link_dest */
 	int		 code;
 	char		*error;		/* owned; when code != TS_OK */
+	bool		 delta;		/* built from the server's old copy */
+	uint64_t	 literal, matched; /* delta: bytes sent, copied */
 };
 
 struct upload;
 struct part_run;
+struct sigstore;
 
 /*
  * A file much bigger than the rest, moved as nparts byte ranges by as many
@@ -148,6 +151,7 @@ struct job {
 	int		 connecting;	/* extra connections being opened */
 	int		 refused;	/* extra connections the server refused */
 	struct ts_error	 refused_error;	/* the first refusal */
+	struct sigstore	*store;		/* push: signatures, or NULL */
 };
 
 char	*remote_path(const char *root, const char *rel);
@@ -190,6 +194,13 @@ void	worker_reap_parts(struct worker *w);
 /* The parent directory of local rel, opened without following symlinks;
  * *name is rel's last component. */
 int	local_parent(struct job *j, const char *rel, const char **name);
+/* Push: whether action a may be sent as a delta (the store knows its
+ * server copy), so it is not split. */
+bool	job_delta_possible(const struct job *j, const struct action *a);
+/* Push: records the signature of local file fd (borrowed; st its fstat),
+ * now at remote path on the server, in the store.  Best effort. */
+void	job_sig_record(struct job *j, int fd, const struct stat *st,
+	    const char *remote);
 /* Removes the orphaned temporary files, best effort. */
 void	job_sweep_orphans(struct job *j);
 

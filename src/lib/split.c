@@ -48,6 +48,9 @@ split_parts_for(const struct job *j, const struct action *a, uint64_t total)
 		return 0;
 	if (!j->pull && a->dst != NULL && !j->posix_rename)
 		return 0;
+	/* A delta moves few bytes, and one connection builds it. */
+	if (!j->pull && job_delta_possible(j, a))
+		return 0;
 	n = size / JOB_SPLIT_MIN_PART;
 	return n < (uint64_t)j->nw ? (int)n : j->nw;
 }
@@ -491,6 +494,8 @@ split_finish(struct worker *w, struct split *sp)
 	    sftp_call_wait(w->s, &c, "remove", sp->tmp, NULL) == TS_ECONN))
 		job_orphan(j, sp->tmp);
 	sftp_call_dispose(&c);
+	if (e.code == TS_OK && !j->pull)
+		job_sig_record(j, sp->fd, &sp->st, sp->remote);
 	if (e.code == TS_OK)
 		job_finish(j, sp->idx, TS_OK, NULL);
 	else

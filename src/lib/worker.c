@@ -21,10 +21,12 @@
 
 #include "cancel.h"
 #include "conn.h"
+#include "delta.h"
 #include "error.h"
 #include "job.h"
 #include "local_open.h"
 #include "log.h"
+#include "sigstore.h"
 #include "tempname.h"
 #include "verify.h"
 #include "xfer.h"
@@ -36,7 +38,21 @@ struct upload {
 	struct xfer	*x;
 	char		*tmp;		/* upload: its remote temporary name */
 	struct upload	*next;		/* the worker's list */
+	/* Push of a file the store keeps signatures for: */
+	struct stat	 st;		/* the local file when read */
+	char		 hex[HASH_HEX_MAX]; /* its SHA-256 */
+	FILE		*sig;		/* its new signature, being kept */
+	char		*sigtmp;	/* at this name in the store */
+	struct delta	 d;		/* a delta's commands */
+	bool		 delta;		/* sent as a delta from base: */
+	char		 base_hex[HASH_HEX_MAX]; /* its content, and what */
+	uint64_t	 base_size;	/* the store recorded of it */
+	int64_t		 base_mtime;
+	char		*base;
 };
+
+static void	job_start_upload2(struct worker *w, size_t idx,
+		    bool allow_delta);
 
 /* One small request in flight (mkdir, remove, setstat, symlink). */
 struct op {
@@ -495,6 +511,45 @@ job_start_op(struct worker *w, size_t idx)
 	}
 }
 
+static const char *
+base_name(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+static void
+upload_free(struct upload *u)
+{
+	if (u == NULL)
+		return;
+	if (u->sig != NULL)
+		sigstore_abort(u->w->job->store, u->sig, u->sigtmp);
+	xfer_free(u->x);
+	delta_dispose(&u->d);
+	free(u->base);
+	free(u->tmp);
+	free(u);
+}
+
+/* Push with a store: a file in place gets its signature kept, as the
+ * content the server now holds under its name, size and mtime. */
+static void
+upload_keep_sig(struct job *j, struct upload *u, bool ok)
+{
+	if (u->sig == NULL)
+		return;
+	if (ok)
+		sigstore_commit(j->store, u->sig, u->sigtmp,
+		    base_name(a_path(j, u->idx)), (uint64_t)u->st.st_size,
+		    (int64_t)u->st.st_mtim.tv_sec, u->hex);
+	else
+		sigstore_abort(j->store, u->sig, u->sigtmp);
+	u->sig = NULL;
+	u->sigtmp = NULL;
+}
+
 static void
 upload_on_phase(struct xfer *x, void *payload)
 {
@@ -509,6 +564,24 @@ upload_on_phase(struct xfer *x, void *payload)
 		return;
 	}
 	xfer_result(x, &e);
+	upload_keep_sig(j, u, e.code == TS_OK);
+	if (u->delta && e.code == TS_OK) {
+		j->out[u->idx].delta = true;
+		j->out[u->idx].literal = u->d.literal;
+		j->out[u->idx].matched = u->d.matched;
+	}
+	/* A delta that failed for any reason but the connection or the
+	 * local file (the old copy was not what the store said, copy-data
+	 * refused): its record goes, and the file is sent whole. */
+	if (u->delta && e.code != TS_OK && e.code != TS_ECONN &&
+	    e.code != TS_ECANCELED && e.code != TS_ELOCAL) {
+		log_msg(TS_LOG_WARN, "\"%s\": the delta did not check out "
+		    "(%s); sending it whole", a_path(j, u->idx), e.msg);
+		sigstore_forget(j->store, base_name(u->base), u->base_size,
+		    u->base_mtime, u->base_hex);
+		job_start_upload2(w, u->idx, false);
+		return;
+	}
 	/* A full local disk stops the pull: the file was removed, those
 	 * done stay valid, nothing more is started. */
 	if (j->pull && e.sys_errno == ENOSPC && !j->disk_full) {
@@ -715,8 +788,130 @@ job_start_hardlink(struct worker *w, size_t idx)
 	op_sent(op, sftp_hardlink(w->s, op->tmp, op->path, op_on_reply, op));
 }
 
+/*
+ * The server's copy of a's file that a delta may start from: the file
+ * being replaced, or (a new file of a backup) its copy in link_dest.
+ * NULL when there is none, or no delta may be tried.  *root is the
+ * remote root it is under.
+ */
+static const struct entry *
+delta_old(const struct job *j, const struct action *a, const char **root)
+{
+	const struct entry	*old;
+
+	if (j->store == NULL || j->opts->whole_file || j->pull ||
+	    a->kind != ACT_COPY || a->src->size < DELTA_MIN_SIZE)
+		return NULL;
+	if (a->dst != NULL) {
+		*root = j->remote_root;
+		old = a->dst;
+	} else if (j->opts->link_dest != NULL) {
+		*root = j->opts->link_dest;
+		old = entries_find(&j->ref, a->src->path);
+	} else
+		return NULL;
+	return old != NULL && old->type == ENTRY_FILE ? old : NULL;
+}
+
+bool
+job_delta_possible(const struct job *j, const struct action *a)
+{
+	const struct entry	*old;
+	const char		*root;
+	char			 hex[HASH_HEX_MAX];
+	FILE			*f;
+
+	if ((old = delta_old(j, a, &root)) == NULL ||
+	    !sftp_has(j->s, SFTP_EXT_COPY_DATA) ||
+	    sigstore_find(j->store, base_name(a->src->path), old->size,
+	    old->mtime_ns / 1000000000, &f, hex) != 0)
+		return false;
+	fclose(f);
+	return true;
+}
+
+/*
+ * Push with a store, a file big enough: reads it once for its SHA-256
+ * and signature (kept once it is in place), and when the server's copy
+ * is one the store knows and the server can both copy-data and run the
+ * hash check, the commands that build it from that copy.  Returns 0
+ * (u->delta says which way it goes), or a local read's failure.
+ */
+static int
+upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
+    struct ts_error *err)
+{
+	struct job		*j = w->job;
+	const struct action	*a = &j->plan.v[u->idx];
+	const struct entry	*old = NULL;
+	struct rs_signature	*sig = NULL;
+	struct ts_error		 e = { 0 };
+	const char		*root = NULL;
+	FILE			*bf;
+	int			 rc;
+
+	if (sigstore_begin(j->store, &u->sig, &u->sigtmp, &e) != 0) {
+		log_msg(TS_LOG_WARN, "signature store: %s", e.msg);
+		return 0;
+	}
+	if (allow_delta && sftp_has(w->s, SFTP_EXT_COPY_DATA))
+		old = delta_old(j, a, &root);
+	/* A delta-built file is checked by hash on the server: without
+	 * commands there, no delta. */
+	if (old != NULL) {
+		worker_probe_exec(w);
+		if (!w->exec_ok)
+			old = NULL;
+	}
+	if (old != NULL && sigstore_find(j->store, base_name(a->src->path),
+	    old->size, old->mtime_ns / 1000000000, &bf, u->base_hex) == 0) {
+		if (delta_sig_load(&sig, bf, &e) != 0) {
+			log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole",
+			    a_path(j, u->idx), e.msg);
+			sigstore_forget(j->store, base_name(a->src->path),
+			    old->size, old->mtime_ns / 1000000000,
+			    u->base_hex);
+		}
+		fclose(bf);
+	}
+	if (sig != NULL) {
+		u->base_size = old->size;
+		u->base_mtime = old->mtime_ns / 1000000000;
+		if ((u->base = remote_path(root, old->path)) == NULL) {
+			delta_sig_free(sig);
+			return error_set(err, TS_ENOMEM, "out of memory");
+		}
+	}
+	rc = delta_scan(fd, (uint64_t)u->st.st_size, sig, u->base_size, u->sig,
+	    u->hex, &u->d, err);
+	delta_sig_free(sig);
+	if (rc != 0) {
+		sigstore_abort(j->store, u->sig, u->sigtmp);
+		u->sig = NULL;
+		u->sigtmp = NULL;
+		delta_dispose(&u->d);
+		if (err->code == TS_ELOCAL || err->sys_errno != 0)
+			return rc;
+		log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole",
+		    a_path(j, u->idx), err->msg);
+		error_clear(err);
+		return 0;
+	}
+	/* Nothing in common: plain WRITEs do the same with fewer steps. */
+	u->delta = sig != NULL && u->d.matched > 0;
+	if (!u->delta)
+		delta_dispose(&u->d);
+	return 0;
+}
+
 static void
 job_start_upload(struct worker *w, size_t idx)
+{
+	job_start_upload2(w, idx, true);
+}
+
+static void
+job_start_upload2(struct worker *w, size_t idx, bool allow_delta)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
@@ -724,7 +919,7 @@ job_start_upload(struct worker *w, size_t idx)
 	struct upload		*u;
 	struct stat		 st;
 	char			*dst = NULL;
-	int			 fd;
+	int			 fd, rc;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
 	    (dst = remote_path(j->remote_root, a->src->path)) == NULL) {
@@ -735,9 +930,24 @@ job_start_upload(struct worker *w, size_t idx)
 	u->idx = idx;
 	/* From the root the walk listed, never out of it (local_open.h). */
 	if (local_open_file(&fd, &st, j->root_fd, a->src->path,
-	    j->opts->copy_links, a->src->ino, a->src->path, &e) != 0 ||
-	    xfer_upload(&u->x, w->s, fd, &st, a->src->path, dst, &j->xo,
-	    upload_on_phase, u, &e) != 0) {
+	    j->opts->copy_links, a->src->ino, a->src->path, &e) != 0) {
+		job_finish_error(j, idx, &e);
+		goto out;
+	}
+	u->st = st;
+	if (j->store != NULL && (uint64_t)st.st_size >= DELTA_MIN_SIZE &&
+	    upload_prepare(w, u, fd, allow_delta, &e) != 0) {
+		close(fd);
+		job_finish_error(j, idx, &e);
+		goto out;
+	}
+	if (u->delta)
+		rc = xfer_upload_delta(&u->x, w->s, fd, &st, a->src->path, dst,
+		    u->base, &u->d, u->hex, &j->xo, upload_on_phase, u, &e);
+	else
+		rc = xfer_upload(&u->x, w->s, fd, &st, a->src->path, dst,
+		    &j->xo, upload_on_phase, u, &e);
+	if (rc != 0) {
 		job_finish_error(j, idx, &e);
 		goto out;
 	}
@@ -748,8 +958,30 @@ job_start_upload(struct worker *w, size_t idx)
 	w->active++;
 	w->transfers++;
 out:
-	free(u);
+	upload_free(u);
 	free(dst);
+}
+
+void
+job_sig_record(struct job *j, int fd, const struct stat *st,
+    const char *remote)
+{
+	struct ts_error	 e = { 0 };
+	struct delta	 d;
+	char		 hex[HASH_HEX_MAX], *tmp;
+	FILE		*f;
+
+	if (j->store == NULL || (uint64_t)st->st_size < DELTA_MIN_SIZE ||
+	    sigstore_begin(j->store, &f, &tmp, &e) != 0)
+		return;
+	delta_init(&d);
+	if (delta_scan(fd, (uint64_t)st->st_size, NULL, 0, f, hex, &d,
+	    &e) == 0)
+		sigstore_commit(j->store, f, tmp, base_name(remote),
+		    (uint64_t)st->st_size, (int64_t)st->st_mtim.tv_sec, hex);
+	else
+		sigstore_abort(j->store, f, tmp);
+	delta_dispose(&d);
 }
 
 
@@ -780,9 +1012,7 @@ worker_step(struct worker *w)
 	for (pp = &w->list; (u = *pp) != NULL; ) {
 		if (xfer_phase(u->x) == XFER_DONE) {
 			*pp = u->next;
-			xfer_free(u->x);
-			free(u->tmp);
-			free(u);
+			upload_free(u);
 			w->active--;
 			w->transfers--;
 			continue;
