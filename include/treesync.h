@@ -132,8 +132,14 @@ struct ts_put_opts {
 	bool		 fsync;		/* put: the server flushes the file to
 					 * disk before the rename, when it
 					 * offers fsync@openssh.com */
+	/* put: as ts_sync_opts.cache_dir and whole_file. */
+	const char	*cache_dir;
+	bool		 whole_file;
+	/* put: the server file a delta starts from (a backup's previous
+	 * snapshot); NULL: the file being replaced.  Only read. */
+	const char	*delta_base;
 };
-#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false }
+#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false, NULL, false, NULL }
 
 /* What a transfer did; filled by ts_put and ts_get, also on failure. */
 struct ts_xfer_result {
@@ -141,6 +147,9 @@ struct ts_xfer_result {
 	bool		 hash_checked;	/* compared with the other side */
 	const char	*hash_method;	/* "sha256sum", "read-back", or NULL */
 	bool		 rename_fallback; /* no posix-rename: safe fallback used */
+	bool		 delta;		/* put: built from the server's old copy */
+	uint64_t	 bytes_literal;	/* put: bytes sent as data */
+	uint64_t	 bytes_matched;	/* put, delta: bytes the server copied */
 };
 
 /*

@@ -198,4 +198,65 @@ push_json
 [ "$(literal)" -eq $((MIB - 1)) ] || ts_fail "small file: sent $(literal)"
 ts_files_equal "$TS_LOCAL/d/small" "$TS_REMOTE/d/small"
 
+ts_step "put: a delta too"
+P=$TS_TMP/put.img
+cp "$F" "$P"
+ts_expect_exit 0 ts put --cache-dir "$CACHE" "$P" "tshost:$TS_REMOTE/put.img"
+head -c 1000 /dev/urandom | dd of="$P" bs=1 seek=$((SIZE / 2)) conv=notrunc \
+    status=none
+touch -d "@$((T + 1))" "$P"
+ts_expect_exit 0 ts put --cache-dir "$CACHE" "$P" "tshost:$TS_REMOTE/put.img"
+ts_expect_stdout_contains "a delta: "
+lit=$(sed -n 's/.*a delta: \([0-9]*\) bytes sent.*/\1/p' "$TS_OUT")
+[ "$lit" -le $((256 * 1024)) ] || ts_fail "put sent $lit bytes"
+ts_files_equal "$P" "$TS_REMOTE/put.img"
+ts_no_temp_files "$TS_REMOTE"
+
+# backup_day DAY PATH: a backup of PATH into $TS_REMOTE/snap, JSON out.
+backup_day() {
+	ts_expect_exit 0 ts backup --json --cache-dir "$CACHE" \
+	    --stamp "202611$1-020000" "$2" "tshost:$TS_REMOTE/snap"
+}
+
+# change_percent FILE: 10 scattered runs of 64 KiB, 1 % of 64 MiB.
+change_percent() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		head -c 65536 /dev/urandom | dd of="$1" bs=65536 \
+		    seek=$((i * 97)) conv=notrunc status=none
+	done
+}
+
+ts_step "backup of a dump changed by 1 %: day 2 sends about 1 %"
+mkdir -p "$TS_TMP/bk"
+DUMP=$TS_TMP/bk/dump.sql
+head -c "$SIZE" /dev/urandom >"$DUMP"
+touch -d "@$T" "$DUMP"
+backup_day 01 "$DUMP"
+ts_files_equal "$DUMP" "$TS_REMOTE/snap/20261101/dump.sql"
+change_percent "$DUMP"
+touch -d "@$((T + 86400))" "$DUMP"
+backup_day 02 "$DUMP"
+lit=$(literal)
+echo "backup day 2 (file): $lit bytes sent of $SIZE"
+[ "$lit" -ge $((SIZE / 200)) ] && [ "$lit" -le $((SIZE / 50)) ] ||
+    ts_fail "backup day 2 sent $lit bytes, expected about 1 % of $SIZE"
+ts_files_equal "$DUMP" "$TS_REMOTE/snap/20261102/dump.sql"
+cmp -s "$TS_REMOTE/snap/20261101/dump.sql" "$TS_REMOTE/snap/20261102/dump.sql" &&
+    ts_fail "day 1's snapshot was changed"
+
+ts_step "backup of a directory: the same from the previous snapshot"
+mkdir -p "$TS_TMP/bk2/db"
+cp -p "$DUMP" "$TS_TMP/bk2/db/dump.sql"
+backup_day 03 "$TS_TMP/bk2/db"
+change_percent "$TS_TMP/bk2/db/dump.sql"
+touch -d "@$((T + 2 * 86400))" "$TS_TMP/bk2/db/dump.sql"
+backup_day 04 "$TS_TMP/bk2/db"
+lit=$(literal)
+echo "backup day 4 (directory): $lit bytes sent of $SIZE"
+[ "$lit" -ge $((SIZE / 200)) ] && [ "$lit" -le $((SIZE / 50)) ] ||
+    ts_fail "backup day 4 sent $lit bytes, expected about 1 % of $SIZE"
+ts_files_equal "$TS_TMP/bk2/db/dump.sql" "$TS_REMOTE/snap/20261104/db/dump.sql"
+ts_no_temp_files "$TS_REMOTE"
+
 echo "PASS"
