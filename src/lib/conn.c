@@ -768,6 +768,8 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	if ((rc = xfer_download(&x, c->sftp, src, target, &xo, xfer_wake,
 	    &woke, err)) == 0)
 		rc = run_one(&res, c, x, &woke, false, src, "get", err);
+	if (rc == 0 && opts->cache_dir != NULL)
+		delta_keep_got(opts->cache_dir, target, src);
 	xfer_free(x);
 	free(target);
 	if (out != NULL)

@@ -3,6 +3,7 @@
  * a push's upload in worker.c, on one connection and waiting for each.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -166,4 +167,35 @@ out:
 	delta_dispose(&d);
 	sigstore_free(store);
 	return rc;
+}
+
+void
+delta_keep_got(const char *cache_dir, const char *path, const char *remote)
+{
+	struct sigstore	*store = NULL;
+	struct ts_error	 e = { 0 };
+	struct delta	 d;
+	struct stat	 st;
+	char		 hex[HASH_HEX_MAX], *tmp = NULL;
+	FILE		*f = NULL;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	delta_init(&d);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= DELTA_MIN_SIZE &&
+	    sigstore_open(&store, cache_dir, SIGSTORE_MAX_BYTES, &e) == 0 &&
+	    sigstore_begin(store, &f, &tmp, &e) == 0) {
+		if (delta_scan(fd, (uint64_t)st.st_size, NULL, 0, f, hex, &d,
+		    &e) == 0)
+			sigstore_commit(store, f, tmp, base_name(remote),
+			    (uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
+			    hex);
+		else
+			sigstore_abort(store, f, tmp);
+	}
+	delta_dispose(&d);
+	sigstore_free(store);
+	close(fd);
 }

@@ -22,6 +22,12 @@ int	delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 	    const struct ts_put_opts *opts, const struct xfer_opts *xo,
 	    struct ts_error *err);
 
+/* get with a store: keeps the signature of local file path, just
+ * received from remote path remote, as what the server holds.  Best
+ * effort. */
+void	delta_keep_got(const char *cache_dir, const char *path,
+	    const char *remote);
+
 /* conn.c: drives one upload to its end, the hash check included. */
 int	conn_run_upload(struct ts_xfer_result *res, struct ts_conn *c,
 	    struct xfer *x, bool *woke, const char *remote, struct ts_error *err);

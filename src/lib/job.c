@@ -1138,8 +1138,9 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	log_msg(TS_LOG_DEBUG, "planned %zu actions for %d connection%s",
 	    j->plan.n, want, want == 1 ? "" : "s");
 	j->posix_rename = sftp_has(j->s, SFTP_EXT_POSIX_RENAME);
-	/* The store only speeds things up: without it, files go whole. */
-	if (!pull && j->opts->cache_dir != NULL && sigstore_open(&j->store,
+	/* The store only speeds things up: without it, files go whole.  A
+	 * pull writes it too: what it received is what the server holds. */
+	if (j->opts->cache_dir != NULL && sigstore_open(&j->store,
 	    j->opts->cache_dir, SIGSTORE_MAX_BYTES, &e) != 0) {
 		log_msg(TS_LOG_WARN, "signature store: %s; sending files whole",
 		    e.msg);

@@ -483,6 +483,7 @@ split_finish(struct worker *w, struct split *sp)
 	struct job		*j = w->job;
 	struct ts_error		 e = sp->err;
 	struct sftp_call	 c = { 0 };
+	struct stat		 st;
 
 	if (e.code == TS_OK)
 		(void)(j->pull ? split_commit_pull(w, sp, &e) :
@@ -496,6 +497,8 @@ split_finish(struct worker *w, struct split *sp)
 	sftp_call_dispose(&c);
 	if (e.code == TS_OK && !j->pull)
 		job_sig_record(j, sp->fd, &sp->st, sp->remote);
+	else if (e.code == TS_OK && fstat(sp->fd, &st) == 0)
+		job_sig_record(j, sp->fd, &st, sp->remote);
 	if (e.code == TS_OK)
 		job_finish(j, sp->idx, TS_OK, NULL);
 	else

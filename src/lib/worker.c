@@ -550,6 +550,28 @@ upload_keep_sig(struct job *j, struct upload *u, bool ok)
 	u->sigtmp = NULL;
 }
 
+/* Pull with a store: the file just received is what the server holds,
+ * so its signature lets a later push of a changed copy send a delta. */
+static void
+download_keep_sig(struct job *j, size_t idx)
+{
+	const struct action	*a = &j->plan.v[idx];
+	struct stat		 st;
+	const char		*name;
+	int			 dfd, fd;
+
+	if (j->store == NULL || a->src->size < DELTA_MIN_SIZE ||
+	    (dfd = local_parent(j, a->src->path, &name)) == -1)
+		return;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd == -1)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		job_sig_record(j, fd, &st, a->src->path);
+	close(fd);
+}
+
 static void
 upload_on_phase(struct xfer *x, void *payload)
 {
@@ -565,6 +587,8 @@ upload_on_phase(struct xfer *x, void *payload)
 	}
 	xfer_result(x, &e);
 	upload_keep_sig(j, u, e.code == TS_OK);
+	if (j->pull && e.code == TS_OK)
+		download_keep_sig(j, u->idx);
 	if (u->delta && e.code == TS_OK) {
 		j->out[u->idx].delta = true;
 		j->out[u->idx].literal = u->d.literal;

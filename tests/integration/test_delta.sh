@@ -227,6 +227,32 @@ change_percent() {
 	done
 }
 
+ts_step "a pull keeps signatures: pushing a changed copy back is a delta"
+mkdir -p "$TS_REMOTE/pulled"
+head -c "$SIZE" /dev/urandom >"$TS_REMOTE/pulled/p.img"
+touch -d "@$T" "$TS_REMOTE/pulled/p.img"
+ts_expect_exit 0 ts pull --cache-dir "$CACHE" "tshost:$TS_REMOTE/pulled" \
+    "$TS_TMP/pulled"
+head -c 1000 /dev/urandom | dd of="$TS_TMP/pulled/p.img" bs=1 seek=4096 \
+    conv=notrunc status=none
+touch -d "@$((T + 1))" "$TS_TMP/pulled/p.img"
+ts_expect_exit 0 ts push --json --cache-dir "$CACHE" "$TS_TMP/pulled" \
+    "tshost:$TS_REMOTE/pulled"
+grep -q '"delta":true' "$TS_OUT" || ts_fail "push after pull: no delta"
+[ "$(literal)" -le $((256 * 1024)) ] || ts_fail "sent $(literal) bytes"
+ts_files_equal "$TS_TMP/pulled/p.img" "$TS_REMOTE/pulled/p.img"
+
+ts_step "so does a get: putting a changed copy back is a delta"
+ts_expect_exit 0 ts get --cache-dir "$CACHE" "tshost:$TS_REMOTE/pulled/p.img" \
+    "$TS_TMP/got.img"
+head -c 1000 /dev/urandom | dd of="$TS_TMP/got.img" bs=1 seek=8192 \
+    conv=notrunc status=none
+touch -d "@$((T + 2))" "$TS_TMP/got.img"
+ts_expect_exit 0 ts put --cache-dir "$CACHE" "$TS_TMP/got.img" \
+    "tshost:$TS_REMOTE/pulled/p.img"
+ts_expect_stdout_contains "a delta: "
+ts_files_equal "$TS_TMP/got.img" "$TS_REMOTE/pulled/p.img"
+
 ts_step "backup of a dump changed by 1 %: day 2 sends about 1 %"
 mkdir -p "$TS_TMP/bk"
 DUMP=$TS_TMP/bk/dump.sql
