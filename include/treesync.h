@@ -226,10 +226,17 @@ struct ts_sync_opts {
 	const char	*cache_dir;
 	bool		 whole_file;	/* -W: never a delta (the store is
 					 * still written) */
+	/* Resumable uploads (rsync's --partial), with cache_dir: an upload
+	 * cut short (connection lost, interrupted) keeps its temporary file,
+	 * and the next run continues it.  1: every file (--partial); -1:
+	 * none (--no-partial); 0: files of 64 MiB and more.  Such a file is
+	 * moved by one connection, never split. */
+	int		 partial;
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, NULL, false }
+	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, NULL, false, \
+	  0 }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,

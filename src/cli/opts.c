@@ -17,7 +17,7 @@ enum {
 	OPT_EXCLUDE_FROM, OPT_JSON, OPT_STATS, OPT_PERMS, OPT_REVERSE,
 	OPT_RETRIES, OPT_PROGRESS, OPT_FSYNC,
 	OPT_KEEP, OPT_STAMP, OPT_PRUNE_DRY_RUN, OPT_BREAK_LOCK,
-	OPT_FORCE_DELETE, OPT_CACHE_DIR,
+	OPT_FORCE_DELETE, OPT_CACHE_DIR, OPT_PARTIAL, OPT_NO_PARTIAL,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +56,8 @@ static const struct option long_opts[] = {
 	{ "break-lock",		no_argument,	   NULL, OPT_BREAK_LOCK },
 	{ "cache-dir",		required_argument, NULL, OPT_CACHE_DIR },
 	{ "whole-file",		no_argument,	   NULL, 'W' },
+	{ "partial",		no_argument,	   NULL, OPT_PARTIAL },
+	{ "no-partial",		no_argument,	   NULL, OPT_NO_PARTIAL },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -114,6 +116,8 @@ cli_usage(FILE *f)
 	    "  -W, --whole-file         push, backup: never send a delta\n"
 	    "  --cache-dir DIR          block signatures of what was sent, for deltas\n"
 	    "                           (default ~/.cache/treesync; docs/delta.md)\n"
+	    "  --partial, --no-partial  push: keep an upload cut short for the next run\n"
+	    "                           to continue (default: files of 64 MiB or more)\n"
 	    "  -j, --jobs N             connections to use (4)\n"
 	    "  --retries N              tries again after a dropped connection (3)\n"
 	    "  --progress               a status line on stderr (default on a terminal)\n"
@@ -360,6 +364,12 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case OPT_CACHE_DIR:
 			o->sync.cache_dir = optarg;
+			break;
+		case OPT_PARTIAL:
+			o->sync.partial = 1;
+			break;
+		case OPT_NO_PARTIAL:
+			o->sync.partial = -1;
 			break;
 		case 'j':
 			if (parse_int(optarg, 1, 64, "--jobs", &o->sync.jobs) != 0)

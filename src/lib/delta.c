@@ -123,7 +123,7 @@ static int
 dparse_command(struct dparse *p)
 {
 	uint8_t		 op = p->hdr[0];
-	uint64_t	 len, start;
+	uint64_t	 len, start, cp;
 	unsigned	 k, ws;
 
 	if (op == OP_END) {
@@ -143,10 +143,12 @@ dparse_command(struct dparse *p)
 	ws = 1u << (k / 4);
 	start = get_be(p->hdr + 1, ws);
 	len = get_be(p->hdr + 1 + ws, p->hlen - 1 - ws);
-	if (start > p->base_size || len > p->base_size - start)
-		return error_set(p->err, TS_ERROR, "delta: a copy beyond the "
-		    "old file's end");
-	if (delta_add(p->d, true, p->pos, len, start, p->err) != 0)
+	/* A copy beyond the old file's end (a signature of more bytes than
+	 * the file has: a partial upload's) sends those bytes instead. */
+	cp = start >= p->base_size ? 0 : len < p->base_size - start ? len :
+	    p->base_size - start;
+	if (delta_add(p->d, true, p->pos, cp, start, p->err) != 0 ||
+	    delta_add(p->d, false, p->pos + cp, len - cp, 0, p->err) != 0)
 		return -1;
 	p->pos += len;
 	return 0;

@@ -49,6 +49,17 @@ struct upload;
 struct part_run;
 struct sigstore;
 
+/* Push: uploads smaller than this are not resumable unless --partial. */
+#define JOB_PARTIAL_MIN		(64ull << 20)
+
+/* A partial upload on the server (tempname.h's TEMPNAME_PART). */
+struct partial {
+	char		*rel;		/* the file it is for */
+	char		*path;		/* its remote path */
+	uint64_t	 size;
+	char		 key[32];	/* its content key (hex prefix) */
+};
+
 /*
  * A file much bigger than the rest, moved as nparts byte ranges by as many
  * workers at once into one temporary file; the worker finishing the last
@@ -152,6 +163,11 @@ struct job {
 	int		 refused;	/* extra connections the server refused */
 	struct ts_error	 refused_error;	/* the first refusal */
 	struct sigstore	*store;		/* push: signatures, or NULL */
+	/* push: partial uploads found on the server, or cut in this run
+	 * (size 0: not to continue from, only to remove once replaced);
+	 * under mu once workers run. */
+	struct partial	*partials;
+	size_t		 npartials, partials_cap;
 };
 
 char	*remote_path(const char *root, const char *rel);
@@ -194,6 +210,15 @@ void	worker_reap_parts(struct worker *w);
 /* The parent directory of local rel, opened without following symlinks;
  * *name is rel's last component. */
 int	local_parent(struct job *j, const char *rel, const char **name);
+/* Push: whether a file of size bytes is uploaded resumably. */
+bool	job_partial_applies(const struct job *j, uint64_t size);
+/* Push: remembers a partial upload (thread-safe); the strings are
+ * copied.  Returns 0 or -1 (out of memory). */
+int	job_partial_add(struct job *j, const char *rel, const char *path,
+	    uint64_t size, const char *key);
+/* Push: the partial upload for rel, copied into *out (strings owned by
+ * the caller), or false. */
+bool	job_partial_find(struct job *j, const char *rel, struct partial *out);
 /* Push: whether action a may be sent as a delta (the store knows its
  * server copy), so it is not split. */
 bool	job_delta_possible(const struct job *j, const struct action *a);

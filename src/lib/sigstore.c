@@ -274,30 +274,76 @@ write_atomic(const char *path, const char *text)
 	return rc;
 }
 
-void
-sigstore_commit(struct sigstore *st, FILE *f, char *tmp, const char *name,
-    uint64_t size, int64_t mtime, const char *content)
+int
+sigstore_keep(struct sigstore *st, FILE *f, char *tmp, const char *content)
 {
-	char	 path[PATH_MAX], line[HASH_HEX_MAX + 1];
+	char	 path[PATH_MAX];
 	bool	 ok;
 
 	ok = fflush(f) == 0 && !ferror(f);
 	ok = fclose(f) == 0 && ok;
 	snprintf(path, sizeof(path), "%s/sig/%s", st->dir, content);
 	if (!ok || !is_hex64(content) || rename(tmp, path) != 0) {
-		log_msg(TS_LOG_WARN, "signature store: could not keep the "
-		    "signature of \"%s\": %s", name, strerror(errno));
+		log_msg(TS_LOG_WARN, "signature store: could not keep a "
+		    "signature: %s", strerror(errno));
 		unlink(tmp);
 		free(tmp);
-		return;
+		return -1;
 	}
 	free(tmp);
+	return 0;
+}
+
+void
+sigstore_record(struct sigstore *st, const char *name, uint64_t size,
+    int64_t mtime, const char *content)
+{
+	char	 path[PATH_MAX], line[HASH_HEX_MAX + 1];
+
 	idx_path(st, name, size, mtime, path);
 	snprintf(line, sizeof(line), "%s\n", content);
 	if (write_atomic(path, line) != 0)
 		log_msg(TS_LOG_WARN, "signature store: could not record \"%s\": "
 		    "%s", name, strerror(errno));
 	sigstore_prune(st);
+}
+
+void
+sigstore_commit(struct sigstore *st, FILE *f, char *tmp, const char *name,
+    uint64_t size, int64_t mtime, const char *content)
+{
+	if (sigstore_keep(st, f, tmp, content) == 0)
+		sigstore_record(st, name, size, mtime, content);
+}
+
+int
+sigstore_find_content(struct sigstore *st, const char *prefix, FILE **sig,
+    char content[HASH_HEX_MAX])
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		 path[PATH_MAX];
+	size_t		 n = strlen(prefix);
+
+	*sig = NULL;
+	content[0] = '\0';
+	snprintf(path, sizeof(path), "%s/sig", st->dir);
+	if ((d = opendir(path)) == NULL)
+		return TS_ENOENT;
+	while ((de = readdir(d)) != NULL)
+		if (is_hex64(de->d_name) && strncmp(de->d_name, prefix,
+		    n) == 0) {
+			strcpy(content, de->d_name);
+			break;
+		}
+	closedir(d);
+	if (content[0] == '\0')
+		return TS_ENOENT;
+	snprintf(path, sizeof(path), "%s/sig/%s", st->dir, content);
+	if ((*sig = fopen(path, "rbe")) == NULL)
+		return TS_ENOENT;
+	utimensat(AT_FDCWD, path, NULL, 0);	/* used now: LRU */
+	return 0;
 }
 
 void

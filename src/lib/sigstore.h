@@ -47,6 +47,19 @@ void	sigstore_commit(struct sigstore *st, FILE *f, char *tmp,
 	    const char *name, uint64_t size, int64_t mtime,
 	    const char *content);
 void	sigstore_abort(struct sigstore *st, FILE *f, char *tmp);
+/* The two halves of sigstore_commit: keep the signature at tmp as
+ * content's (frees tmp, closes f; 0 or -1), and record that a server
+ * file holds content.  A partial upload keeps its signature before it
+ * starts, so the next run can check the part already there. */
+int	sigstore_keep(struct sigstore *st, FILE *f, char *tmp,
+	    const char *content);
+void	sigstore_record(struct sigstore *st, const char *name, uint64_t size,
+	    int64_t mtime, const char *content);
+/* The signature of the content whose SHA-256 starts with the hex digits
+ * of prefix: *sig as sigstore_find's, content the whole hash.  Returns
+ * 0, or TS_ENOENT. */
+int	sigstore_find_content(struct sigstore *st, const char *prefix,
+	    FILE **sig, char content[HASH_HEX_MAX]);
 /* Drops content's signature and the record of name, size, mtime: a
  * delta built from them did not check out. */
 void	sigstore_forget(struct sigstore *st, const char *name, uint64_t size,

@@ -48,8 +48,10 @@ split_parts_for(const struct job *j, const struct action *a, uint64_t total)
 		return 0;
 	if (!j->pull && a->dst != NULL && !j->posix_rename)
 		return 0;
-	/* A delta moves few bytes, and one connection builds it. */
-	if (!j->pull && job_delta_possible(j, a))
+	/* A delta moves few bytes, and one connection builds it; a
+	 * resumable upload is one temporary file written in order. */
+	if (!j->pull && (job_delta_possible(j, a) ||
+	    job_partial_applies(j, size)))
 		return 0;
 	n = size / JOB_SPLIT_MIN_PART;
 	return n < (uint64_t)j->nw ? (int)n : j->nw;

@@ -49,6 +49,14 @@ struct upload {
 	uint64_t	 base_size;	/* the store recorded of it */
 	int64_t		 base_mtime;
 	char		*base;
+	bool		 part;		/* resumable: kept if cut */
+	bool		 sig_kept;	/* its signature is in the store,
+					 * not yet recorded as the server's */
+	char		*resumed;	/* the partial upload continued (or
+					 * replaced): removed once done */
+	char		 resumed_key[32]; /* its content key */
+	bool		 from_partial;	/* base is that partial upload */
+	struct xfer_opts xo;		/* how it moves */
 };
 
 static void	job_start_upload2(struct worker *w, size_t idx,
@@ -526,6 +534,7 @@ upload_free(struct upload *u)
 		return;
 	if (u->sig != NULL)
 		sigstore_abort(u->w->job->store, u->sig, u->sigtmp);
+	free(u->resumed);
 	xfer_free(u->x);
 	delta_dispose(&u->d);
 	free(u->base);
@@ -538,6 +547,10 @@ upload_free(struct upload *u)
 static void
 upload_keep_sig(struct job *j, struct upload *u, bool ok)
 {
+	if (u->sig_kept && ok)
+		sigstore_record(j->store, base_name(a_path(j, u->idx)),
+		    (uint64_t)u->st.st_size, (int64_t)u->st.st_mtim.tv_sec,
+		    u->hex);
 	if (u->sig == NULL)
 		return;
 	if (ok)
@@ -589,6 +602,16 @@ upload_on_phase(struct xfer *x, void *payload)
 	upload_keep_sig(j, u, e.code == TS_OK);
 	if (j->pull && e.code == TS_OK)
 		download_keep_sig(j, u->idx);
+	/* The partial upload continued or replaced goes; one that did not
+	 * check out too. */
+	if (u->resumed != NULL && (e.code == TS_OK || (u->from_partial &&
+	    e.code == TS_EVERIFY)))
+		job_orphan(j, u->resumed);
+	/* Cut short: kept for the next run, and for a retry in this one to
+	 * know its name is taken. */
+	if (u->part && (e.code == TS_ECONN || e.code == TS_ECANCELED) &&
+	    u->tmp != NULL)
+		(void)job_partial_add(j, a_path(j, u->idx), u->tmp, 0, u->hex);
 	if (u->delta && e.code == TS_OK) {
 		j->out[u->idx].delta = true;
 		j->out[u->idx].literal = u->d.literal;
@@ -601,8 +624,9 @@ upload_on_phase(struct xfer *x, void *payload)
 	    e.code != TS_ECANCELED && e.code != TS_ELOCAL) {
 		log_msg(TS_LOG_WARN, "\"%s\": the delta did not check out "
 		    "(%s); sending it whole", a_path(j, u->idx), e.msg);
-		sigstore_forget(j->store, base_name(u->base), u->base_size,
-		    u->base_mtime, u->base_hex);
+		if (!u->from_partial)
+			sigstore_forget(j->store, base_name(u->base),
+			    u->base_size, u->base_mtime, u->base_hex);
 		job_start_upload2(w, u->idx, false);
 		return;
 	}
@@ -613,7 +637,7 @@ upload_on_phase(struct xfer *x, void *payload)
 		log_msg(TS_LOG_ERROR, "the local disk is full; stopping");
 	}
 	/* A dropped connection could not remove the temporary file. */
-	if (e.code == TS_ECONN && !j->pull && u->tmp != NULL)
+	if (e.code == TS_ECONN && !j->pull && u->tmp != NULL && !u->part)
 		job_orphan(j, u->tmp);
 	job_finish_error(j, u->idx, &e);
 }
@@ -855,6 +879,53 @@ job_delta_possible(const struct job *j, const struct action *a)
 }
 
 /*
+ * A resumable upload with no old copy to start from: the partial upload
+ * of its file found on the server (or cut earlier in this run), if any,
+ * is the base, with the signature of the content it was for.  It holds
+ * a prefix of that content, if anything: copies beyond its end become
+ * sends (delta.c), and the whole is checked by hash before the rename,
+ * so a partial that does not match only costs a resend.  Returns the
+ * signature to use (sig when one was given), with u->base set.
+ */
+static struct rs_signature *
+upload_resume(struct worker *w, struct upload *u, struct rs_signature *sig,
+    bool allow_delta)
+{
+	struct job	*j = w->job;
+	struct partial	 p;
+	struct ts_error	 e = { 0 };
+	FILE		*bf;
+
+	if (!job_partial_find(j, a_path(j, u->idx), &p))
+		return sig;
+	u->resumed = p.path;		/* goes once this upload is done */
+	p.path = NULL;
+	snprintf(u->resumed_key, sizeof(u->resumed_key), "%s", p.key);
+	if (sig == NULL && allow_delta && p.size > 0 &&
+	    sftp_has(w->s, SFTP_EXT_COPY_DATA) &&
+	    !j->opts->whole_file && (worker_probe_exec(w), w->exec_ok) &&
+	    sigstore_find_content(j->store, p.key, &bf, u->base_hex) == 0) {
+		if (delta_sig_load(&sig, bf, &e) != 0)
+			log_msg(TS_LOG_WARN, "\"%s\": %s", a_path(j, u->idx),
+			    e.msg);
+		fclose(bf);
+		if (sig != NULL && (u->base = strdup(u->resumed)) == NULL) {
+			delta_sig_free(sig);
+			sig = NULL;
+		}
+		if (sig != NULL) {
+			u->base_size = p.size;
+			u->from_partial = true;
+			log_msg(TS_LOG_INFO, "\"%s\": continuing a partial upload "
+			    "of %llu bytes", a_path(j, u->idx),
+			    (unsigned long long)p.size);
+		}
+	}
+	free(p.rel);
+	return sig;
+}
+
+/*
  * Push with a store, a file big enough: reads it once for its SHA-256
  * and signature (kept once it is in place), and when the server's copy
  * is one the store knows and the server can both copy-data and run the
@@ -906,10 +977,17 @@ upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
 			return error_set(err, TS_ENOMEM, "out of memory");
 		}
 	}
+	u->part = job_partial_applies(j, (uint64_t)u->st.st_size);
+	if (u->part)
+		sig = upload_resume(w, u, sig, allow_delta);
 	rc = delta_scan(fd, (uint64_t)u->st.st_size, sig, u->base_size, u->sig,
 	    u->hex, &u->d, err);
 	delta_sig_free(sig);
 	if (rc != 0) {
+		u->part = false;
+		u->from_partial = false;
+		free(u->base);
+		u->base = NULL;
 		sigstore_abort(j->store, u->sig, u->sigtmp);
 		u->sig = NULL;
 		u->sigtmp = NULL;
@@ -925,6 +1003,18 @@ upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
 	u->delta = sig != NULL && u->d.matched > 0;
 	if (!u->delta)
 		delta_dispose(&u->d);
+	if (u->part) {
+		/* Named for its content, and its signature kept before it
+		 * starts: a cut leaves what the next run needs to continue.
+		 * Not over the partial being continued, which is read. */
+		if (u->resumed == NULL || strncmp(u->resumed_key, u->hex,
+		    TEMPNAME_KEY_LEN) != 0)
+			u->xo.part_key = u->hex;
+		if (sigstore_keep(j->store, u->sig, u->sigtmp, u->hex) == 0)
+			u->sig_kept = true;
+		u->sig = NULL;
+		u->sigtmp = NULL;
+	}
 	return 0;
 }
 
@@ -959,6 +1049,7 @@ job_start_upload2(struct worker *w, size_t idx, bool allow_delta)
 		goto out;
 	}
 	u->st = st;
+	u->xo = j->xo;
 	if (j->store != NULL && (uint64_t)st.st_size >= DELTA_MIN_SIZE &&
 	    upload_prepare(w, u, fd, allow_delta, &e) != 0) {
 		close(fd);
@@ -967,10 +1058,10 @@ job_start_upload2(struct worker *w, size_t idx, bool allow_delta)
 	}
 	if (u->delta)
 		rc = xfer_upload_delta(&u->x, w->s, fd, &st, a->src->path, dst,
-		    u->base, &u->d, u->hex, &j->xo, upload_on_phase, u, &e);
+		    u->base, &u->d, u->hex, &u->xo, upload_on_phase, u, &e);
 	else
 		rc = xfer_upload(&u->x, w->s, fd, &st, a->src->path, dst,
-		    &j->xo, upload_on_phase, u, &e);
+		    &u->xo, upload_on_phase, u, &e);
 	if (rc != 0) {
 		job_finish_error(j, idx, &e);
 		goto out;

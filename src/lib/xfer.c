@@ -176,6 +176,15 @@ xfer_sent(struct xfer *x, int rc)
 	}
 }
 
+/* Whether a failed upload's temporary file stays: a partial upload cut
+ * by the connection or an interrupt, which the next run continues. */
+static bool
+xfer_keeps_tmp(const struct xfer *x)
+{
+	return x->upload && x->opts.part_key != NULL &&
+	    (x->err.code == TS_ECANCELED || x->err.code == TS_ECONN);
+}
+
 /* Goes to cleanup after a failure: close the handle, remove the temp. */
 static void
 xfer_cleanup(struct xfer *x)
@@ -190,7 +199,7 @@ xfer_cleanup(struct xfer *x)
 		xfer_sent(x, sftp_close(x->s, &x->handle, xfer_on_reply, x));
 		return;
 	}
-	if (x->upload && x->tmp != NULL)
+	if (x->upload && x->tmp != NULL && !xfer_keeps_tmp(x))
 		xfer_sent(x, sftp_remove(x->s, x->tmp, xfer_on_reply, x));
 	else {
 		if (!x->upload && x->tmp != NULL)
@@ -926,7 +935,7 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		xfer_cleanup(x);
 		break;
 	case X_CLEANUP:		/* the close answered: now remove the temp */
-		if (x->upload && x->tmp != NULL) {
+		if (x->upload && x->tmp != NULL && !xfer_keeps_tmp(x)) {
 			char	*tmp = x->tmp;
 
 			x->tmp = NULL;
@@ -958,7 +967,8 @@ xfer_upload(struct xfer **out, struct sftp *s, int fd, const struct stat *st,
 
 	*out = NULL;
 	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
-	    tempname_make(&x->tmp, dst, TEMPNAME_TMP) != 0 ||
+	    (o->part_key != NULL ? tempname_make_part(&x->tmp, dst,
+	    o->part_key) : tempname_make(&x->tmp, dst, TEMPNAME_TMP)) != 0 ||
 	    (x->chunk = malloc(SFTP_IO_MAX)) == NULL) {
 		close(fd);
 		xfer_free(x);

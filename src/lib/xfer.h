@@ -33,6 +33,12 @@ struct xfer_opts {
 	bool		 skip_size_check; /* --verify=none */
 	bool		 fsync;		/* upload: fsync@openssh.com (when
 					 * offered) before the close */
+	const char	*part_key;	/* upload: resumable (--partial): the
+					 * temporary file is named for this
+					 * content key (tempname_make_part),
+					 * and kept when the connection drops
+					 * or the run is interrupted, for the
+					 * next run to continue; borrowed */
 };
 
 /* The options for a transfer checked as --verify says: size always

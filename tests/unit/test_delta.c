@@ -152,6 +152,47 @@ test_delta_all_new(void **state)
 	free(b);
 }
 
+/* The signature of more bytes than the old file has (a partial upload's
+ * content): copies stop at its end, the rest is sent. */
+static void
+test_delta_base_shorter_than_signature(void **state)
+{
+	struct rs_signature *sig = NULL;
+	struct ts_error	 err = { 0 };
+	struct delta	 d;
+	char		 hex[HASH_HEX_MAX];
+	uint8_t		*a = malloc(SIZE);
+	FILE		*sf = tmpfile();
+	uint64_t	 covered = 0;
+	size_t		 i;
+	int		 fd;
+
+	(void)state;
+	fill(a, SIZE, 9);
+	fd = file_of(a, SIZE);
+	delta_init(&d);
+	assert_int_equal(delta_scan(fd, SIZE, NULL, 0, sf, hex, &d, &err), 0);
+	rewind(sf);
+	assert_int_equal(delta_sig_load(&sig, sf, &err), 0);
+	assert_int_equal(delta_scan(fd, SIZE, sig, SIZE / 2 + 100, NULL, hex,
+	    &d, &err), 0);
+	for (i = 0; i < d.n; i++) {
+		assert_true(d.v[i].off == covered);
+		if (d.v[i].copy)
+			assert_true(d.v[i].base_off + d.v[i].len <=
+			    SIZE / 2 + 100);
+		covered += d.v[i].len;
+	}
+	assert_true(covered == SIZE);
+	assert_true(d.matched == SIZE / 2 + 100);
+	assert_true(d.literal == SIZE / 2 - 100);
+	delta_sig_free(sig);
+	delta_dispose(&d);
+	fclose(sf);
+	close(fd);
+	free(a);
+}
+
 int
 main(void)
 {
@@ -160,6 +201,7 @@ main(void)
 		cmocka_unit_test(test_delta_inserted_at_start),
 		cmocka_unit_test(test_delta_truncated_and_appended),
 		cmocka_unit_test(test_delta_all_new),
+		cmocka_unit_test(test_delta_base_shorter_than_signature),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
