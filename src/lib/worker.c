@@ -850,6 +850,10 @@ delta_old(const struct job *j, const struct action *a, const char **root)
 	if (j->store == NULL || j->opts->whole_file || j->pull ||
 	    a->kind != ACT_COPY || a->src->size < DELTA_MIN_SIZE)
 		return NULL;
+	/* -c found the server's bytes are not what its size and mtime say:
+	 * a record made by them cannot be trusted either. */
+	if (a->dst != NULL && a->reason == REASON_HASH)
+		return NULL;
 	if (a->dst != NULL) {
 		*root = j->remote_root;
 		old = a->dst;
