@@ -274,10 +274,10 @@ delta_sig_free(struct rs_signature *sig)
 
 int
 delta_scan(int fd, uint64_t size, struct rs_signature *base,
-    uint64_t base_size, FILE *sig_out, char hex[HASH_HEX_MAX],
+    uint64_t base_size, FILE *sig_out, char hex[HASH_HEX_MAX], char *xxh,
     struct delta *d, struct ts_error *err)
 {
-	struct hash	 h;
+	struct hash	 h, hx;
 	struct dparse	 p;
 	rs_job_t	*sj = NULL, *dj = NULL;
 	rs_magic_number	 magic = RS_RK_BLAKE2_SIG_MAGIC;
@@ -295,6 +295,10 @@ delta_scan(int fd, uint64_t size, struct rs_signature *base,
 	p.err = err;
 	if (hash_init(&h, HASH_SHA256) != 0)
 		return error_set(err, TS_ENOMEM, "out of memory");
+	if (xxh != NULL && hash_init(&hx, HASH_XXH128) != 0) {
+		hash_dispose(&h);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
 	/* Block length about the square root of the size (rsync's rule,
 	 * bounded by librsync); the strong sum as short as is safe against
 	 * chance collisions, since the whole file is checked by hash. */
@@ -343,6 +347,8 @@ delta_scan(int fd, uint64_t size, struct rs_signature *base,
 		off += (uint64_t)n;
 		eof = off == size;
 		hash_update(&h, buf, (size_t)n);
+		if (xxh != NULL)
+			hash_update(&hx, buf, (size_t)n);
 		if (!sdone) {
 			if ((r = job_feed(sj, buf, (size_t)n, eof, sig_out,
 			    NULL, err)) < 0)
@@ -370,9 +376,13 @@ delta_scan(int fd, uint64_t size, struct rs_signature *base,
 		goto out;
 	}
 	hash_final(&h, hex);
+	if (xxh != NULL)
+		hash_final(&hx, xxh);
 	rc = 0;
 out:
 	hash_dispose(&h);
+	if (xxh != NULL)
+		hash_dispose(&hx);
 	if (sj != NULL)
 		rs_job_free(sj);
 	if (dj != NULL)

@@ -49,13 +49,14 @@ void	delta_sig_free(struct rs_signature *sig);	/* NULL is fine */
 
 /*
  * Reads local file fd (borrowed) from 0 to size once and computes from
- * it: its SHA-256 in hex (hex, always), its block signature written to
+ * it: its SHA-256 in hex (hex, always), its XXH128 (xxh, when not NULL:
+ * a cheaper check on the server where xxhsum is), its block signature written to
  * sig_out (when not NULL), and with base (the old file's signature, of
  * base_size bytes) the commands that build it from the old file, into d.
  * Returns 0 or an error (a short read: the file changed).
  */
 int	delta_scan(int fd, uint64_t size, struct rs_signature *base,
 	    uint64_t base_size, FILE *sig_out, char hex[HASH_HEX_MAX],
-	    struct delta *d, struct ts_error *err);
+	    char *xxh, struct delta *d, struct ts_error *err);
 
 #endif

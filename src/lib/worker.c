@@ -55,6 +55,7 @@ struct upload {
 	char		*resumed;	/* the partial upload continued (or
 					 * replaced): removed once done */
 	char		 resumed_key[32]; /* its content key */
+	char		 xxh[HASH_HEX_MAX]; /* its XXH128, or "" */
 	bool		 from_partial;	/* base is that partial upload */
 	struct xfer_opts xo;		/* how it moves */
 };
@@ -776,26 +777,25 @@ out:
 	free(shown);
 }
 
-/* Checks the uploads waiting at their temporary names with one remote
- * hash command (or by reading them back), then lets them finish. */
+/* Checks uploads v[0..n) waiting at their temporary names, all hashed
+ * here with kind, with one remote hash command (or by reading them
+ * back), then lets them finish. */
 static void
-job_verify_batch(struct worker *w)
+verify_group(struct worker *w, enum hash_kind kind, struct upload **v,
+    size_t n)
 {
-	struct job		*j = w->job;
+	struct job	*j = w->job;
 	const char	*paths[JOB_VERIFY_BATCH];
 	char		 hex[JOB_VERIFY_BATCH][HASH_HEX_MAX];
 	struct ts_error	 e = { 0 }, why;
-	size_t		 i, n = w->nverify;
+	size_t		 i;
 
 	if (n == 0)
 		return;
-	w->nverify = 0;
 	for (i = 0; i < n; i++)
-		paths[i] = xfer_remote_path(w->verify_q[i]->x);
-	/* Uploads hash with SHA-256 as they read (see put). */
+		paths[i] = xfer_remote_path(v[i]->x);
 	worker_probe_exec(w);
-	if (worker_remote_hash(w, HASH_SHA256, w->exec_ok, paths, n, hex,
-	    &e) != 0)
+	if (worker_remote_hash(w, kind, w->exec_ok, paths, n, hex, &e) != 0)
 		for (i = 0; i < n; i++)
 			hex[i][0] = '\0';
 	pthread_mutex_lock(&j->mu);
@@ -803,7 +803,7 @@ job_verify_batch(struct worker *w)
 		j->sum->hash_where = w->exec_ok ? "server" : "read-back";
 	pthread_mutex_unlock(&j->mu);
 	for (i = 0; i < n; i++) {
-		struct upload	*u = w->verify_q[i];
+		struct upload	*u = v[i];
 
 		memset(&why, 0, sizeof(why));
 		if (hex[i][0] == '\0')
@@ -811,11 +811,33 @@ job_verify_batch(struct worker *w)
 			    "the server%s%s", a_path(j, u->idx),
 			    e.code != TS_OK ? ": " : "", e.msg);
 		else if (strcmp(hex[i], xfer_hash(u->x)) != 0)
-			error_set(&why, TS_EVERIFY, "\"%s\": SHA-256 on the server "
+			error_set(&why, TS_EVERIFY, "\"%s\": %s on the server "
 			    "differs from the bytes %s", a_path(j, u->idx),
+			    kind == HASH_SHA256 ? "SHA-256" : "XXH128",
 			    j->pull ? "received" : "sent");
 		xfer_commit(u->x, why.code == TS_OK, &why);
 	}
+}
+
+/* Checks the uploads waiting at their temporary names: those hashed with
+ * SHA-256 as they were read (see put), and delta-built ones by XXH128
+ * where the server has xxhsum. */
+static void
+job_verify_batch(struct worker *w)
+{
+	struct upload	*sha[JOB_VERIFY_BATCH], *xxh[JOB_VERIFY_BATCH];
+	size_t		 i, ns = 0, nx = 0, n = w->nverify;
+
+	if (n == 0)
+		return;
+	w->nverify = 0;
+	for (i = 0; i < n; i++)
+		if (w->verify_q[i]->delta && w->verify_q[i]->xxh[0] != '\0')
+			xxh[nx++] = w->verify_q[i];
+		else
+			sha[ns++] = w->verify_q[i];
+	verify_group(w, HASH_SHA256, sha, ns);
+	verify_group(w, HASH_XXH128, xxh, nx);
 }
 
 /* A new file unchanged since the link_dest copy: one HARDLINK request. */
@@ -984,8 +1006,10 @@ upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
 	u->part = job_partial_applies(j, (uint64_t)u->st.st_size);
 	if (u->part)
 		sig = upload_resume(w, u, sig, allow_delta);
+	/* A delta is checked by the server: with xxhsum there, by XXH128,
+	 * which costs it far less than SHA-256. */
 	rc = delta_scan(fd, (uint64_t)u->st.st_size, sig, u->base_size, u->sig,
-	    u->hex, &u->d, err);
+	    u->hex, sig != NULL && w->has_xxhsum ? u->xxh : NULL, &u->d, err);
 	delta_sig_free(sig);
 	if (rc != 0) {
 		u->part = false;
@@ -1062,7 +1086,8 @@ job_start_upload2(struct worker *w, size_t idx, bool allow_delta)
 	}
 	if (u->delta)
 		rc = xfer_upload_delta(&u->x, w->s, fd, &st, a->src->path, dst,
-		    u->base, &u->d, u->hex, &u->xo, upload_on_phase, u, &e);
+		    u->base, &u->d, u->xxh[0] != '\0' ? u->xxh : u->hex,
+		    &u->xo, upload_on_phase, u, &e);
 	else
 		rc = xfer_upload(&u->x, w->s, fd, &st, a->src->path, dst,
 		    &u->xo, upload_on_phase, u, &e);
@@ -1094,7 +1119,7 @@ job_sig_record(struct job *j, int fd, const struct stat *st,
 	    sigstore_begin(j->store, &f, &tmp, &e) != 0)
 		return;
 	delta_init(&d);
-	if (delta_scan(fd, (uint64_t)st->st_size, NULL, 0, f, hex, &d,
+	if (delta_scan(fd, (uint64_t)st->st_size, NULL, 0, f, hex, NULL, &d,
 	    &e) == 0)
 		sigstore_commit(j->store, f, tmp, base_name(remote),
 		    (uint64_t)st->st_size, (int64_t)st->st_mtim.tv_sec, hex);

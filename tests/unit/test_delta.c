@@ -61,11 +61,11 @@ roundtrip(const uint8_t *old, size_t oldn, const uint8_t *new, size_t newn)
 	int		 ofd = file_of(old, oldn), nfd = file_of(new, newn);
 
 	delta_init(&d);
-	assert_int_equal(delta_scan(ofd, oldn, NULL, 0, sf, hex, &d, &err), 0);
+	assert_int_equal(delta_scan(ofd, oldn, NULL, 0, sf, hex, NULL, &d, &err), 0);
 	assert_int_equal(d.n, 0);
 	rewind(sf);
 	assert_int_equal(delta_sig_load(&sig, sf, &err), 0);
-	assert_int_equal(delta_scan(nfd, newn, sig, oldn, NULL, hex2, &d,
+	assert_int_equal(delta_scan(nfd, newn, sig, oldn, NULL, hex2, NULL, &d,
 	    &err), 0);
 	out = malloc(newn);
 	assert_non_null(out);
@@ -171,10 +171,10 @@ test_delta_base_shorter_than_signature(void **state)
 	fill(a, SIZE, 9);
 	fd = file_of(a, SIZE);
 	delta_init(&d);
-	assert_int_equal(delta_scan(fd, SIZE, NULL, 0, sf, hex, &d, &err), 0);
+	assert_int_equal(delta_scan(fd, SIZE, NULL, 0, sf, hex, NULL, &d, &err), 0);
 	rewind(sf);
 	assert_int_equal(delta_sig_load(&sig, sf, &err), 0);
-	assert_int_equal(delta_scan(fd, SIZE, sig, SIZE / 2 + 100, NULL, hex,
+	assert_int_equal(delta_scan(fd, SIZE, sig, SIZE / 2 + 100, NULL, hex, NULL,
 	    &d, &err), 0);
 	for (i = 0; i < d.n; i++) {
 		assert_true(d.v[i].off == covered);
