@@ -16,15 +16,15 @@
 #include "delta.h"
 #include "error.h"
 
-#define DELTA_IN	(256u * 1024)	/* bytes read from the file at once */
+#define DELTA_IN	(256u * 1024)	/* bytes of the file read at once */
 #define DELTA_OUT	(64u * 1024)
 
 /* librsync's delta format (its prototab.h): a magic number, then
  * commands, each an opcode byte and big-endian parameters. */
 #define OP_END		0x00
-#define OP_LITERAL_64	0x40		/* 0x01..0x40: literal of that length */
-#define OP_LITERAL_N1	0x41		/* ..0x44: length in 1, 2, 4, 8 bytes */
-#define OP_COPY_N1_N1	0x45		/* ..0x54: start and length widths */
+#define OP_LITERAL_64	0x40	/* 0x01..0x40: a literal of that length */
+#define OP_LITERAL_N1	0x41	/* ..0x44: its length in 1, 2, 4, 8 bytes */
+#define OP_COPY_N1_N1	0x45	/* ..0x54: start and length widths */
 #define OP_COPY_N8_N8	0x54
 
 /* The parser of the delta stream, fed as librsync writes it. */
@@ -338,8 +338,8 @@ delta_scan(int fd, uint64_t size, struct rs_signature *base,
 				goto out;
 			}
 			if (n == 0) {
-				error_set(err, TS_ELOCAL, "the file shrank while "
-				    "being read");
+				error_set(err, TS_ELOCAL, "the file shrank "
+				    "while being read");
 				err->sys_errno = EAGAIN;
 				goto out;
 			}

@@ -104,8 +104,8 @@ delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 	}
 	if (!opts->whole_file)
 		sig = put_base(store, c, base, &bst, base_hex);
-	if (delta_scan(fd, (uint64_t)st->st_size, sig, bst.size, sigf, hex, NULL,
-	    &d, &e) != 0) {
+	if (delta_scan(fd, (uint64_t)st->st_size, sig, bst.size, sigf, hex,
+	    NULL, &d, &e) != 0) {
 		sigstore_abort(store, sigf, sigtmp);
 		sigf = NULL;
 		sigtmp = NULL;
@@ -187,8 +187,8 @@ delta_keep_got(const char *cache_dir, const char *path, const char *remote)
 	    (uint64_t)st.st_size >= DELTA_MIN_SIZE &&
 	    sigstore_open(&store, cache_dir, SIGSTORE_MAX_BYTES, &e) == 0 &&
 	    sigstore_begin(store, &f, &tmp, &e) == 0) {
-		if (delta_scan(fd, (uint64_t)st.st_size, NULL, 0, f, hex, NULL, &d,
-		    &e) == 0)
+		if (delta_scan(fd, (uint64_t)st.st_size, NULL, 0, f, hex, NULL,
+		    &d, &e) == 0)
 			sigstore_commit(store, f, tmp, base_name(remote),
 			    (uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
 			    hex);

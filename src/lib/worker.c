@@ -942,8 +942,8 @@ upload_resume(struct worker *w, struct upload *u, struct rs_signature *sig,
 		if (sig != NULL) {
 			u->base_size = p.size;
 			u->from_partial = true;
-			log_msg(TS_LOG_INFO, "\"%s\": continuing a partial upload "
-			    "of %llu bytes", a_path(j, u->idx),
+			log_msg(TS_LOG_INFO, "\"%s\": continuing a partial "
+			    "upload of %llu bytes", a_path(j, u->idx),
 			    (unsigned long long)p.size);
 		}
 	}
