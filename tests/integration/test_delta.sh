@@ -122,6 +122,17 @@ changed
 push_json
 expect_delta $((256 * 1024))
 
+ts_step "-i marks a delta-built file, --stats shows literal and matched data"
+head -c 1000 /dev/urandom | dd of="$F" bs=1 seek=50 conv=notrunc status=none
+changed
+ts_expect_exit 0 ts push -i --stats --cache-dir "$CACHE" "$TS_LOCAL/d" \
+    "tshost:$TS_REMOTE/d"
+grep -q -E '^>f\.\.t\.\.\.\.\.D big\.img$' "$TS_OUT" ||
+    ts_fail "no delta mark: $(cat "$TS_OUT")"
+ts_expect_stdout_contains "literal data:"
+ts_expect_stdout_contains "matched data:"
+ts_files_equal "$F" "$R"
+
 ts_step "-W: sent whole"
 head -c 1000 /dev/urandom | dd of="$F" bs=1 seek=100 conv=notrunc status=none
 changed
