@@ -62,6 +62,14 @@ count_start() {
 }
 # Stops it; prints "UP DOWN", the bytes of all its connections.
 count_stop() {
+	local i
+	# Every connection logged as closed: a close through the latency
+	# proxy takes its round trip.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c ' accept ' "$TS_TMP/count.log")" -le \
+		    "$(grep -c ' close ' "$TS_TMP/count.log")" ] && break
+		sleep 0.1
+	done
 	kill "$count_pid" 2>/dev/null || true
 	wait "$count_pid" 2>/dev/null || true
 	sed -n 's/.* close conn=[0-9]* up=\([0-9]*\) down=\([0-9]*\) .*/\1 \2/p' \
