@@ -11,7 +11,8 @@
 # --rtt-ms adds bench/latency_proxy.py behind the counting proxy.  Prints
 # a markdown table: median seconds over R runs, bytes up and down the
 # wire, and for treesync its bytes_literal and the memory of the push
-# (maximum RSS) and the signatures' size per GiB of file.
+# (maximum RSS) and the signatures' size per GiB of file; treesync-W is
+# treesync sending the file whole (-W), as before deltas.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -87,14 +88,16 @@ done
 
 declare -A t up down lit rss
 for ((r = 1; r <= runs; r++)); do
-	rm -rf "$TS_REMOTE/ts" "$TS_REMOTE/rs" "$cache"
+	rm -rf "$TS_REMOTE/ts" "$TS_REMOTE/tw" "$TS_REMOTE/rs" "$cache"
 	"$ts_bin" -F "$TS_SSH_CONFIG" -q --cache-dir "$cache" push "$src" \
 	    "tshost:$TS_REMOTE/ts"
+	"$ts_bin" -F "$TS_SSH_CONFIG" -q --cache-dir "$cache" push "$src" \
+	    "tshost:$TS_REMOTE/tw"
 	rsync -a -e "$sshcmd" "$src/" "tshost:$TS_REMOTE/rs/"
 	head -c $((change_mib << 20)) /dev/urandom | dd of="$src/f1.bin" \
 	    bs=1M seek=$((mib / 2)) conv=notrunc status=none
 	touch -d "@$((1700000000 + r * 100))" "$src/f1.bin"
-	for tool in treesync rsync; do
+	for tool in treesync treesync-W rsync; do
 		count_start
 		s=$(date +%s.%N)
 		if [ "$tool" = treesync ]; then
@@ -102,6 +105,10 @@ for ((r = 1; r <= runs; r++)); do
 			    -F "$TS_SSH_CONFIG" -p "$cport" --json \
 			    --cache-dir "$cache" push "$src" \
 			    "tshost:$TS_REMOTE/ts" >"$TS_TMP/json"
+		elif [ "$tool" = treesync-W ]; then
+			"$ts_bin" -F "$TS_SSH_CONFIG" -p "$cport" -q -W \
+			    --cache-dir "$cache" push "$src" \
+			    "tshost:$TS_REMOTE/tw"
 		else
 			rsync -a -e "$sshcmd -p $cport" "$src/" \
 			    "tshost:$TS_REMOTE/rs/"
@@ -118,6 +125,7 @@ for ((r = 1; r <= runs; r++)); do
 		fi
 		dir=rs
 		[ "$tool" = treesync ] && dir=ts
+		[ "$tool" = treesync-W ] && dir=tw
 		cmp -s "$src/f1.bin" "$TS_REMOTE/$dir/f1.bin" ||
 		    { echo "$tool: wrong result" >&2; exit 1; }
 		echo "run $r $tool: $(awk "BEGIN { printf \"%.2f\", $e - $s }") s," \
@@ -135,7 +143,7 @@ echo
 echo "| tool | seconds | × rsync | wire up | wire down | literal | max RSS |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 rt=$(echo "${t[rsync]}" | median)
-for tool in treesync rsync; do
+for tool in treesync treesync-W rsync; do
 	tm=$(echo "${t[$tool]}" | median)
 	echo "| $tool | $tm | $(awk "BEGIN { printf \"%.2fx\", $tm / $rt }") |" \
 	    "$(echo "${up[$tool]}" | median) | $(echo "${down[$tool]}" | median) |" \

