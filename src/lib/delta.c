@@ -396,3 +396,82 @@ out:
 	free(buf);
 	return rc;
 }
+
+struct delta_stream {
+	rs_job_t	*job;
+	struct hash	 h;
+	FILE		*out;
+	uint64_t	 size, fed;
+	bool		 failed, done;
+};
+
+int
+delta_stream_new(struct delta_stream **out, uint64_t size, FILE *sig,
+    struct ts_error *err)
+{
+	struct delta_stream *ds;
+	rs_magic_number	 magic = RS_MD4_SIG_MAGIC;	/* see delta_scan */
+	size_t		 block_len = 0, strong_len = (size_t)-1;
+
+	*out = NULL;
+	if ((ds = calloc(1, sizeof(*ds))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	if (hash_init(&ds->h, HASH_SHA256) != 0) {
+		free(ds);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	if (rs_sig_args((rs_long_t)size, &magic, &block_len,
+	    &strong_len) != RS_DONE || (ds->job = rs_sig_begin(block_len,
+	    strong_len, magic)) == NULL) {
+		delta_stream_free(ds);
+		return error_set(err, TS_ERROR, "librsync: cannot start a "
+		    "signature");
+	}
+	ds->out = sig;
+	ds->size = size;
+	*out = ds;
+	return 0;
+}
+
+void
+delta_stream_feed(struct delta_stream *ds, const void *p, size_t n)
+{
+	struct ts_error	 e = { 0 };
+	int		 r;
+
+	if (ds->failed || ds->done || n == 0)
+		return;
+	if (ds->fed + n > ds->size) {	/* the file grew: not what was read */
+		ds->failed = true;
+		return;
+	}
+	ds->fed += n;
+	hash_update(&ds->h, p, n);
+	if ((r = job_feed(ds->job, p, n, ds->fed == ds->size, ds->out, NULL,
+	    &e)) < 0)
+		ds->failed = true;
+	else
+		ds->done = r == 1;
+}
+
+bool
+delta_stream_end(struct delta_stream *ds, char hex[HASH_HEX_MAX])
+{
+	hex[0] = '\0';
+	if (ds->failed || !ds->done || ds->fed != ds->size ||
+	    fflush(ds->out) != 0)
+		return false;
+	hash_final(&ds->h, hex);
+	return true;
+}
+
+void
+delta_stream_free(struct delta_stream *ds)
+{
+	if (ds == NULL)
+		return;
+	if (ds->job != NULL)
+		rs_job_free(ds->job);
+	hash_dispose(&ds->h);
+	free(ds);
+}

@@ -59,4 +59,17 @@ int	delta_scan(int fd, uint64_t size, struct rs_signature *base,
 	    uint64_t base_size, FILE *sig_out, char hex[HASH_HEX_MAX],
 	    char *xxh, struct delta *d, struct ts_error *err);
 
+/*
+ * A signature and SHA-256 made from bytes fed in file order as they are
+ * read for sending, so a file sent whole is read once.  delta_stream_end
+ * says whether exactly size bytes came; then hex is their SHA-256 and
+ * the signature is written to out (borrowed).
+ */
+struct delta_stream;
+int	delta_stream_new(struct delta_stream **out, uint64_t size, FILE *sig,
+	    struct ts_error *err);
+void	delta_stream_feed(struct delta_stream *ds, const void *p, size_t n);
+bool	delta_stream_end(struct delta_stream *ds, char hex[HASH_HEX_MAX]);
+void	delta_stream_free(struct delta_stream *ds);	/* NULL is fine */
+
 #endif

@@ -57,6 +57,8 @@ struct upload {
 	char		 resumed_key[32]; /* its content key */
 	char		 xxh[HASH_HEX_MAX]; /* its XXH128, or "" */
 	bool		 from_partial;	/* base is that partial upload */
+	struct delta_stream *stream;	/* sent whole: its signature and
+					 * SHA-256, from the bytes sent */
 	struct xfer_opts xo;		/* how it moves */
 };
 
@@ -537,6 +539,7 @@ upload_free(struct upload *u)
 		sigstore_abort(u->w->job->store, u->sig, u->sigtmp);
 	free(u->resumed);
 	xfer_free(u->x);
+	delta_stream_free(u->stream);
 	delta_dispose(&u->d);
 	free(u->base);
 	free(u->tmp);
@@ -554,6 +557,9 @@ upload_keep_sig(struct job *j, struct upload *u, bool ok)
 		    u->hex);
 	if (u->sig == NULL)
 		return;
+	/* Every byte went through the stream, or no signature. */
+	if (ok && u->stream != NULL && !delta_stream_end(u->stream, u->hex))
+		ok = false;
 	if (ok)
 		sigstore_commit(j->store, u->sig, u->sigtmp,
 		    base_name(a_path(j, u->idx)), (uint64_t)u->st.st_size,
@@ -904,6 +910,12 @@ job_delta_possible(const struct job *j, const struct action *a)
 	return true;
 }
 
+static void
+upload_tap(const void *p, size_t n, void *payload)
+{
+	delta_stream_feed(((struct upload *)payload)->stream, p, n);
+}
+
 /*
  * A resumable upload with no old copy to start from: the partial upload
  * of its file found on the server (or cut earlier in this run), if any,
@@ -1006,6 +1018,14 @@ upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
 	u->part = job_partial_applies(j, (uint64_t)u->st.st_size);
 	if (u->part)
 		sig = upload_resume(w, u, sig, allow_delta);
+	/* Sent whole and not resumable: its signature is made from the
+	 * bytes as they are sent, so the file is read once. */
+	if (sig == NULL && !u->part && delta_stream_new(&u->stream,
+	    (uint64_t)u->st.st_size, u->sig, &e) == 0) {
+		u->xo.tap = upload_tap;
+		u->xo.tap_payload = u;
+		return 0;
+	}
 	/* A delta is checked by the server: with xxhsum there, by XXH128,
 	 * which costs it far less than SHA-256. */
 	rc = delta_scan(fd, (uint64_t)u->st.st_size, sig, u->base_size, u->sig,

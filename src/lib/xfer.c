@@ -395,6 +395,8 @@ upload_send_writes(struct xfer *x)
 		}
 		if (x->opts.hash)
 			hash_update(&x->hash, x->chunk, (size_t)n);
+		if (x->opts.tap != NULL)
+			x->opts.tap(x->chunk, (size_t)n, x->opts.tap_payload);
 		if (sftp_write(x->s, &x->handle, x->next_off, x->chunk,
 		    (uint32_t)n, upload_on_write, x) != 0) {
 			xfer_sent(x, -1);

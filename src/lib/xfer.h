@@ -39,6 +39,10 @@ struct xfer_opts {
 					 * and kept when the connection drops
 					 * or the run is interrupted, for the
 					 * next run to continue; borrowed */
+	/* upload: called with the bytes read for sending, in file order
+	 * (a file sent whole; delta uploads read only their literals). */
+	void		(*tap)(const void *p, size_t n, void *payload);
+	void		*tap_payload;
 };
 
 /* The options for a transfer checked as --verify says: size always

@@ -198,6 +198,19 @@ done
 push_json
 expect_whole
 
+ts_step "a 16 MiB file: its signature made as it is sent whole, then a delta"
+head -c $((16 * MIB)) /dev/urandom >"$TS_LOCAL/d/mid.bin"
+touch -d "@$T" "$TS_LOCAL/d/mid.bin"
+push_json -j 1			# one connection: not split, so streamed
+head -c 1000 /dev/urandom | dd of="$TS_LOCAL/d/mid.bin" bs=1 seek=$((8 * MIB)) \
+    conv=notrunc status=none
+touch -d "@$((T + 3))" "$TS_LOCAL/d/mid.bin"
+push_json
+grep -q '"path":"mid.bin".*"delta":true' "$TS_OUT" ||
+    ts_fail "mid.bin: no delta: $(cat "$TS_OUT")"
+[ "$(literal)" -le $((64 * 1024)) ] || ts_fail "mid.bin: sent $(literal)"
+ts_files_equal "$TS_LOCAL/d/mid.bin" "$TS_REMOTE/d/mid.bin"
+
 ts_step "small files are always sent whole"
 head -c $((MIB - 1)) /dev/urandom >"$TS_LOCAL/d/small"
 touch -d "@$T" "$TS_LOCAL/d/small"

@@ -193,6 +193,74 @@ test_delta_base_shorter_than_signature(void **state)
 	free(a);
 }
 
+/* A signature made from the bytes as they are sent is the one a read of
+ * the file makes, whatever the chunks. */
+static void
+test_delta_stream_is_the_scan(void **state)
+{
+	struct delta_stream *ds;
+	struct ts_error	 err = { 0 };
+	struct delta	 d;
+	char		 hex[HASH_HEX_MAX], hex2[HASH_HEX_MAX];
+	uint8_t		*a = malloc(SIZE + 777);
+	FILE		*f1 = tmpfile(), *f2 = tmpfile();
+	size_t		 off, n, l1, l2;
+	char		*b1, *b2;
+	int		 fd;
+
+	(void)state;
+	fill(a, SIZE + 777, 10);
+	fd = file_of(a, SIZE + 777);
+	delta_init(&d);
+	assert_int_equal(delta_scan(fd, SIZE + 777, NULL, 0, f1, hex, NULL,
+	    &d, &err), 0);
+	assert_int_equal(delta_stream_new(&ds, SIZE + 777, f2, &err), 0);
+	for (off = 0; off < SIZE + 777; off += n) {
+		n = 1 + (off * 7919) % 70000;
+		if (n > SIZE + 777 - off)
+			n = SIZE + 777 - off;
+		delta_stream_feed(ds, a + off, n);
+	}
+	assert_true(delta_stream_end(ds, hex2));
+	assert_string_equal(hex, hex2);
+	l1 = (size_t)ftell(f1);
+	l2 = (size_t)ftell(f2);
+	assert_int_equal(l1, l2);
+	b1 = malloc(l1);
+	b2 = malloc(l2);
+	rewind(f1);
+	rewind(f2);
+	assert_int_equal(fread(b1, 1, l1, f1), l1);
+	assert_int_equal(fread(b2, 1, l2, f2), l2);
+	assert_memory_equal(b1, b2, l1);
+	delta_stream_free(ds);
+	free(b1);
+	free(b2);
+	fclose(f1);
+	fclose(f2);
+	close(fd);
+	free(a);
+}
+
+/* Fewer bytes than the size: no signature. */
+static void
+test_delta_stream_short_is_no_signature(void **state)
+{
+	struct delta_stream *ds;
+	struct ts_error	 err = { 0 };
+	char		 hex[HASH_HEX_MAX];
+	uint8_t		 a[4096];
+	FILE		*f = tmpfile();
+
+	(void)state;
+	fill(a, sizeof(a), 11);
+	assert_int_equal(delta_stream_new(&ds, 8192, f, &err), 0);
+	delta_stream_feed(ds, a, sizeof(a));
+	assert_false(delta_stream_end(ds, hex));
+	delta_stream_free(ds);
+	fclose(f);
+}
+
 int
 main(void)
 {
@@ -202,6 +270,8 @@ main(void)
 		cmocka_unit_test(test_delta_truncated_and_appended),
 		cmocka_unit_test(test_delta_all_new),
 		cmocka_unit_test(test_delta_base_shorter_than_signature),
+		cmocka_unit_test(test_delta_stream_is_the_scan),
+		cmocka_unit_test(test_delta_stream_short_is_no_signature),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
