@@ -981,6 +981,7 @@ upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
 	struct ts_error		 e = { 0 };
 	const char		*root = NULL;
 	FILE			*bf;
+	bool			 had_base;
 	int			 rc;
 
 	if (sigstore_begin(j->store, &u->sig, &u->sigtmp, &e) != 0) {
@@ -1028,8 +1029,9 @@ upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
 	}
 	/* A delta is checked by the server: with xxhsum there, by XXH128,
 	 * which costs it far less than SHA-256. */
+	had_base = sig != NULL;
 	rc = delta_scan(fd, (uint64_t)u->st.st_size, sig, u->base_size, u->sig,
-	    u->hex, sig != NULL && w->has_xxhsum ? u->xxh : NULL, &u->d, err);
+	    u->hex, had_base && w->has_xxhsum ? u->xxh : NULL, &u->d, err);
 	delta_sig_free(sig);
 	if (rc != 0) {
 		u->part = false;
@@ -1048,7 +1050,7 @@ upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
 		return 0;
 	}
 	/* Nothing in common: plain WRITEs do the same with fewer steps. */
-	u->delta = sig != NULL && u->d.matched > 0;
+	u->delta = had_base && u->d.matched > 0;
 	if (!u->delta)
 		delta_dispose(&u->d);
 	if (u->part) {
