@@ -6,9 +6,10 @@
 # sshd on 127.0.0.1 (the same cipher for both, as bench/race.sh).
 #
 #	bench/delta.sh [--files N] [--mib M] [--change-mib C] [--runs R]
-#	    [--rtt-ms MS]
+#	    [--rtt-ms MS] [--rate BYTES_PER_SEC]
 #
-# --rtt-ms adds bench/latency_proxy.py behind the counting proxy.  Prints
+# --rtt-ms adds bench/latency_proxy.py behind the counting proxy; --rate
+# makes the counting proxy a slow link (per connection and direction).  Prints
 # a markdown table: median seconds over R runs, bytes up and down the
 # wire, and for treesync its bytes_literal and the memory of the push
 # (maximum RSS) and the signatures' size per GiB of file; treesync-W is
@@ -18,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export TS_SOURCE_DIR=${TS_SOURCE_DIR:-$(cd "$here/.." && pwd)}
 export TREESYNC=${TREESYNC:-$TS_SOURCE_DIR/build/treesync}
-files=4 mib=256 change_mib=1 runs=3 rtt=0
+files=4 mib=256 change_mib=1 runs=3 rtt=0 rate=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--files) files=$2; shift 2 ;;
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
 	--change-mib) change_mib=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
 	--rtt-ms) rtt=$2; shift 2 ;;
+	--rate) rate=$2; shift 2 ;;
 	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
 	*) echo "delta.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -50,10 +52,12 @@ fi
 
 # A counting proxy in front of port, and the known_hosts line for it.
 count_start() {
+	local r=()
+	[ "$rate" -gt 0 ] && r=(--rate "$rate")
 	rm -f "$TS_TMP/count.port" "$TS_TMP/count.log"
 	python3 "$TS_SOURCE_DIR/tests/integration/faultproxy.py" \
 	    --target-port "$port" --port-file "$TS_TMP/count.port" \
-	    --log "$TS_TMP/count.log" --parent $$ --lifetime 3600 \
+	    --log "$TS_TMP/count.log" --parent $$ --lifetime 3600 "${r[@]}" \
 	    </dev/null >/dev/null 2>&1 &
 	count_pid=$!
 	ts_wait_port_file "$TS_TMP/count.port" "faultproxy.py"
@@ -137,7 +141,7 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 }
     END { print a[int((NR + 1) / 2)] }'; }
 sig_bytes=$(du -cb "$cache"/sig/* | tail -1 | cut -f1)
 nsig=$(find "$cache/sig" -type f | wc -l)	# the old f1's is still there
-echo "Command: \`bench/delta.sh --files $files --mib $mib --change-mib $change_mib --runs $runs --rtt-ms $rtt\`  "
+echo "Command: \`bench/delta.sh --files $files --mib $mib --change-mib $change_mib --runs $runs --rtt-ms $rtt --rate $rate\`  "
 echo "Machine: $(nproc) cores (shared), $(date -u +%F); change phase only: $change_mib MiB of one of $files files of $mib MiB overwritten; median of $runs runs."
 echo
 echo "| tool | seconds | × rsync | wire up | wire down | literal | max RSS |"
