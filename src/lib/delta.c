@@ -465,6 +465,20 @@ delta_stream_end(struct delta_stream *ds, char hex[HASH_HEX_MAX])
 	return true;
 }
 
+bool
+delta_stream_cut(struct delta_stream *ds)
+{
+	struct ts_error	 e = { 0 };
+
+	if (ds->failed || ds->fed == 0)
+		return false;
+	if (!ds->done && job_feed(ds->job, NULL, 0, true, ds->out, NULL,
+	    &e) != 1)
+		return false;
+	ds->done = true;
+	return fflush(ds->out) == 0;
+}
+
 void
 delta_stream_free(struct delta_stream *ds)
 {

@@ -70,6 +70,10 @@ int	delta_stream_new(struct delta_stream **out, uint64_t size, FILE *sig,
 	    struct ts_error *err);
 void	delta_stream_feed(struct delta_stream *ds, const void *p, size_t n);
 bool	delta_stream_end(struct delta_stream *ds, char hex[HASH_HEX_MAX]);
+/* Ends the signature where the bytes stopped (an upload cut short): the
+ * signature of what was fed, for the next run to continue from.  Returns
+ * whether it was written. */
+bool	delta_stream_cut(struct delta_stream *ds);
 void	delta_stream_free(struct delta_stream *ds);	/* NULL is fine */
 
 #endif

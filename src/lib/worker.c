@@ -59,6 +59,9 @@ struct upload {
 	bool		 from_partial;	/* base is that partial upload */
 	struct delta_stream *stream;	/* sent whole: its signature and
 					 * SHA-256, from the bytes sent */
+	char		 srckey[HASH_HEX_MAX]; /* resumable and streamed:
+					 * names the partial upload, from
+					 * the source's path, size, mtime */
 	struct xfer_opts xo;		/* how it moves */
 };
 
@@ -606,6 +609,15 @@ upload_on_phase(struct xfer *x, void *payload)
 		return;
 	}
 	xfer_result(x, &e);
+	/* Cut short: the signature of what was read is what the partial
+	 * upload holds (at most), kept under the name's key. */
+	if (u->part && u->stream != NULL && u->sig != NULL &&
+	    (e.code == TS_ECONN || e.code == TS_ECANCELED) &&
+	    delta_stream_cut(u->stream)) {
+		(void)sigstore_keep(j->store, u->sig, u->sigtmp, u->srckey);
+		u->sig = NULL;		/* closed and freed by the keep */
+		u->sigtmp = NULL;
+	}
 	upload_keep_sig(j, u, e.code == TS_OK);
 	if (j->pull && e.code == TS_OK)
 		download_keep_sig(j, u->idx);
@@ -618,7 +630,8 @@ upload_on_phase(struct xfer *x, void *payload)
 	 * know its name is taken. */
 	if (u->part && (e.code == TS_ECONN || e.code == TS_ECANCELED) &&
 	    u->tmp != NULL)
-		(void)job_partial_add(j, a_path(j, u->idx), u->tmp, 0, u->hex);
+		(void)job_partial_add(j, a_path(j, u->idx), u->tmp, 0,
+		    u->stream != NULL ? u->srckey : u->hex);
 	if (u->delta && e.code == TS_OK) {
 		j->out[u->idx].delta = true;
 		j->out[u->idx].literal = u->d.literal;
@@ -910,6 +923,23 @@ job_delta_possible(const struct job *j, const struct action *a)
 	return true;
 }
 
+/* A resumable upload's key when named before its bytes are read. */
+static void
+source_key(const char *rel, const struct stat *st, char hex[HASH_HEX_MAX])
+{
+	struct hash	 h;
+	char		 num[64];
+
+	hash_init(&h, HASH_SHA256);
+	hash_update(&h, "source", 7);
+	hash_update(&h, rel, strlen(rel) + 1);
+	snprintf(num, sizeof(num), "%lld %lld.%09ld", (long long)st->st_size,
+	    (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
+	hash_update(&h, num, strlen(num));
+	hash_final(&h, hex);
+	hash_dispose(&h);
+}
+
 static void
 upload_tap(const void *p, size_t n, void *payload)
 {
@@ -1019,12 +1049,20 @@ upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
 	u->part = job_partial_applies(j, (uint64_t)u->st.st_size);
 	if (u->part)
 		sig = upload_resume(w, u, sig, allow_delta);
-	/* Sent whole and not resumable: its signature is made from the
-	 * bytes as they are sent, so the file is read once. */
-	if (sig == NULL && !u->part && delta_stream_new(&u->stream,
+	/* Sent whole: its signature is made from the bytes as they are
+	 * sent, so the file is read once.  A resumable one is named for
+	 * its source, known before a byte is read; a cut keeps the
+	 * signature of what was read under that name (upload_on_phase). */
+	if (sig == NULL && delta_stream_new(&u->stream,
 	    (uint64_t)u->st.st_size, u->sig, &e) == 0) {
 		u->xo.tap = upload_tap;
 		u->xo.tap_payload = u;
+		if (u->part) {
+			source_key(a->src->path, &u->st, u->srckey);
+			if (u->resumed == NULL || strncmp(u->resumed_key,
+			    u->srckey, TEMPNAME_KEY_LEN) != 0)
+				u->xo.part_key = u->srckey;
+		}
 		return 0;
 	}
 	/* A delta is checked by the server: with xxhsum there, by XXH128,
