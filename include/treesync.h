@@ -148,8 +148,14 @@ struct ts_put_opts {
 	bool		 fsync;		/* put: the server flushes the file to
 					 * disk before the rename, when it
 					 * offers fsync@openssh.com */
+	/* put: as ts_sync_opts.cache_dir and whole_file. */
+	const char	*cache_dir;
+	bool		 whole_file;
+	/* put: the server file a delta starts from (a backup's previous
+	 * snapshot); NULL: the file being replaced.  Only read. */
+	const char	*delta_base;
 };
-#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false }
+#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false, NULL, false, NULL }
 
 /* What a transfer did; filled by ts_put and ts_get, also on failure. */
 struct ts_xfer_result {
@@ -157,6 +163,9 @@ struct ts_xfer_result {
 	bool		 hash_checked;	/* compared with the other side */
 	const char	*hash_method;	/* "sha256sum", "read-back", or NULL */
 	bool		 rename_fallback; /* no posix-rename: safe fallback used */
+	bool		 delta;		/* put: built from the server's old copy */
+	uint64_t	 bytes_literal;	/* put: bytes sent as data */
+	uint64_t	 bytes_matched;	/* put, delta: bytes the server copied */
 };
 
 /*
@@ -259,11 +268,26 @@ struct ts_sync_opts {
 	bool		 from0;		/* -0: its names end with NUL */
 	uint64_t	 bwlimit;	/* bytes a second over all connections
 					 * (--bwlimit); 0: no limit */
+	/* A local directory for the signature store (--cache-dir): block
+	 * signatures of what was uploaded, so that a changed file of 1 MiB
+	 * or more is sent as a delta, built on the server from its old copy
+	 * with copy-data, checked whole by hash there before the rename
+	 * (docs/delta.md).  NULL: no store, files are sent whole. */
+	const char	*cache_dir;
+	bool		 whole_file;	/* -W: never a delta (the store is
+					 * still written) */
+	/* Resumable uploads (rsync's --partial), with cache_dir: an upload
+	 * cut short (connection lost, interrupted) keeps its temporary file,
+	 * and the next run continues it.  1: every file (--partial); -1:
+	 * none (--no-partial); 0: files of 64 MiB and more.  Such a file is
+	 * moved by one connection, never split. */
+	int		 partial;
 };
 #define TS_SYNC_OPTS_INIT \
 	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
 	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, false, false, \
-	  false, false, false, false, false, false, false, false, NULL, false, 0 }
+	  false, false, false, false, false, false, false, false, NULL, false, 0, \
+	  NULL, false, 0 }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -301,6 +325,8 @@ struct ts_item {
 	bool		 created;	/* did not exist at the destination */
 	int		 code;		/* TS_OK, or why this item failed */
 	const char	*error;		/* message when code != TS_OK */
+	bool		 delta;		/* built on the server from its old
+					 * copy, only changes sent */
 };
 typedef void	ts_item_fn(const struct ts_item *it, void *payload);
 
@@ -326,6 +352,11 @@ struct ts_summary {
 						 * ended (or of this one's
 						 * dropped connections) removed;
 						 * dry run: to remove */
+	uint64_t	 bytes_literal;		/* file bytes sent (rsync's
+						 * "Literal data") */
+	uint64_t	 bytes_matched;		/* bytes of delta-built files
+						 * the server copied from their
+						 * old copy ("Matched data") */
 };
 
 /*

@@ -14,10 +14,15 @@ report(const struct cli *o, const char *verb, const char *from,
 	cli_print_name(stdout, from);
 	fputs(" -> ", stdout);
 	cli_print_name(stdout, to);
-	printf(": %llu bytes, %s\n", (unsigned long long)r->bytes,
+	printf(": %llu bytes, %s", (unsigned long long)r->bytes,
 	    r->hash_checked ? (strcmp(r->hash_method, "read-back") == 0 ?
 	    "SHA-256 verified by read-back" : "SHA-256 verified") :
 	    o->verify == TS_VERIFY_NONE ? "not verified" : "size verified");
+	if (r->delta)
+		printf(", a delta: %llu bytes sent, %llu copied on the server",
+		    (unsigned long long)r->bytes_literal,
+		    (unsigned long long)r->bytes_matched);
+	putchar('\n');
 }
 
 static int
@@ -42,6 +47,8 @@ transfer(const struct cli *o, bool upload)
 	remote = upload ? o->args[1] : o->args[0];
 	po.verify = o->verify;
 	po.fsync = o->sync.fsync;
+	po.cache_dir = o->sync.cache_dir;
+	po.whole_file = o->sync.whole_file;
 	if ((c = cli_connect(o, remote, 0, &rc)) == NULL)
 		return rc;
 	if (upload)

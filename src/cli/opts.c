@@ -4,6 +4,7 @@
  * "parents" as in mkdir -p (use --port there).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +22,7 @@ enum {
 	OPT_RELEASE, OPT_ROLLBACK, OPT_LIST,
 	OPT_NO_LINKS, OPT_NO_WRITE, OPT_SPEED,
 	OPT_SIZE_ONLY, OPT_IGNORE_EXISTING, OPT_FILES_FROM, OPT_BWLIMIT,
+	OPT_CACHE_DIR, OPT_PARTIAL, OPT_NO_PARTIAL,
 };
 
 static const struct option long_opts[] = {
@@ -77,6 +79,10 @@ static const struct option long_opts[] = {
 	{ "from0",		no_argument,	   NULL, '0' },
 	{ "compress",		no_argument,	   NULL, 'z' },
 	{ "bwlimit",		required_argument, NULL, OPT_BWLIMIT },
+	{ "cache-dir",		required_argument, NULL, OPT_CACHE_DIR },
+	{ "whole-file",		no_argument,	   NULL, 'W' },
+	{ "partial",		no_argument,	   NULL, OPT_PARTIAL },
+	{ "no-partial",		no_argument,	   NULL, OPT_NO_PARTIAL },
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
@@ -162,6 +168,11 @@ cli_usage(FILE *f)
 	    "  --perms                  pull: keep modes as on the server (no umask)\n"
 	    "  --fsync                  put, push: the server flushes each file to disk\n"
 	    "                           before the rename (backup always does)\n"
+	    "  -W, --whole-file         push, backup: never send a delta\n"
+	    "  --cache-dir DIR          block signatures of what was sent, for deltas\n"
+	    "                           (default ~/.cache/treesync; docs/delta.md)\n"
+	    "  --partial, --no-partial  push: keep an upload cut short for the next run\n"
+	    "                           to continue (default: files of 64 MiB or more)\n"
 	    "  -j, --jobs N             connections to use (4)\n"
 	    "  -z, --compress           compress the SSH connections (zlib)\n"
 	    "  --bwlimit RATE           at most RATE per second over all connections:\n"
@@ -277,6 +288,23 @@ bad_option(char **argv)
 	cli_say("try \"treesync --help\"");
 }
 
+/* The signature store's home (XDG base directories): NULL when there is
+ * no home to put it in, and then files are sent whole. */
+static const char *
+default_cache_dir(void)
+{
+	static char	 dir[PATH_MAX];
+	const char	*xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/treesync", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(dir, sizeof(dir), "%s/.cache/treesync", home);
+	else
+		return NULL;
+	return dir;
+}
+
 /* The command is the first operand; options before it may take values. */
 static const char *
 find_command(int argc, char **argv)
@@ -326,8 +354,8 @@ cli_parse(struct cli *o, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, cmd != NULL &&
-	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSogaHj:e:u0z" :
-	    "F:p:lvqhnciLSogaHj:e:u0z", long_opts,
+	    strcmp(cmd, "mkdir") == 0 ? "F:lpvqhnciLSogaHWj:e:u0z" :
+	    "F:p:lvqhnciLSogaHWj:e:u0z", long_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'F':
@@ -516,6 +544,18 @@ cli_parse(struct cli *o, int argc, char **argv)
 		case OPT_FSYNC:
 			o->sync.fsync = true;
 			break;
+		case 'W':
+			o->sync.whole_file = true;
+			break;
+		case OPT_CACHE_DIR:
+			o->sync.cache_dir = optarg;
+			break;
+		case OPT_PARTIAL:
+			o->sync.partial = 1;
+			break;
+		case OPT_NO_PARTIAL:
+			o->sync.partial = -1;
+			break;
 		case 'j':
 			if (parse_int(optarg, 1, 64, "--jobs", &o->sync.jobs) != 0)
 				return 2;
@@ -578,6 +618,8 @@ cli_parse(struct cli *o, int argc, char **argv)
 		return 2;
 	}
 	o->sync.verify = o->verify;
+	if (o->sync.cache_dir == NULL)
+		o->sync.cache_dir = default_cache_dir();
 	o->command = argv[optind];
 	o->args = argv + optind + 1;
 	o->nargs = argc - optind - 1;

@@ -22,6 +22,8 @@
  *      o g  owner, group (TS_ATTR_OWNER, TS_ATTR_GROUP: with -o, -g)
  *      u a x  never: atimes, ACLs and xattrs are not synced (backup
  *         keeps them in its metadata record)
+ *   and in the last column, 'D' for a file built as a delta on the server
+ *   from its old copy (docs/delta.md): ">f.st.....D big.img".
  *   e.g. ">f.st...... a" (size and mtime differ), ">fc........ a" (-c: same
  *   size and mtime, other content), ">fc.t...... a" (-c, and the mtime
  *   differs too).  Only files of equal size are hashed, so a size change
@@ -198,6 +200,8 @@ itemize_code(char code[12], const struct ts_item *it)
 		code[6] = 'o';
 	if ((it->attrs & TS_ATTR_GROUP) != 0)
 		code[7] = 'g';
+	if (it->delta)
+		code[10] = 'D';
 	return true;
 }
 
@@ -344,6 +348,15 @@ write_stats(struct report *r, const struct ts_summary *s)
 		human_bytes(b, sizeof(b), (double)s->bytes_sent, "");
 		fprintf(f, "%-18s%s (%" PRIu64 ")\n", s->pull ?
 		    "bytes received:" : "bytes sent:", b, s->bytes_sent);
+		/* rsync's "Literal data" and "Matched data". */
+		if (!s->pull && s->bytes_matched > 0) {
+			human_bytes(b, sizeof(b), (double)s->bytes_literal, "");
+			fprintf(f, "%-18s%s (%" PRIu64 ")\n", "literal data:", b,
+			    s->bytes_literal);
+			human_bytes(b, sizeof(b), (double)s->bytes_matched, "");
+			fprintf(f, "%-18s%s (%" PRIu64 ")\n", "matched data:", b,
+			    s->bytes_matched);
+		}
 	}
 	if (s->errors > 0)
 		fprintf(f, "%-18s%" PRIu64 "\n", "errors:", s->errors);

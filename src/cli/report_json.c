@@ -126,6 +126,8 @@ report_json_item(FILE *f, const struct ts_item *it, bool dry_run)
 		fprintf(f, ",\"code\":%d", exitcode_for(it->code));
 		json_str(f, "error", it->error != NULL ? it->error : "failed");
 	}
+	if (it->delta)
+		json_bool(f, "delta", true);
 	if (dry_run)
 		json_bool(f, "dry_run", true);
 	fputs("}\n", f);
@@ -154,6 +156,8 @@ report_json_summary(FILE *f, const struct ts_summary *s, int rc,
 	json_u64(f, "files_linked", s->files_linked);
 	json_u64(f, "files_unchanged", s->files_unchanged);
 	json_u64(f, "bytes_sent", s->bytes_sent);
+	json_u64(f, "bytes_literal", s->bytes_literal);
+	json_u64(f, "bytes_matched", s->bytes_matched);
 	json_u64(f, "errors", s->errors);
 	json_u64(f, "matched", s->checked_match);
 	json_u64(f, "differed", s->checked_differ);

@@ -390,6 +390,8 @@ sum_add(struct ts_summary *to, const struct ts_summary *s)
 	to->symlinks += s->symlinks;
 	to->attrs_set += s->attrs_set;
 	to->bytes_sent += s->bytes_sent;
+	to->bytes_literal += s->bytes_literal;
+	to->bytes_matched += s->bytes_matched;
 	to->files_linked += s->files_linked;
 	to->errors += s->errors;
 	if (to->hash_used == NULL)
@@ -586,6 +588,9 @@ send_file(struct backup *b, const char *path, const struct stat *st,
 	po.verify = b->o->sync.verify;
 	po.keep_mode = true;
 	po.fsync = true;
+	po.cache_dir = b->o->sync.cache_dir;
+	po.whole_file = b->o->sync.whole_file;
+	po.delta_base = link_from;	/* the previous snapshot's copy */
 	memset(&xr, 0, sizeof(xr));
 	rc = ts_put(&xr, b->c, path, dst, &po, &e);
 	report_one(b, TS_ITEM_UPLOAD, TS_TYPE_FILE, (uint64_t)st->st_size, rc,
@@ -597,7 +602,9 @@ send_file(struct backup *b, const char *path, const struct stat *st,
 		    error_set(err, rc, "%s", e.msg) : TS_EPARTIAL;
 	}
 	b->res->sum.files_created++;
-	b->res->sum.bytes_sent += xr.bytes;
+	b->res->sum.bytes_sent += xr.delta ? xr.bytes_literal : xr.bytes;
+	b->res->sum.bytes_literal += xr.delta ? xr.bytes_literal : xr.bytes;
+	b->res->sum.bytes_matched += xr.bytes_matched;
 	if (xr.hash_checked && b->res->sum.hash_where == NULL)
 		b->res->sum.hash_where = xr.hash_method != NULL &&
 		    strcmp(xr.hash_method, "read-back") == 0 ? "read-back" :

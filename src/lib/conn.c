@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "delta_put.h"
 #include "error.h"
 #include "local_open.h"
 #include "log.h"
@@ -898,7 +899,9 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	}
 	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
 	xo.fsync = opts->fsync;
-	if ((rc = xfer_upload(&x, c->sftp, fd, &lst, src, target, &xo,
+	if (opts->cache_dir != NULL && (uint64_t)lst.st_size >= DELTA_MIN_SIZE)
+		rc = delta_put(&res, c, fd, &lst, src, target, opts, &xo, &e);
+	else if ((rc = xfer_upload(&x, c->sftp, fd, &lst, src, target, &xo,
 	    xfer_wake, &woke, &e)) == 0)
 		rc = run_one(&res, c, x, &woke, true, target, "put", &e);
 	if (rc != 0 && !(rc == TS_ENOENT && sftp_failed(c->sftp) == NULL &&
@@ -952,9 +955,25 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	if ((rc = xfer_download(&x, c->sftp, src, target, &xo, xfer_wake,
 	    &woke, err)) == 0)
 		rc = run_one(&res, c, x, &woke, false, src, "get", err);
+	if (rc == 0 && opts->cache_dir != NULL)
+		delta_keep_got(opts->cache_dir, target, src);
 	xfer_free(x);
 	free(target);
 	if (out != NULL)
 		*out = res;
 	return rc;
+}
+
+/* For delta_put.c, which drives uploads as ts_put does. */
+int
+conn_run_upload(struct ts_xfer_result *res, struct ts_conn *c, struct xfer *x,
+    bool *woke, const char *remote, struct ts_error *err)
+{
+	return run_one(res, c, x, woke, true, remote, "put", err);
+}
+
+void
+conn_xfer_wake(struct xfer *x, void *payload)
+{
+	xfer_wake(x, payload);
 }

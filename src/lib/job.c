@@ -33,6 +33,7 @@
 #include "ltree.h"
 #include "plan.h"
 #include "ratelimit.h"
+#include "sigstore.h"
 #include "tempname.h"
 #include "verify.h"
 #include "walk_local.h"
@@ -232,8 +233,14 @@ job_report(struct job *j)
 					j->sum->files_created++;
 				else
 					j->sum->files_updated++;
-				j->sum->bytes_sent += o->has_wire ? o->wire :
-				    a->src->size;
+				it.delta = o->delta;
+				/* What crossed the wire: a delta's literals,
+				 * a sparse file's data (-S). */
+				j->sum->bytes_sent += o->delta ? o->literal :
+				    o->has_wire ? o->wire : a->src->size;
+				j->sum->bytes_literal += o->delta ? o->literal :
+				    o->has_wire ? o->wire : a->src->size;
+				j->sum->bytes_matched += o->matched;
 			}
 			break;
 		case ACT_SYMLINK:
@@ -724,6 +731,111 @@ job_link_dest(struct job *j)
  * else it belongs to a run still going and is left alone.  A file of
  * that form on both sides is a user's, synced like any other.
  */
+bool
+job_partial_applies(const struct job *j, uint64_t size)
+{
+	return j->store != NULL && !j->pull && (j->opts->partial > 0 ||
+	    (j->opts->partial == 0 && size >= JOB_PARTIAL_MIN));
+}
+
+int
+job_partial_add(struct job *j, const char *rel, const char *path,
+    uint64_t size, const char *key)
+{
+	struct partial	*v, *p;
+	size_t		 cap;
+	int		 rc = -1;
+
+	pthread_mutex_lock(&j->mu);
+	if (j->npartials == j->partials_cap) {
+		cap = j->partials_cap != 0 ? j->partials_cap * 2 : 8;
+		if ((v = realloc(j->partials, cap * sizeof(*v))) == NULL)
+			goto out;
+		j->partials = v;
+		j->partials_cap = cap;
+	}
+	p = &j->partials[j->npartials];
+	if ((p->rel = strdup(rel)) == NULL ||
+	    (p->path = strdup(path)) == NULL) {
+		free(p->rel);
+		goto out;
+	}
+	p->size = size;
+	snprintf(p->key, sizeof(p->key), "%.*s", TEMPNAME_KEY_LEN, key);
+	j->npartials++;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+bool
+job_partial_find(struct job *j, const char *rel, struct partial *out)
+{
+	size_t	 i;
+	bool	 found = false;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&j->mu);
+	for (i = j->npartials; i-- > 0 && !found; )
+		if (strcmp(j->partials[i].rel, rel) == 0) {
+			*out = j->partials[i];
+			out->rel = strdup(out->rel);
+			out->path = strdup(out->path);
+			found = out->rel != NULL && out->path != NULL;
+		}
+	pthread_mutex_unlock(&j->mu);
+	return found;
+}
+
+static void
+job_partials_dispose(struct job *j)
+{
+	size_t	 i;
+
+	for (i = 0; i < j->npartials; i++) {
+		free(j->partials[i].rel);
+		free(j->partials[i].path);
+	}
+	free(j->partials);
+	j->partials = NULL;
+	j->npartials = j->partials_cap = 0;
+}
+
+/*
+ * Push: a partial upload (base its name) found by the walk.  Kept for the
+ * upload of its file to continue, unless it is older than a week or its
+ * file is gone from the source: then removed at the end, as temporary
+ * files of ended runs are.
+ */
+static void
+job_partial_seen(struct job *j, const struct entry *e, const char *base,
+    time_t now)
+{
+	const char	*mark = strstr(base, ".treesync-prt.");
+	char		 key[TEMPNAME_KEY_LEN + 1], *rel = NULL, *p;
+	int		 n;
+
+	if (j->pull || mark == NULL || !tempname_part_key(base, key))
+		return;
+	n = (int)(base - e->path);
+	if (asprintf(&rel, "%.*s%.*s", n, e->path, (int)(mark - base - 1),
+	    base + 1) < 0)
+		return;
+	if ((p = remote_path(j->remote_root, e->path)) == NULL) {
+		free(rel);
+		return;
+	}
+	if (now - e->mtime_ns / 1000000000 > 7 * 24 * 60 * 60 ||
+	    entries_find(&j->src, rel) == NULL)
+		job_orphan(j, p);
+	else if (job_partial_add(j, rel, p, e->size, key) == 0)
+		log_msg(TS_LOG_DEBUG, "\"%s\": a partial upload of %llu bytes "
+		    "to continue", rel, (unsigned long long)e->size);
+	free(p);
+	free(rel);
+}
+
 static void
 job_set_aside_temps(struct job *j, struct entries *l,
     const struct entries *other, bool destination, bool remote)
@@ -752,6 +864,10 @@ job_set_aside_temps(struct job *j, struct entries *l,
 		}
 		if (!destination)
 			continue;
+		if (info.kind == TEMPNAME_PART) {
+			job_partial_seen(j, e, base, now);
+			continue;
+		}
 		if (!tempname_is_orphan(&info, now)) {
 			j->temps_live++;
 			continue;
@@ -1289,6 +1405,8 @@ job_dispose(struct job *j)
 	pthread_cond_destroy(&j->done_cv);
 	if (j->root_fd != -1)
 		close(j->root_fd);
+	job_partials_dispose(j);
+	sigstore_free(j->store);
 	plan_dispose(&j->plan);
 	entries_dispose(&j->src);
 	entries_dispose(&j->dst);
@@ -1365,6 +1483,7 @@ job_unplan(struct job *j, const struct ts_summary *saved)
 	entries_init(&j->ref);
 	filter_dispose(&j->filter);
 	filter_init(&j->filter);
+	job_partials_dispose(j);
 	*j->sum = *saved;
 }
 
@@ -1526,6 +1645,14 @@ job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	log_msg(TS_LOG_DEBUG, "planned %zu actions for %d connection%s",
 	    j->plan.n, want, want == 1 ? "" : "s");
 	j->posix_rename = sftp_has(j->s, SFTP_EXT_POSIX_RENAME);
+	/* The store only speeds things up: without it, files go whole.  A
+	 * pull writes it too: what it received is what the server holds. */
+	if (j->opts->cache_dir != NULL && sigstore_open(&j->store,
+	    j->opts->cache_dir, SIGSTORE_MAX_BYTES, &e) != 0) {
+		log_msg(TS_LOG_WARN, "signature store: %s; sending files whole",
+		    e.msg);
+		error_clear(&e);
+	}
 	workers_start(j, want);
 	job_phase(j, PH_TYPE_DELETE, idx);
 	job_phase(j, PH_MKDIR, idx);

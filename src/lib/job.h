@@ -46,10 +46,24 @@ struct outcome {
 	uint64_t	 wire;
 	int		 code;
 	char		*error;		/* owned; when code != TS_OK */
+	bool		 delta;		/* built from the server's old copy */
+	uint64_t	 literal, matched; /* delta: bytes sent, copied */
 };
 
 struct upload;
 struct part_run;
+struct sigstore;
+
+/* Push: uploads smaller than this are not resumable unless --partial. */
+#define JOB_PARTIAL_MIN		(64ull << 20)
+
+/* A partial upload on the server (tempname.h's TEMPNAME_PART). */
+struct partial {
+	char		*rel;		/* the file it is for */
+	char		*path;		/* its remote path */
+	uint64_t	 size;
+	char		 key[32];	/* its content key (hex prefix) */
+};
 
 /*
  * A file much bigger than the rest, moved as nparts byte ranges by as many
@@ -168,6 +182,12 @@ struct job {
 	struct ts_error	 refused_error;	/* the first refusal */
 	struct link_facts links;	/* the server's SYMLINK order, learned
 					 * by the first links made (atomic) */
+	struct sigstore	*store;		/* push: signatures, or NULL */
+	/* push: partial uploads found on the server, or cut in this run
+	 * (size 0: not to continue from, only to remove once replaced);
+	 * under mu once workers run. */
+	struct partial	*partials;
+	size_t		 npartials, partials_cap;
 };
 
 struct ltree;
@@ -223,6 +243,22 @@ void	worker_reap_parts(struct worker *w);
 /* The parent directory of local rel, opened without following symlinks;
  * *name is rel's last component. */
 int	local_parent(struct job *j, const char *rel, const char **name);
+/* Push: whether a file of size bytes is uploaded resumably. */
+bool	job_partial_applies(const struct job *j, uint64_t size);
+/* Push: remembers a partial upload (thread-safe); the strings are
+ * copied.  Returns 0 or -1 (out of memory). */
+int	job_partial_add(struct job *j, const char *rel, const char *path,
+	    uint64_t size, const char *key);
+/* Push: the partial upload for rel, copied into *out (strings owned by
+ * the caller), or false. */
+bool	job_partial_find(struct job *j, const char *rel, struct partial *out);
+/* Push: whether action a may be sent as a delta (the store knows its
+ * server copy), so it is not split. */
+bool	job_delta_possible(const struct job *j, const struct action *a);
+/* Push: records the signature of local file fd (borrowed; st its fstat),
+ * now at remote path on the server, in the store.  Best effort. */
+void	job_sig_record(struct job *j, int fd, const struct stat *st,
+	    const char *remote);
 /* Removes the orphaned temporary files, best effort. */
 void	job_sweep_orphans(struct job *j);
 

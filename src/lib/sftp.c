@@ -337,6 +337,15 @@ sftp_statvfs(struct sftp *s, const char *path, sftp_cb *cb, void *payload)
 }
 
 int
+sftp_copy_data(struct sftp *s, const struct sftp_handle *from, uint64_t roff,
+    uint64_t len, const struct sftp_handle *to, uint64_t woff, sftp_cb *cb,
+    void *payload)
+{
+	SFTP_SEND(s, SSH_FXP_EXTENDED, SSH_FXP_STATUS, 0, cb, payload,
+	    sftp_enc_copy_data(&s->out, id, from, roff, len, to, woff));
+}
+
+int
 sftp_limits(struct sftp *s, sftp_cb *cb, void *payload)
 {
 	SFTP_SEND(s, SSH_FXP_EXTENDED, SSH_FXP_EXTENDED_REPLY, 0, cb, payload,
@@ -418,6 +427,7 @@ sftp_on_version(struct sftp *s, const uint8_t *pkt, size_t len)
 		{ "hardlink@openssh.com", SFTP_EXT_HARDLINK },
 		{ "statvfs@openssh.com", SFTP_EXT_STATVFS },
 		{ "limits@openssh.com", SFTP_EXT_LIMITS },
+		{ "copy-data", SFTP_EXT_COPY_DATA },
 	};
 
 	if (sftp_dec_version(&s->version, &it, pkt, len, &e) != 0) {

@@ -18,6 +18,7 @@ struct sftp;
 #define SFTP_EXT_HARDLINK	0x04
 #define SFTP_EXT_STATVFS	0x08
 #define SFTP_EXT_LIMITS		0x10
+#define SFTP_EXT_COPY_DATA	0x20
 
 /* Called once per request with its reply, which is borrowed for the call.
  * When the session fails, every pending request gets a STATUS reply with
@@ -125,6 +126,11 @@ int	sftp_statvfs(struct sftp *s, const char *path, sftp_cb *cb,
 	    void *payload);
 /* limits@openssh.com: the server's limits.  Only when offered. */
 int	sftp_limits(struct sftp *s, sftp_cb *cb, void *payload);
+/* copy-data: len bytes at roff of from to woff of to, copied by the
+ * server, no data on the wire (PROTOCOL 4.10).  Only when offered. */
+int	sftp_copy_data(struct sftp *s, const struct sftp_handle *from,
+	    uint64_t roff, uint64_t len, const struct sftp_handle *to,
+	    uint64_t woff, sftp_cb *cb, void *payload);
 
 /*
  * A reply kept for a caller that waits for one request: sftp_call_cb

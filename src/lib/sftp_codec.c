@@ -348,6 +348,21 @@ sftp_enc_statvfs(struct buf *b, uint32_t id, const char *path)
 }
 
 int
+sftp_enc_copy_data(struct buf *b, uint32_t id, const struct sftp_handle *from,
+    uint64_t roff, uint64_t len, const struct sftp_handle *to, uint64_t woff)
+{
+	struct enc	 e;
+
+	pkt_start_ext(&e, b, id, "copy-data");
+	enc_handle(&e, from);
+	enc_u64(&e, roff);
+	enc_u64(&e, len);
+	enc_handle(&e, to);
+	enc_u64(&e, woff);
+	return pkt_end(&e);
+}
+
+int
 sftp_enc_limits(struct buf *b, uint32_t id)
 {
 	struct enc	 e;

@@ -182,6 +182,11 @@ int	sftp_enc_hardlink(struct buf *b, uint32_t id, const char *oldpath,
 	    const char *newpath);
 int	sftp_enc_fsync(struct buf *b, uint32_t id, const struct sftp_handle *h);
 int	sftp_enc_statvfs(struct buf *b, uint32_t id, const char *path);
+/* copy-data (PROTOCOL 4.10): the server copies len bytes at roff of the
+ * file open as from (len 0: to its end) to woff of the file open as to. */
+int	sftp_enc_copy_data(struct buf *b, uint32_t id,
+	    const struct sftp_handle *from, uint64_t roff, uint64_t len,
+	    const struct sftp_handle *to, uint64_t woff);
 int	sftp_enc_limits(struct buf *b, uint32_t id);
 
 /* Attributes as they appear on the wire, for requests that carry them. */

@@ -51,6 +51,11 @@ split_parts_for(const struct job *j, const struct action *a, uint64_t total)
 	/* Holes are kept by xfer.c's whole-file transfers only. */
 	if (j->opts->sparse)
 		return 0;
+	/* A delta moves few bytes, and one connection builds it; a
+	 * resumable upload is one temporary file written in order. */
+	if (!j->pull && (job_delta_possible(j, a) ||
+	    job_partial_applies(j, size)))
+		return 0;
 	n = size / JOB_SPLIT_MIN_PART;
 	return n < (uint64_t)j->nw ? (int)n : j->nw;
 }
@@ -484,6 +489,7 @@ split_finish(struct worker *w, struct split *sp)
 	struct job		*j = w->job;
 	struct ts_error		 e = sp->err;
 	struct sftp_call	 c = { 0 };
+	struct stat		 st;
 
 	if (e.code == TS_OK)
 		(void)(j->pull ? split_commit_pull(w, sp, &e) :
@@ -495,6 +501,10 @@ split_finish(struct worker *w, struct split *sp)
 	    sftp_call_wait(w->s, &c, "remove", sp->tmp, NULL) == TS_ECONN))
 		job_orphan(j, sp->tmp);
 	sftp_call_dispose(&c);
+	if (e.code == TS_OK && !j->pull)
+		job_sig_record(j, sp->fd, &sp->st, sp->remote);
+	else if (e.code == TS_OK && fstat(sp->fd, &st) == 0)
+		job_sig_record(j, sp->fd, &st, sp->remote);
 	if (e.code == TS_OK)
 		job_finish(j, sp->idx, TS_OK, NULL);
 	else

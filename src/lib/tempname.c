@@ -30,6 +30,7 @@
 static const char *const marks[] = {
 	[TEMPNAME_TMP] = ".treesync-tmp.",
 	[TEMPNAME_OLD] = ".treesync-old.",
+	[TEMPNAME_PART] = ".treesync-prt.",
 };
 
 static struct tempname_info	 self;
@@ -143,6 +144,47 @@ tempname_make(char **out, const char *path, enum tempname_kind kind)
 	return 0;
 }
 
+int
+tempname_make_part(char **out, const char *path, const char *key)
+{
+	const char	*slash = strrchr(path, '/');
+	const char	*base = slash != NULL ? slash + 1 : path;
+	size_t		 dirlen = (size_t)(base - path), vis, n;
+
+	/* The same length as the others: the key is in the run's and the
+	 * random part's place, with the '-' where theirs is. */
+	vis = visible_len(base, strlen(base), TEMPNAME_NAME_MAX - 1 - TAIL_LEN);
+	n = dirlen + 1 + vis + TAIL_LEN + 1;
+	if (strlen(key) < TEMPNAME_KEY_LEN || (*out = malloc(n)) == NULL)
+		return -1;
+	snprintf(*out, n, "%.*s.%.*s%s%.*s-%.*s", (int)dirlen, path, (int)vis,
+	    base, marks[TEMPNAME_PART], RUN_LEN, key, RANDOM_LEN,
+	    key + RUN_LEN);
+	return 0;
+}
+
+bool
+tempname_part_key(const char *base, char *key)
+{
+	size_t		 len = strlen(base), i;
+	const char	*tail;
+
+	if (len < 2 + TAIL_LEN || len > TEMPNAME_NAME_MAX || base[0] != '.')
+		return false;
+	tail = base + len - TAIL_LEN;
+	if (memcmp(tail, marks[TEMPNAME_PART], MARK_LEN) != 0 ||
+	    tail[MARK_LEN + RUN_LEN] != '-')
+		return false;
+	memcpy(key, tail + MARK_LEN, RUN_LEN);
+	memcpy(key + RUN_LEN, tail + MARK_LEN + RUN_LEN + 1, RANDOM_LEN);
+	key[TEMPNAME_KEY_LEN] = '\0';
+	for (i = 0; i < TEMPNAME_KEY_LEN; i++)
+		if (!((key[i] >= '0' && key[i] <= '9') ||
+		    (key[i] >= 'a' && key[i] <= 'f')))
+			return false;
+	return true;
+}
+
 bool
 tempname_parse(const char *base, struct tempname_info *info)
 {
@@ -150,6 +192,7 @@ tempname_parse(const char *base, struct tempname_info *info)
 	const char		*tail;
 	struct tempname_info	 i;
 	uint64_t		 v;
+	char			 key[TEMPNAME_KEY_LEN + 1];
 
 	/* A leading dot, at least one byte of the name, then the tail. */
 	if (len < 2 + TAIL_LEN || len > TEMPNAME_NAME_MAX || base[0] != '.')
@@ -159,7 +202,13 @@ tempname_parse(const char *base, struct tempname_info *info)
 		i.kind = TEMPNAME_TMP;
 	else if (memcmp(tail, marks[TEMPNAME_OLD], MARK_LEN) == 0)
 		i.kind = TEMPNAME_OLD;
-	else
+	else if (tempname_part_key(base, key)) {
+		memset(&i, 0, sizeof(i));
+		i.kind = TEMPNAME_PART;
+		if (info != NULL)
+			*info = i;
+		return true;
+	} else
 		return false;
 	tail += MARK_LEN;
 	if (tail[RUN_LEN] != '-' ||

@@ -4,6 +4,7 @@
  *
  *	.<visible>.treesync-tmp.<run>-<random>	(an upload or download)
  *	.<visible>.treesync-old.<run>-<random>	(a file moved aside)
+ *	.<visible>.treesync-prt.<key>		(an upload kept to resume)
  *
  * <visible> is the final name, cut to keep the whole within 255 bytes;
  * <run> (18 characters of [0-9a-z]) says which run made it: when it
@@ -24,7 +25,13 @@
  * that run may still be writing it, and its pid cannot be checked. */
 #define TEMPNAME_FOREIGN_AGE	(24 * 60 * 60)
 
-enum tempname_kind { TEMPNAME_TMP, TEMPNAME_OLD };
+enum tempname_kind { TEMPNAME_TMP, TEMPNAME_OLD, TEMPNAME_PART };
+
+/* A partial upload's name carries no run: its key, the first
+ * TEMPNAME_KEY_LEN hex digits of a SHA-256 that says what it was for (of
+ * its content, or of its source's path, size and mtime: worker.c), in
+ * the run's and random part's place (hex digits are base-36 digits). */
+#define TEMPNAME_KEY_LEN	24
 
 /* What a temporary name says of the run that made it. */
 struct tempname_info {
@@ -41,9 +48,19 @@ struct tempname_info {
  */
 int	tempname_make(char **out, const char *path, enum tempname_kind kind);
 
+/* *out = the name beside path of a partial upload of content key (at
+ * least TEMPNAME_KEY_LEN hex digits), owned by the caller; -1 when out
+ * of memory. */
+int	tempname_make_part(char **out, const char *path, const char *key);
+
 /* Whether base (a last component) has exactly the form above; fills
- * *info when it does (info may be NULL). */
+ * *info when it does (info may be NULL).  Of a TEMPNAME_PART, only kind
+ * is meaningful: whether it may go depends on its age and its source
+ * (see job.c), and tempname_part_key() reads its key. */
 bool	tempname_parse(const char *base, struct tempname_info *info);
+/* The key of a partial upload's name base (TEMPNAME_KEY_LEN hex digits,
+ * into key[TEMPNAME_KEY_LEN + 1]); false for any other name. */
+bool	tempname_part_key(const char *base, char *key);
 
 /*
  * Whether the run that made a temporary file is over, so the file may be

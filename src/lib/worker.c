@@ -21,11 +21,13 @@
 
 #include "cancel.h"
 #include "conn.h"
+#include "delta.h"
 #include "error.h"
 #include "job.h"
 #include "local_open.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "sigstore.h"
 #include "tempname.h"
 #include "symlink.h"
 #include "verify.h"
@@ -38,7 +40,35 @@ struct upload {
 	struct xfer	*x;
 	char		*tmp;		/* upload: its remote temporary name */
 	struct upload	*next;		/* the worker's list */
+	/* Push of a file the store keeps signatures for: */
+	struct stat	 st;		/* the local file when read */
+	char		 hex[HASH_HEX_MAX]; /* its SHA-256 */
+	FILE		*sig;		/* its new signature, being kept */
+	char		*sigtmp;	/* at this name in the store */
+	struct delta	 d;		/* a delta's commands */
+	bool		 delta;		/* sent as a delta from base: */
+	char		 base_hex[HASH_HEX_MAX]; /* its content, and what */
+	uint64_t	 base_size;	/* the store recorded of it */
+	int64_t		 base_mtime;
+	char		*base;
+	bool		 part;		/* resumable: kept if cut */
+	bool		 sig_kept;	/* its signature is in the store,
+					 * not yet recorded as the server's */
+	char		*resumed;	/* the partial upload continued (or
+					 * replaced): removed once done */
+	char		 resumed_key[32]; /* its content key */
+	char		 xxh[HASH_HEX_MAX]; /* its XXH128, or "" */
+	bool		 from_partial;	/* base is that partial upload */
+	struct delta_stream *stream;	/* sent whole: its signature and
+					 * SHA-256, from the bytes sent */
+	char		 srckey[HASH_HEX_MAX]; /* resumable and streamed:
+					 * names the partial upload, from
+					 * the source's path, size, mtime */
+	struct xfer_opts xo;		/* how it moves */
 };
+
+static void	job_start_upload2(struct worker *w, size_t idx,
+		    bool allow_delta);
 
 /* One small request in flight (mkdir, remove, setstat, symlink). */
 struct op {
@@ -571,6 +601,76 @@ job_start_op(struct worker *w, size_t idx)
 	}
 }
 
+static const char *
+base_name(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+static void
+upload_free(struct upload *u)
+{
+	if (u == NULL)
+		return;
+	if (u->sig != NULL)
+		sigstore_abort(u->w->job->store, u->sig, u->sigtmp);
+	free(u->resumed);
+	xfer_free(u->x);
+	delta_stream_free(u->stream);
+	delta_dispose(&u->d);
+	free(u->base);
+	free(u->tmp);
+	free(u);
+}
+
+/* Push with a store: a file in place gets its signature kept, as the
+ * content the server now holds under its name, size and mtime. */
+static void
+upload_keep_sig(struct job *j, struct upload *u, bool ok)
+{
+	if (u->sig_kept && ok)
+		sigstore_record(j->store, base_name(a_path(j, u->idx)),
+		    (uint64_t)u->st.st_size, (int64_t)u->st.st_mtim.tv_sec,
+		    u->hex);
+	if (u->sig == NULL)
+		return;
+	/* Every byte went through the stream, or no signature. */
+	if (ok && u->stream != NULL && !delta_stream_end(u->stream, u->hex))
+		ok = false;
+	if (ok)
+		sigstore_commit(j->store, u->sig, u->sigtmp,
+		    base_name(a_path(j, u->idx)), (uint64_t)u->st.st_size,
+		    (int64_t)u->st.st_mtim.tv_sec, u->hex);
+	else
+		sigstore_abort(j->store, u->sig, u->sigtmp);
+	u->sig = NULL;
+	u->sigtmp = NULL;
+}
+
+/* Pull with a store: the file just received is what the server holds,
+ * so its signature lets a later push of a changed copy send a delta. */
+static void
+download_keep_sig(struct job *j, size_t idx)
+{
+	const struct action	*a = &j->plan.v[idx];
+	struct stat		 st;
+	const char		*name;
+	int			 dfd, fd;
+
+	if (j->store == NULL || a->src->size < DELTA_MIN_SIZE ||
+	    (dfd = local_parent(j, a->src->path, &name)) == -1)
+		return;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd == -1)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		job_sig_record(j, fd, &st, a->src->path);
+	close(fd);
+}
+
 static void
 upload_on_phase(struct xfer *x, void *payload)
 {
@@ -590,6 +690,47 @@ upload_on_phase(struct xfer *x, void *payload)
 	/* What crossed the wire: less than the size with -S. */
 	j->out[u->idx].wire = xfer_wire_bytes(x);
 	j->out[u->idx].has_wire = true;
+	/* Cut short: the signature of what was read is what the partial
+	 * upload holds (at most), kept under the name's key. */
+	if (u->part && u->stream != NULL && u->sig != NULL &&
+	    (e.code == TS_ECONN || e.code == TS_ECANCELED) &&
+	    delta_stream_cut(u->stream)) {
+		(void)sigstore_keep(j->store, u->sig, u->sigtmp, u->srckey);
+		u->sig = NULL;		/* closed and freed by the keep */
+		u->sigtmp = NULL;
+	}
+	upload_keep_sig(j, u, e.code == TS_OK);
+	if (j->pull && e.code == TS_OK)
+		download_keep_sig(j, u->idx);
+	/* The partial upload continued or replaced goes; one that did not
+	 * check out too. */
+	if (u->resumed != NULL && (e.code == TS_OK || (u->from_partial &&
+	    e.code == TS_EVERIFY)))
+		job_orphan(j, u->resumed);
+	/* Cut short: kept for the next run, and for a retry in this one to
+	 * know its name is taken. */
+	if (u->part && (e.code == TS_ECONN || e.code == TS_ECANCELED) &&
+	    u->tmp != NULL)
+		(void)job_partial_add(j, a_path(j, u->idx), u->tmp, 0,
+		    u->stream != NULL ? u->srckey : u->hex);
+	if (u->delta && e.code == TS_OK) {
+		j->out[u->idx].delta = true;
+		j->out[u->idx].literal = u->d.literal;
+		j->out[u->idx].matched = u->d.matched;
+	}
+	/* A delta that failed for any reason but the connection or the
+	 * local file (the old copy was not what the store said, copy-data
+	 * refused): its record goes, and the file is sent whole. */
+	if (u->delta && e.code != TS_OK && e.code != TS_ECONN &&
+	    e.code != TS_ECANCELED && e.code != TS_ELOCAL) {
+		log_msg(TS_LOG_WARN, "\"%s\": the delta did not check out "
+		    "(%s); sending it whole", a_path(j, u->idx), e.msg);
+		if (!u->from_partial)
+			sigstore_forget(j->store, base_name(u->base),
+			    u->base_size, u->base_mtime, u->base_hex);
+		job_start_upload2(w, u->idx, false);
+		return;
+	}
 	/* A full local disk stops the pull: the file was removed, those
 	 * done stay valid, nothing more is started. */
 	if (j->pull && e.sys_errno == ENOSPC && !j->disk_full) {
@@ -597,7 +738,7 @@ upload_on_phase(struct xfer *x, void *payload)
 		log_msg(TS_LOG_ERROR, "the local disk is full; stopping");
 	}
 	/* A dropped connection could not remove the temporary file. */
-	if (e.code == TS_ECONN && !j->pull && u->tmp != NULL)
+	if (e.code == TS_ECONN && !j->pull && u->tmp != NULL && !u->part)
 		job_orphan(j, u->tmp);
 	job_finish_error(j, u->idx, &e);
 }
@@ -753,26 +894,25 @@ out:
 	free(shown);
 }
 
-/* Checks the uploads waiting at their temporary names with one remote
- * hash command (or by reading them back), then lets them finish. */
+/* Checks uploads v[0..n) waiting at their temporary names, all hashed
+ * here with kind, with one remote hash command (or by reading them
+ * back), then lets them finish. */
 static void
-job_verify_batch(struct worker *w)
+verify_group(struct worker *w, enum hash_kind kind, struct upload **v,
+    size_t n)
 {
-	struct job		*j = w->job;
+	struct job	*j = w->job;
 	const char	*paths[JOB_VERIFY_BATCH];
 	char		 hex[JOB_VERIFY_BATCH][HASH_HEX_MAX];
 	struct ts_error	 e = { 0 }, why;
-	size_t		 i, n = w->nverify;
+	size_t		 i;
 
 	if (n == 0)
 		return;
-	w->nverify = 0;
 	for (i = 0; i < n; i++)
-		paths[i] = xfer_remote_path(w->verify_q[i]->x);
-	/* Uploads hash with SHA-256 as they read (see put). */
+		paths[i] = xfer_remote_path(v[i]->x);
 	worker_probe_exec(w);
-	if (worker_remote_hash(w, HASH_SHA256, w->exec_ok, paths, n, hex,
-	    &e) != 0)
+	if (worker_remote_hash(w, kind, w->exec_ok, paths, n, hex, &e) != 0)
 		for (i = 0; i < n; i++)
 			hex[i][0] = '\0';
 	pthread_mutex_lock(&j->mu);
@@ -780,7 +920,7 @@ job_verify_batch(struct worker *w)
 		j->sum->hash_where = w->exec_ok ? "server" : "read-back";
 	pthread_mutex_unlock(&j->mu);
 	for (i = 0; i < n; i++) {
-		struct upload	*u = w->verify_q[i];
+		struct upload	*u = v[i];
 
 		memset(&why, 0, sizeof(why));
 		if (hex[i][0] == '\0')
@@ -788,11 +928,33 @@ job_verify_batch(struct worker *w)
 			    "the server%s%s", a_path(j, u->idx),
 			    e.code != TS_OK ? ": " : "", e.msg);
 		else if (strcmp(hex[i], xfer_hash(u->x)) != 0)
-			error_set(&why, TS_EVERIFY, "\"%s\": SHA-256 on the server "
+			error_set(&why, TS_EVERIFY, "\"%s\": %s on the server "
 			    "differs from the bytes %s", a_path(j, u->idx),
+			    kind == HASH_SHA256 ? "SHA-256" : "XXH128",
 			    j->pull ? "received" : "sent");
 		xfer_commit(u->x, why.code == TS_OK, &why);
 	}
+}
+
+/* Checks the uploads waiting at their temporary names: those hashed with
+ * SHA-256 as they were read (see put), and delta-built ones by XXH128
+ * where the server has xxhsum. */
+static void
+job_verify_batch(struct worker *w)
+{
+	struct upload	*sha[JOB_VERIFY_BATCH], *xxh[JOB_VERIFY_BATCH];
+	size_t		 i, ns = 0, nx = 0, n = w->nverify;
+
+	if (n == 0)
+		return;
+	w->nverify = 0;
+	for (i = 0; i < n; i++)
+		if (w->verify_q[i]->delta && w->verify_q[i]->xxh[0] != '\0')
+			xxh[nx++] = w->verify_q[i];
+		else
+			sha[ns++] = w->verify_q[i];
+	verify_group(w, HASH_SHA256, sha, ns);
+	verify_group(w, HASH_XXH128, xxh, nx);
 }
 
 /* A new file unchanged since the link_dest copy: one HARDLINK request. */
@@ -883,8 +1045,243 @@ job_start_hlink(struct worker *w, size_t idx)
 	free(from);
 }
 
+/*
+ * The server's copy of a's file that a delta may start from: the file
+ * being replaced, or (a new file of a backup) its copy in link_dest.
+ * NULL when there is none, or no delta may be tried.  *root is the
+ * remote root it is under.
+ */
+static const struct entry *
+delta_old(const struct job *j, const struct action *a, const char **root)
+{
+	const struct entry	*old;
+
+	if (j->store == NULL || j->opts->whole_file || j->pull ||
+	    a->kind != ACT_COPY || a->src->size < DELTA_MIN_SIZE)
+		return NULL;
+	/* -c found the server's bytes are not what its size and mtime say:
+	 * a record made by them cannot be trusted either. */
+	if (a->dst != NULL && a->reason == REASON_HASH)
+		return NULL;
+	if (a->dst != NULL) {
+		*root = j->remote_root;
+		old = a->dst;
+	} else if (j->opts->link_dest != NULL) {
+		*root = j->opts->link_dest;
+		old = entries_find(&j->ref, a->src->path);
+	} else
+		return NULL;
+	return old != NULL && old->type == ENTRY_FILE ? old : NULL;
+}
+
+bool
+job_delta_possible(const struct job *j, const struct action *a)
+{
+	const struct entry	*old;
+	const char		*root;
+	char			 hex[HASH_HEX_MAX];
+	FILE			*f;
+
+	if ((old = delta_old(j, a, &root)) == NULL ||
+	    !sftp_has(j->s, SFTP_EXT_COPY_DATA) ||
+	    sigstore_find(j->store, base_name(a->src->path), old->size,
+	    old->mtime_ns / 1000000000, &f, hex) != 0)
+		return false;
+	fclose(f);
+	return true;
+}
+
+/* A resumable upload's key when named before its bytes are read. */
+static void
+source_key(const char *rel, const struct stat *st, char hex[HASH_HEX_MAX])
+{
+	struct hash	 h;
+	char		 num[64];
+
+	hash_init(&h, HASH_SHA256);
+	hash_update(&h, "source", 7);
+	hash_update(&h, rel, strlen(rel) + 1);
+	snprintf(num, sizeof(num), "%lld %lld.%09ld", (long long)st->st_size,
+	    (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
+	hash_update(&h, num, strlen(num));
+	hash_final(&h, hex);
+	hash_dispose(&h);
+}
+
+static void
+upload_tap(const void *p, size_t n, void *payload)
+{
+	delta_stream_feed(((struct upload *)payload)->stream, p, n);
+}
+
+/*
+ * A resumable upload with no old copy to start from: the partial upload
+ * of its file found on the server (or cut earlier in this run), if any,
+ * is the base, with the signature of the content it was for.  It holds
+ * a prefix of that content, if anything: copies beyond its end become
+ * sends (delta.c), and the whole is checked by hash before the rename,
+ * so a partial that does not match only costs a resend.  Returns the
+ * signature to use (sig when one was given), with u->base set.
+ */
+static struct rs_signature *
+upload_resume(struct worker *w, struct upload *u, struct rs_signature *sig,
+    bool allow_delta)
+{
+	struct job	*j = w->job;
+	struct partial	 p;
+	struct ts_error	 e = { 0 };
+	FILE		*bf;
+
+	if (!job_partial_find(j, a_path(j, u->idx), &p))
+		return sig;
+	u->resumed = p.path;		/* goes once this upload is done */
+	p.path = NULL;
+	snprintf(u->resumed_key, sizeof(u->resumed_key), "%s", p.key);
+	if (sig == NULL && allow_delta && p.size > 0 &&
+	    sftp_has(w->s, SFTP_EXT_COPY_DATA) &&
+	    !j->opts->whole_file && (worker_probe_exec(w), w->exec_ok) &&
+	    sigstore_find_content(j->store, p.key, &bf, u->base_hex) == 0) {
+		if (delta_sig_load(&sig, bf, &e) != 0)
+			log_msg(TS_LOG_WARN, "\"%s\": %s", a_path(j, u->idx),
+			    e.msg);
+		fclose(bf);
+		if (sig != NULL && (u->base = strdup(u->resumed)) == NULL) {
+			delta_sig_free(sig);
+			sig = NULL;
+		}
+		if (sig != NULL) {
+			u->base_size = p.size;
+			u->from_partial = true;
+			log_msg(TS_LOG_INFO, "\"%s\": continuing a partial "
+			    "upload of %llu bytes", a_path(j, u->idx),
+			    (unsigned long long)p.size);
+		}
+	}
+	free(p.rel);
+	return sig;
+}
+
+/*
+ * Push with a store, a file big enough: reads it once for its SHA-256
+ * and signature (kept once it is in place), and when the server's copy
+ * is one the store knows and the server can both copy-data and run the
+ * hash check, the commands that build it from that copy.  Returns 0
+ * (u->delta says which way it goes), or a local read's failure.
+ */
+static int
+upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
+    struct ts_error *err)
+{
+	struct job		*j = w->job;
+	const struct action	*a = &j->plan.v[u->idx];
+	const struct entry	*old = NULL;
+	struct rs_signature	*sig = NULL;
+	struct ts_error		 e = { 0 };
+	const char		*root = NULL;
+	FILE			*bf;
+	bool			 had_base;
+	int			 rc;
+
+	if (sigstore_begin(j->store, &u->sig, &u->sigtmp, &e) != 0) {
+		log_msg(TS_LOG_WARN, "signature store: %s", e.msg);
+		return 0;
+	}
+	if (allow_delta && sftp_has(w->s, SFTP_EXT_COPY_DATA))
+		old = delta_old(j, a, &root);
+	/* A delta-built file is checked by hash on the server: without
+	 * commands there, no delta. */
+	if (old != NULL) {
+		worker_probe_exec(w);
+		if (!w->exec_ok)
+			old = NULL;
+	}
+	if (old != NULL && sigstore_find(j->store, base_name(a->src->path),
+	    old->size, old->mtime_ns / 1000000000, &bf, u->base_hex) == 0) {
+		if (delta_sig_load(&sig, bf, &e) != 0) {
+			log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole",
+			    a_path(j, u->idx), e.msg);
+			sigstore_forget(j->store, base_name(a->src->path),
+			    old->size, old->mtime_ns / 1000000000,
+			    u->base_hex);
+		}
+		fclose(bf);
+	}
+	if (sig != NULL) {
+		u->base_size = old->size;
+		u->base_mtime = old->mtime_ns / 1000000000;
+		if ((u->base = remote_path(root, old->path)) == NULL) {
+			delta_sig_free(sig);
+			return error_set(err, TS_ENOMEM, "out of memory");
+		}
+	}
+	u->part = job_partial_applies(j, (uint64_t)u->st.st_size);
+	if (u->part)
+		sig = upload_resume(w, u, sig, allow_delta);
+	/* Sent whole: its signature is made from the bytes as they are
+	 * sent, so the file is read once.  A resumable one is named for
+	 * its source, known before a byte is read; a cut keeps the
+	 * signature of what was read under that name (upload_on_phase). */
+	if (sig == NULL && delta_stream_new(&u->stream,
+	    (uint64_t)u->st.st_size, u->sig, &e) == 0) {
+		u->xo.tap = upload_tap;
+		u->xo.tap_payload = u;
+		if (u->part) {
+			source_key(a->src->path, &u->st, u->srckey);
+			if (u->resumed == NULL || strncmp(u->resumed_key,
+			    u->srckey, TEMPNAME_KEY_LEN) != 0)
+				u->xo.part_key = u->srckey;
+		}
+		return 0;
+	}
+	/* A delta is checked by the server: with xxhsum there, by XXH128,
+	 * which costs it far less than SHA-256. */
+	had_base = sig != NULL;
+	rc = delta_scan(fd, (uint64_t)u->st.st_size, sig, u->base_size, u->sig,
+	    u->hex, had_base && w->has_xxhsum ? u->xxh : NULL, &u->d, err);
+	delta_sig_free(sig);
+	if (rc != 0) {
+		u->part = false;
+		u->from_partial = false;
+		free(u->base);
+		u->base = NULL;
+		sigstore_abort(j->store, u->sig, u->sigtmp);
+		u->sig = NULL;
+		u->sigtmp = NULL;
+		delta_dispose(&u->d);
+		if (err->code == TS_ELOCAL || err->sys_errno != 0)
+			return rc;
+		log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole",
+		    a_path(j, u->idx), err->msg);
+		error_clear(err);
+		return 0;
+	}
+	/* Nothing in common: plain WRITEs do the same with fewer steps. */
+	u->delta = had_base && u->d.matched > 0;
+	if (!u->delta)
+		delta_dispose(&u->d);
+	if (u->part) {
+		/* Named for its content, and its signature kept before it
+		 * starts: a cut leaves what the next run needs to continue.
+		 * Not over the partial being continued, which is read. */
+		if (u->resumed == NULL || strncmp(u->resumed_key, u->hex,
+		    TEMPNAME_KEY_LEN) != 0)
+			u->xo.part_key = u->hex;
+		if (sigstore_keep(j->store, u->sig, u->sigtmp, u->hex) == 0)
+			u->sig_kept = true;
+		u->sig = NULL;
+		u->sigtmp = NULL;
+	}
+	return 0;
+}
+
 static void
 job_start_upload(struct worker *w, size_t idx)
+{
+	job_start_upload2(w, idx, true);
+}
+
+static void
+job_start_upload2(struct worker *w, size_t idx, bool allow_delta)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
@@ -892,7 +1289,7 @@ job_start_upload(struct worker *w, size_t idx)
 	struct upload		*u;
 	struct stat		 st;
 	char			*dst = NULL;
-	int			 fd;
+	int			 fd, rc;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
 	    (dst = remote_path(j->remote_root, a->src->path)) == NULL) {
@@ -903,9 +1300,26 @@ job_start_upload(struct worker *w, size_t idx)
 	u->idx = idx;
 	/* From the root the walk listed, never out of it (local_open.h). */
 	if (local_open_file(&fd, &st, j->root_fd, a->src->path,
-	    j->opts->copy_links, a->src->ino, a->src->path, &e) != 0 ||
-	    xfer_upload(&u->x, w->s, fd, &st, a->src->path, dst, &j->xo,
-	    upload_on_phase, u, &e) != 0) {
+	    j->opts->copy_links, a->src->ino, a->src->path, &e) != 0) {
+		job_finish_error(j, idx, &e);
+		goto out;
+	}
+	u->st = st;
+	u->xo = j->xo;
+	if (j->store != NULL && (uint64_t)st.st_size >= DELTA_MIN_SIZE &&
+	    upload_prepare(w, u, fd, allow_delta, &e) != 0) {
+		close(fd);
+		job_finish_error(j, idx, &e);
+		goto out;
+	}
+	if (u->delta)
+		rc = xfer_upload_delta(&u->x, w->s, fd, &st, a->src->path, dst,
+		    u->base, &u->d, u->xxh[0] != '\0' ? u->xxh : u->hex,
+		    &u->xo, upload_on_phase, u, &e);
+	else
+		rc = xfer_upload(&u->x, w->s, fd, &st, a->src->path, dst,
+		    &u->xo, upload_on_phase, u, &e);
+	if (rc != 0) {
 		job_finish_error(j, idx, &e);
 		goto out;
 	}
@@ -918,8 +1332,30 @@ job_start_upload(struct worker *w, size_t idx)
 	w->active++;
 	w->transfers++;
 out:
-	free(u);
+	upload_free(u);
 	free(dst);
+}
+
+void
+job_sig_record(struct job *j, int fd, const struct stat *st,
+    const char *remote)
+{
+	struct ts_error	 e = { 0 };
+	struct delta	 d;
+	char		 hex[HASH_HEX_MAX], *tmp;
+	FILE		*f;
+
+	if (j->store == NULL || (uint64_t)st->st_size < DELTA_MIN_SIZE ||
+	    sigstore_begin(j->store, &f, &tmp, &e) != 0)
+		return;
+	delta_init(&d);
+	if (delta_scan(fd, (uint64_t)st->st_size, NULL, 0, f, hex, NULL, &d,
+	    &e) == 0)
+		sigstore_commit(j->store, f, tmp, base_name(remote),
+		    (uint64_t)st->st_size, (int64_t)st->st_mtim.tv_sec, hex);
+	else
+		sigstore_abort(j->store, f, tmp);
+	delta_dispose(&d);
 }
 
 
@@ -950,9 +1386,7 @@ worker_step(struct worker *w)
 	for (pp = &w->list; (u = *pp) != NULL; ) {
 		if (xfer_phase(u->x) == XFER_DONE) {
 			*pp = u->next;
-			xfer_free(u->x);
-			free(u->tmp);
-			free(u);
+			upload_free(u);
 			w->active--;
 			w->transfers--;
 			continue;

@@ -25,6 +25,7 @@
 
 enum xfer_state {
 	X_OPEN,			/* opening the remote file */
+	X_OPEN_BASE,		/* delta upload: opening the old file */
 	X_FSTAT0,		/* download: size of the source */
 	X_DATA,			/* writes or reads in flight; an upload sends
 				 * its tail here too (upload_send_tail) */
@@ -78,6 +79,12 @@ struct xfer {
 	struct hash	 hash;
 	char		 hex[HASH_HEX_MAX];
 	uint8_t		*chunk;		/* upload read buffer */
+	const struct delta *delta;	/* delta upload: the commands */
+	size_t		 dnext;		/* the next command to send */
+	uint64_t	 ddone;		/* of a literal: bytes sent */
+	char		*base;		/* the old file, copied from */
+	struct sftp_handle bhandle;
+	bool		 have_bhandle;
 	bool		 rename_fallback;
 	bool		 dst_replaced;	/* fallback renamed dst away */
 	bool		 set_owner;	/* -o/-g: uid, gid ((uint32_t)-1:
@@ -93,7 +100,8 @@ static void	xfer_on_reply(struct sftp *s, const struct sftp_reply *r,
 		    void *payload);
 static void	xfer_finish(struct xfer *x);
 static sftp_cb	upload_on_write, upload_on_setstat, upload_on_fstat,
-		    upload_on_fsync, upload_on_close, upload_on_owner;
+		    upload_on_fsync, upload_on_close, upload_on_owner,
+		    upload_on_copy;
 
 void
 xfer_opts_for(struct xfer_opts *o, enum ts_verify verify, bool keep_mode)
@@ -175,17 +183,30 @@ xfer_sent(struct xfer *x, int rc)
 	}
 }
 
+/* Whether a failed upload's temporary file stays: a partial upload cut
+ * by the connection or an interrupt, which the next run continues. */
+static bool
+xfer_keeps_tmp(const struct xfer *x)
+{
+	return x->upload && x->opts.part_key != NULL &&
+	    (x->err.code == TS_ECANCELED || x->err.code == TS_ECONN);
+}
+
 /* Goes to cleanup after a failure: close the handle, remove the temp. */
 static void
 xfer_cleanup(struct xfer *x)
 {
 	x->state = X_CLEANUP;
+	if (x->have_bhandle) {		/* only read: nothing to wait for */
+		x->have_bhandle = false;
+		(void)sftp_close(x->s, &x->bhandle, NULL, NULL);
+	}
 	if (x->have_handle) {
 		x->have_handle = false;
 		xfer_sent(x, sftp_close(x->s, &x->handle, xfer_on_reply, x));
 		return;
 	}
-	if (x->upload && x->tmp != NULL)
+	if (x->upload && x->tmp != NULL && !xfer_keeps_tmp(x))
 		xfer_sent(x, sftp_remove(x->s, x->tmp, xfer_on_reply, x));
 	else {
 		if (!x->upload && x->tmp != NULL)
@@ -273,6 +294,12 @@ upload_send_tail(struct xfer *x)
 				continue;
 			rc = sftp_fsync(x->s, &x->handle, upload_on_fsync, x);
 			break;
+		case 4:		/* delta: the old file, copied from */
+			if (!x->have_bhandle)
+				continue;
+			x->have_bhandle = false;
+			rc = sftp_close(x->s, &x->bhandle, upload_on_close, x);
+			break;
 		default:
 			/* Gone once the close is sent: a failure in the
 			 * flight must only remove the file, not close it. */
@@ -326,6 +353,72 @@ upload_skip_hole(struct xfer *x, uint32_t want)
 	return want;
 }
 
+/* Reads n bytes of the local file at off into x->chunk; 0, or -1 after
+ * recording the failure (a file that shrank is worth sending again). */
+static int
+upload_read(struct xfer *x, uint64_t off, uint32_t want, ssize_t *n)
+{
+	do {
+		*n = pread(x->fd, x->chunk, want, (off_t)off);
+	} while (*n == -1 && errno == EINTR);
+	if (*n > 0)
+		return 0;
+	if (*n == 0) {
+		error_set(&x->err, TS_ELOCAL, "\"%s\" shrank while being sent",
+		    x->src);
+		x->err.sys_errno = EAGAIN;
+	} else
+		error_set_errno(&x->err, errno, "read \"%s\"", x->src);
+	return -1;
+}
+
+/* Delta upload: the commands in order, as the engine has room: a copy is
+ * one copy-data request, however long (the server loops over it), a
+ * literal the WRITEs of the local file's bytes at the same offset.  The
+ * server takes a handle's requests in order, so the tail that follows
+ * sees every byte. */
+static void
+upload_send_delta(struct xfer *x)
+{
+	uint32_t		 max = sftp_max_write(x->s), want;
+	const struct delta_cmd	*c;
+	ssize_t			 n;
+	int			 rc;
+
+	while (x->state == X_DATA && x->dnext < x->delta->n) {
+		c = &x->delta->v[x->dnext];
+		if (c->copy) {
+			if (!sftp_room(x->s, 0))
+				break;
+			rc = sftp_copy_data(x->s, &x->bhandle, c->base_off,
+			    c->len, &x->handle, c->off, upload_on_copy, x);
+			x->dnext++;
+		} else {
+			if (!sftp_room(x->s, max))
+				break;
+			want = c->len - x->ddone < max ?
+			    (uint32_t)(c->len - x->ddone) : max;
+			if (upload_read(x, c->off + x->ddone, want, &n) != 0) {
+				xfer_fail_data(x);	/* after the acks */
+				return;
+			}
+			rc = sftp_write(x->s, &x->handle, c->off + x->ddone,
+			    x->chunk, (uint32_t)n, upload_on_write, x);
+			if ((x->ddone += (uint64_t)n) == c->len) {
+				x->dnext++;
+				x->ddone = 0;
+			}
+		}
+		if (rc != 0) {
+			xfer_sent(x, -1);
+			return;
+		}
+		x->in_flight++;
+	}
+	if (x->state == X_DATA && x->dnext == x->delta->n)
+		upload_send_tail(x);
+}
+
 /* Upload: reads the next chunks of the local file and sends them, as long
  * as the engine has room, then the tail.  Hashes what it reads, so the
  * hash is of the bytes sent. */
@@ -338,6 +431,10 @@ upload_send_writes(struct xfer *x)
 
 	if (xfer_canceled(x))
 		return;
+	if (x->delta != NULL) {
+		upload_send_delta(x);
+		return;
+	}
 	while (x->state == X_DATA && x->next_off < x->size &&
 	    sftp_room(x->s, max)) {
 		want = x->size - x->next_off < max ?
@@ -361,6 +458,8 @@ upload_send_writes(struct xfer *x)
 		if (x->opts.hash)
 			hash_update(&x->hash, x->chunk, (size_t)n);
 		ratelimit_take(x->opts.rate, (uint64_t)n);
+		if (x->opts.tap != NULL)
+			x->opts.tap(x->chunk, (size_t)n, x->opts.tap_payload);
 		if (sftp_write(x->s, &x->handle, x->next_off, x->chunk,
 		    (uint32_t)n, upload_on_write, x) != 0) {
 			xfer_sent(x, -1);
@@ -709,6 +808,13 @@ upload_on_write(struct sftp *s, const struct sftp_reply *r, void *payload)
 }
 
 static void
+upload_on_copy(struct sftp *s, const struct sftp_reply *r, void *payload)
+{
+	(void)s;
+	upload_flight_reply(payload, r, "copy-data into");
+}
+
+static void
 upload_on_setstat(struct sftp *s, const struct sftp_reply *r, void *payload)
 {
 	(void)s;
@@ -767,7 +873,8 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 	    x->state != X_RENAME2 && x->state != X_BACKUP &&
 	    x->state != X_DROP_BACKUP && x->state != X_RESTORE) {
 		static const char *const what[] = {
-			[X_OPEN] = "open", [X_FSTAT0] = "stat",
+			[X_OPEN] = "open", [X_OPEN_BASE] = "open",
+			[X_FSTAT0] = "stat",
 			[X_FSTAT] = "stat", [X_CLOSE] = "close",
 		};
 		const char *w = x->state < sizeof(what) / sizeof(what[0]) &&
@@ -785,6 +892,7 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		}
 
 		sftp_status_error(&x->err, r->status, r->msg, r->msg_len, w,
+		    x->state == X_OPEN_BASE ? x->base :
 		    x->upload && x->state != X_OPEN ? x->tmp :
 		    x->upload ? x->dst : x->src);
 		if (x->state == X_CLOSE)
@@ -800,7 +908,11 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 	case X_OPEN:		/* r->handle: created exclusively, or opened */
 		x->handle = r->handle;
 		x->have_handle = true;
-		if (x->upload) {
+		if (x->upload && x->delta != NULL) {
+			x->state = X_OPEN_BASE;
+			xfer_sent(x, sftp_open(x->s, x->base, SSH_FXF_READ,
+			    NULL, xfer_on_reply, x));
+		} else if (x->upload) {
 			x->state = X_DATA;
 			upload_send_writes(x);
 		} else {
@@ -808,6 +920,12 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 			xfer_sent(x, sftp_fstat(x->s, &x->handle, xfer_on_reply,
 			    x));
 		}
+		break;
+	case X_OPEN_BASE:	/* delta upload: the old file, to copy from */
+		x->bhandle = r->handle;
+		x->have_bhandle = true;
+		x->state = X_DATA;
+		upload_send_writes(x);
 		break;
 	case X_FSTAT0:		/* download: how much there is to read */
 		x->rattrs = r->attrs;
@@ -914,7 +1032,7 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		xfer_cleanup(x);
 		break;
 	case X_CLEANUP:		/* the close answered: now remove the temp */
-		if (x->upload && x->tmp != NULL) {
+		if (x->upload && x->tmp != NULL && !xfer_keeps_tmp(x)) {
 			char	*tmp = x->tmp;
 
 			x->tmp = NULL;
@@ -946,7 +1064,8 @@ xfer_upload(struct xfer **out, struct sftp *s, int fd, const struct stat *st,
 
 	*out = NULL;
 	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
-	    tempname_make(&x->tmp, dst, TEMPNAME_TMP) != 0 ||
+	    (o->part_key != NULL ? tempname_make_part(&x->tmp, dst,
+	    o->part_key) : tempname_make(&x->tmp, dst, TEMPNAME_TMP)) != 0 ||
 	    (x->chunk = malloc(SFTP_IO_MAX)) == NULL) {
 		close(fd);
 		xfer_free(x);
@@ -970,6 +1089,38 @@ xfer_upload(struct xfer **out, struct sftp *s, int fd, const struct stat *st,
 		return rc;
 	}
 	*out = x;
+	return 0;
+}
+
+int
+xfer_upload_delta(struct xfer **out, struct sftp *s, int fd,
+    const struct stat *st, const char *src, const char *dst,
+    const char *base, const struct delta *d, const char *hex,
+    const struct xfer_opts *o, xfer_fn *fn, void *payload,
+    struct ts_error *err)
+{
+	struct xfer_opts oo = *o;
+	char		*b;
+	int		 rc;
+
+	*out = NULL;
+	assert(sftp_has(s, SFTP_EXT_COPY_DATA));
+	if ((b = strdup(base)) == NULL) {
+		close(fd);
+		return error_set(err, TS_ENOMEM, "out of memory");
+	}
+	/* The bytes sent are not the file: the whole of it is checked by
+	 * its hash on the server, always, before the rename. */
+	oo.hash = false;
+	oo.stop_at_verify = true;
+	if ((rc = xfer_upload(out, s, fd, st, src, dst, &oo, fn, payload,
+	    err)) != 0) {
+		free(b);
+		return rc;
+	}
+	(*out)->base = b;
+	(*out)->delta = d;
+	snprintf((*out)->hex, sizeof((*out)->hex), "%s", hex);
 	return 0;
 }
 
@@ -1055,7 +1206,7 @@ xfer_download(struct xfer **out, struct sftp *s, const char *src,
 bool
 xfer_holds_files(const struct xfer *x)
 {
-	return x->fd != -1 || x->have_handle;
+	return x->fd != -1 || x->have_handle || x->have_bhandle;
 }
 
 enum xfer_phase
@@ -1168,6 +1319,7 @@ xfer_free(struct xfer *x)
 	free(x->dst);
 	free(x->tmp);
 	free(x->backup);
+	free(x->base);
 	free(x->chunk);
 	free(x);
 }

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include "delta.h"
 #include "hash.h"
 #include "ratelimit.h"
 #include "sftp.h"
@@ -38,6 +39,16 @@ struct xfer_opts {
 					 * upload: holes are not read nor
 					 * sent, and stay holes */
 	struct ratelimit *rate;		/* --bwlimit, shared; NULL: none */
+	const char	*part_key;	/* upload: resumable (--partial): the
+					 * temporary file is named for this
+					 * content key (tempname_make_part),
+					 * and kept when the connection drops
+					 * or the run is interrupted, for the
+					 * next run to continue; borrowed */
+	/* upload: called with the bytes read for sending, in file order
+	 * (a file sent whole; delta uploads read only their literals). */
+	void		(*tap)(const void *p, size_t n, void *payload);
+	void		*tap_payload;
 };
 
 /* The options for a transfer checked as --verify says: size always
@@ -62,6 +73,20 @@ typedef void	xfer_fn(struct xfer *x, void *payload);
  */
 int	xfer_upload(struct xfer **out, struct sftp *s, int fd,
 	    const struct stat *st, const char *src, const char *dst,
+	    const struct xfer_opts *o, xfer_fn *fn, void *payload,
+	    struct ts_error *err);
+/*
+ * The same, building the file from remote file base (only read, never
+ * written: it may be a hard link in a backup snapshot) by d's commands:
+ * copies by copy-data (the server must offer it), the rest written from
+ * fd.  hex is the SHA-256 of the whole local file, read before: the
+ * upload always pauses in XFER_VERIFY for the caller to compare it with
+ * the server's hash of the temporary file.  base and hex are copied; d
+ * is borrowed until the transfer is done.
+ */
+int	xfer_upload_delta(struct xfer **out, struct sftp *s, int fd,
+	    const struct stat *st, const char *src, const char *dst,
+	    const char *base, const struct delta *d, const char *hex,
 	    const struct xfer_opts *o, xfer_fn *fn, void *payload,
 	    struct ts_error *err);
 /*

@@ -26,9 +26,11 @@ ts_trees_equal "$L" "$R"
 ts_no_temp_files "$R"
 
 ts_step "a changed big file replaces the old one, in ranges"
+# -W: the signature store knows the server's copy, and a file that may
+# go as a delta is built by one connection (test_delta.sh).
 head -c $((36 << 20)) /dev/urandom >"$L/sub/big.bin"
 ino=$(stat -c %i "$R/sub/big.bin")
-ts_expect_exit 0 ts push -v -j 3 "$L" "tshost:$R"
+ts_expect_exit 0 ts push -W -v -j 3 "$L" "tshost:$R"
 ts_expect_stderr_contains '"sub/big.bin": 3 ranges over 3 connections'
 ts_trees_equal "$L" "$R"
 ts_no_temp_files "$R"
@@ -38,7 +40,7 @@ ts_no_temp_files "$R"
 ts_step "-c finds a byte flipped on the server; the ranges send it again"
 ts_flip_byte "$R/sub/big.bin"
 touch -r "$L/sub/big.bin" "$R/sub/big.bin"
-ts_expect_exit 0 ts push -c -v -j 4 --verify=hash "$L" "tshost:$R"
+ts_expect_exit 0 ts push -W -c -v -j 4 --verify=hash "$L" "tshost:$R"
 ts_expect_stderr_contains 'ranges over'
 ts_trees_equal "$L" "$R"
 

@@ -593,6 +593,33 @@ test_sftp_codec_enc_fsync(void **state)
 	buf_dispose(&b);
 }
 
+/* copy-data carries no length prefix of its own: the fields follow the
+ * request name directly, handles as strings (PROTOCOL 4.10). */
+static void
+test_sftp_codec_enc_copy_data(void **state)
+{
+	struct sftp_handle	 from, to;
+	struct buf		 b;
+	struct tp		 t;
+
+	(void)state;
+	make_handle(&from, 4);
+	make_handle(&to, 6);
+	buf_init(&b, BIG);
+	assert_int_equal(sftp_enc_copy_data(&b, 17, &from, 1ULL << 33, 8192,
+	    &to, 77), 0);
+	tp_open(&t, &b, 0, SSH_FXP_EXTENDED);
+	assert_int_equal(tp_u32(&t), 17);
+	tp_cstr(&t, "copy-data");
+	tp_str(&t, from.data, from.len);
+	assert_true(tp_u64(&t) == 1ULL << 33);
+	assert_true(tp_u64(&t) == 8192);
+	tp_str(&t, to.data, to.len);
+	assert_true(tp_u64(&t) == 77);
+	tp_end(&t);
+	buf_dispose(&b);
+}
+
 static void
 test_sftp_codec_enc_statvfs(void **state)
 {
@@ -1775,6 +1802,7 @@ main(void)
 		T(enc_symlink_openssh_order),
 		T(enc_posix_rename),
 		T(enc_hardlink),
+		T(enc_copy_data),
 		T(enc_fsync),
 		T(enc_statvfs),
 		T(enc_limits),

@@ -1,0 +1,79 @@
+/*
+ * Delta uploads: which bytes of a new file the server already holds in
+ * the old one.  rsync's algorithm through librsync: the old file's block
+ * signatures (rolling checksum and strong hash per block) against one
+ * read of the new file give COPY commands (bytes the server copies from
+ * the old file with copy-data) and LITERAL ones (bytes sent).
+ */
+#ifndef TS_DELTA_H
+#define TS_DELTA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hash.h"
+#include "treesync.h"
+
+/* Smaller files are always sent whole: a signature and a delta cost
+ * more round trips and local work than the bytes they could save. */
+#define DELTA_MIN_SIZE	(1u << 20)
+
+/* One step of building the new file: bytes [off, off + len) of it are
+ * either copied from base_off of the old file, or sent (the new file's
+ * own bytes at off). */
+struct delta_cmd {
+	uint64_t	 off;
+	uint64_t	 len;
+	uint64_t	 base_off;
+	bool		 copy;
+};
+
+struct delta {
+	struct delta_cmd *v;
+	size_t		 n, cap;
+	uint64_t	 literal;	/* bytes to send */
+	uint64_t	 matched;	/* bytes the server copies */
+};
+
+struct rs_signature;			/* librsync's, loaded in memory */
+
+void	delta_init(struct delta *d);
+void	delta_dispose(struct delta *d);		/* empty is fine */
+
+/* Loads a signature written by delta_scan and indexes it for matching;
+ * *out is the caller's (delta_sig_free).  A damaged one is an error. */
+int	delta_sig_load(struct rs_signature **out, FILE *f,
+	    struct ts_error *err);
+void	delta_sig_free(struct rs_signature *sig);	/* NULL is fine */
+
+/*
+ * Reads local file fd (borrowed) from 0 to size once and computes from
+ * it: its SHA-256 in hex (hex, always), its XXH128 (xxh, when not NULL:
+ * a cheaper check on the server where xxhsum is), its block signature written to
+ * sig_out (when not NULL), and with base (the old file's signature, of
+ * base_size bytes) the commands that build it from the old file, into d.
+ * Returns 0 or an error (a short read: the file changed).
+ */
+int	delta_scan(int fd, uint64_t size, struct rs_signature *base,
+	    uint64_t base_size, FILE *sig_out, char hex[HASH_HEX_MAX],
+	    char *xxh, struct delta *d, struct ts_error *err);
+
+/*
+ * A signature and SHA-256 made from bytes fed in file order as they are
+ * read for sending, so a file sent whole is read once.  delta_stream_end
+ * says whether exactly size bytes came; then hex is their SHA-256 and
+ * the signature is written to out (borrowed).
+ */
+struct delta_stream;
+int	delta_stream_new(struct delta_stream **out, uint64_t size, FILE *sig,
+	    struct ts_error *err);
+void	delta_stream_feed(struct delta_stream *ds, const void *p, size_t n);
+bool	delta_stream_end(struct delta_stream *ds, char hex[HASH_HEX_MAX]);
+/* Ends the signature where the bytes stopped (an upload cut short): the
+ * signature of what was fed, for the next run to continue from.  Returns
+ * whether it was written. */
+bool	delta_stream_cut(struct delta_stream *ds);
+void	delta_stream_free(struct delta_stream *ds);	/* NULL is fine */
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * One file put with the signature store (delta_put.h): the same steps as
+ * a push's upload in worker.c, on one connection and waiting for each.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "delta.h"
+#include "delta_put.h"
+#include "error.h"
+#include "log.h"
+#include "sigstore.h"
+#include "ssh.h"
+
+static const char *
+base_name(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+/* Whether the server runs commands: a delta-built file is checked by
+ * hash there, and without that no delta is tried. */
+static bool
+runs_commands(struct ts_conn *c)
+{
+	struct buf	 out;
+	int		 status = -1;
+	bool		 ok;
+
+	buf_init(&out, 256);
+	ok = ssh_exec(sftp_ssh(conn_sftp(c)), "echo treesync-exec", NULL, 0,
+	    &out, &status, NULL) == 0 && out.len > 0 &&
+	    memmem(out.data, out.len, "treesync-exec", 13) != NULL;
+	buf_dispose(&out);
+	return ok;
+}
+
+/* The signature of the server's copy to start from, loaded, or NULL;
+ * *bst what the server says of that copy, base_hex its content. */
+static struct rs_signature *
+put_base(struct sigstore *st, struct ts_conn *c, const char *base,
+    struct ts_stat *bst, char base_hex[HASH_HEX_MAX])
+{
+	struct rs_signature	*sig = NULL;
+	struct ts_error		 e = { 0 };
+	FILE			*bf;
+
+	if (!sftp_has(conn_sftp(c), SFTP_EXT_COPY_DATA) ||
+	    ts_stat(bst, c, base, true, NULL) != 0 ||
+	    (bst->mode & 0170000) != 0100000 || !bst->has_size ||
+	    !bst->has_times || bst->size < DELTA_MIN_SIZE ||
+	    sigstore_find(st, base_name(base), bst->size, bst->mtime, &bf,
+	    base_hex) != 0)
+		return NULL;
+	if (delta_sig_load(&sig, bf, &e) != 0) {
+		log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole", base,
+		    e.msg);
+		sigstore_forget(st, base_name(base), bst->size, bst->mtime,
+		    base_hex);
+	}
+	fclose(bf);
+	if (sig != NULL && !runs_commands(c)) {
+		delta_sig_free(sig);
+		sig = NULL;
+	}
+	return sig;
+}
+
+int
+delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
+    const struct stat *st, const char *src, const char *dst,
+    const struct ts_put_opts *opts, const struct xfer_opts *xo,
+    struct ts_error *err)
+{
+	const char		*base = opts->delta_base != NULL ?
+				    opts->delta_base : dst;
+	struct sigstore		*store = NULL;
+	struct rs_signature	*sig = NULL;
+	struct ts_error		 e = { 0 };
+	struct ts_stat		 bst;
+	struct delta		 d;
+	struct xfer		*x = NULL;
+	char			 hex[HASH_HEX_MAX], base_hex[HASH_HEX_MAX];
+	char			*sigtmp = NULL;
+	FILE			*sigf = NULL;
+	bool			 woke = false;
+	int			 dfd, rc;
+
+	delta_init(&d);
+	memset(&bst, 0, sizeof(bst));
+	/* The store only speeds things up: without it, the file goes whole. */
+	if (sigstore_open(&store, opts->cache_dir, SIGSTORE_MAX_BYTES,
+	    &e) != 0 || sigstore_begin(store, &sigf, &sigtmp, &e) != 0) {
+		log_msg(TS_LOG_WARN, "signature store: %s", e.msg);
+		error_clear(&e);
+		goto whole;
+	}
+	if (!opts->whole_file)
+		sig = put_base(store, c, base, &bst, base_hex);
+	if (delta_scan(fd, (uint64_t)st->st_size, sig, bst.size, sigf, hex,
+	    NULL, &d, &e) != 0) {
+		sigstore_abort(store, sigf, sigtmp);
+		sigf = NULL;
+		sigtmp = NULL;
+		delta_dispose(&d);
+		if (e.code == TS_ELOCAL || e.sys_errno != 0) {
+			close(fd);
+			rc = error_set(err, e.code, "\"%s\": %s", src, e.msg);
+			goto out;
+		}
+		log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole", src, e.msg);
+		error_clear(&e);
+		goto whole;
+	}
+	if (sig != NULL && d.matched > 0) {
+		if ((dfd = dup(fd)) == -1) {
+			close(fd);
+			rc = error_set_errno(err, errno, "dup");
+			goto out;
+		}
+		if ((rc = xfer_upload_delta(&x, conn_sftp(c), dfd, st, src, dst,
+		    base, &d, hex, xo, conn_xfer_wake, &woke, &e)) == 0)
+			rc = conn_run_upload(res, c, x, &woke, dst, &e);
+		xfer_free(x);
+		x = NULL;
+		if (rc == 0) {
+			res->delta = true;
+			res->bytes_literal = d.literal;
+			res->bytes_matched = d.matched;
+			close(fd);
+			goto out;
+		}
+		if (rc == TS_ECONN || rc == TS_ECANCELED || rc == TS_ELOCAL) {
+			close(fd);
+			rc = error_set(err, e.code, "%s", e.msg);
+			goto out;
+		}
+		log_msg(TS_LOG_WARN, "\"%s\": the delta did not check out (%s); "
+		    "sending it whole", dst, e.msg);
+		sigstore_forget(store, base_name(base), bst.size, bst.mtime,
+		    base_hex);
+		error_clear(&e);
+		memset(res, 0, sizeof(*res));
+	}
+whole:
+	woke = false;
+	if ((rc = xfer_upload(&x, conn_sftp(c), fd, st, src, dst, xo,
+	    conn_xfer_wake, &woke, err)) == 0)
+		rc = conn_run_upload(res, c, x, &woke, dst, err);
+	xfer_free(x);
+	if (rc == 0)
+		res->bytes_literal = res->bytes;
+out:
+	if (sigf != NULL && rc == 0)
+		sigstore_commit(store, sigf, sigtmp, base_name(dst),
+		    (uint64_t)st->st_size, (int64_t)st->st_mtim.tv_sec, hex);
+	else if (sigf != NULL)
+		sigstore_abort(store, sigf, sigtmp);
+	delta_sig_free(sig);
+	delta_dispose(&d);
+	sigstore_free(store);
+	return rc;
+}
+
+void
+delta_keep_got(const char *cache_dir, const char *path, const char *remote)
+{
+	struct sigstore	*store = NULL;
+	struct ts_error	 e = { 0 };
+	struct delta	 d;
+	struct stat	 st;
+	char		 hex[HASH_HEX_MAX], *tmp = NULL;
+	FILE		*f = NULL;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	delta_init(&d);
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= DELTA_MIN_SIZE &&
+	    sigstore_open(&store, cache_dir, SIGSTORE_MAX_BYTES, &e) == 0 &&
+	    sigstore_begin(store, &f, &tmp, &e) == 0) {
+		if (delta_scan(fd, (uint64_t)st.st_size, NULL, 0, f, hex, NULL,
+		    &d, &e) == 0)
+			sigstore_commit(store, f, tmp, base_name(remote),
+			    (uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
+			    hex);
+		else
+			sigstore_abort(store, f, tmp);
+	}
+	delta_dispose(&d);
+	sigstore_free(store);
+	close(fd);
+}
