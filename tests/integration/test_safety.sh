@@ -319,15 +319,18 @@ ts_expect_exit 0 tsd push "$src" "tshost:$R/vanish"
 for i in $(seq 1 50); do echo x >"$R/vanish/extra$i"; done
 echo y >>"$src/big"			# to be sent again
 want=$(find "$R/vanish" | wc -l)
-tsd push -j 1 --delete "$src" "tshost:$R/vanish" </dev/null >/dev/null \
-    2>"$TS_TMP/vanish.err" &
+# -W: sent whole, so the upload lasts (a delta would be over at once).
+tsd push -j 1 -W --no-partial --delete "$src" "tshost:$R/vanish" \
+    </dev/null >/dev/null 2>"$TS_TMP/vanish.err" &
 pushpid=$!
+seen=
 for i in $(seq 1 3000); do
-	ls -a "$R/vanish" | grep -q '^\.big\.treesync-tmp\.' && break
+	ls -a "$R/vanish" | grep -q '^\.big\.treesync-tmp\.' && { seen=1; break; }
 	kill -0 "$pushpid" 2>/dev/null || break
 	sleep 0.01
 done
 rm -rf "$src"
+[ -n "$seen" ] || ts_fail "the push ended before its upload was seen"
 rc=0
 wait "$pushpid" || rc=$?
 got=$(find "$R/vanish" -name 'extra*' | wc -l)
