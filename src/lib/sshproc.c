@@ -554,6 +554,26 @@ sweep_dirs(const char *tmp)
 	closedir(d);
 }
 
+/* -vv: the command line ssh runs with, words joined by spaces (debug
+ * only: a word with a space in it reads ambiguously). */
+static void
+log_args(const struct sshproc *p)
+{
+	char	 line[2048];
+	size_t	 used = 0;
+	int	 i, n;
+
+	line[0] = '\0';
+	for (i = 0; i < p->argc && used < sizeof(line); i++) {
+		n = snprintf(line + used, sizeof(line) - used, "%s%s",
+		    i > 0 ? " " : "", p->argv[i]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	log_msg(TS_LOG_DEBUG, "running: %s", line);
+}
+
 int
 sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
     struct ts_error *err)
@@ -601,6 +621,7 @@ sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
 		goto fail;
 	}
 	p->argv[p->argc] = NULL;
+	log_args(p);
 	if (o->passphrase != NULL) {
 		if ((rc = askpass_setup(p, &env, err)) != 0)
 			goto fail;
