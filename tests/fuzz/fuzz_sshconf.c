@@ -68,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	memset(&c, 0, sizeof(c));
 	error_clear(&err);
-	rc = sshconf_parse(&c, text, size, host, "fuzz", &err);
+	rc = sshconf_parse(&c, text, size, host, NULL, "fuzz", &err);
 	if (rc == 0) {
 		CHECK(c.n_identity_files >= 0 &&
 		    c.n_identity_files <= SSHCONF_MAX_IDENTITY_FILES);
