@@ -628,36 +628,12 @@ send_record(struct backup *b, const char *const *paths, size_t npaths,
 	struct sftp_attrs	 a;
 	struct stat		 st;
 	struct ts_error		 e = { 0 };
-	const char		*tmpdir = getenv("TMPDIR");
 	char			*local = NULL, *dst = NULL, *from = NULL;
-	uint64_t		 skipped = 0;
-	FILE			*f = NULL;
-	int			 fd = -1, rc;
+	int			 rc;
 
-	if (asprintf(&local, "%s/treesync-metadata-XXXXXX", tmpdir != NULL &&
-	    *tmpdir != '\0' ? tmpdir : "/tmp") < 0) {
-		local = NULL;
-		return error_set(err, TS_ENOMEM, "out of memory");
-	}
-	if ((fd = mkstemp(local)) == -1) {
-		rc = error_set_errno(err, errno, "create \"%s\"", local);
-		free(local);
+	if ((rc = meta_write_temp(&local, paths,
+	    (const char *const *)b->bases, npaths, err)) != 0)
 		return rc;
-	}
-	if ((f = fdopen(fd, "w")) == NULL) {
-		rc = error_set_errno(err, errno, "open \"%s\"", local);
-		close(fd);
-		goto out;
-	}
-	rc = meta_write(f, paths, (const char *const *)b->bases, npaths,
-	    &skipped, err);
-	if (fclose(f) != 0 && rc == 0)
-		rc = error_set_errno(err, errno, "write \"%s\"", local);
-	if (rc != 0)
-		goto out;
-	if (skipped > 0)
-		log_msg(TS_LOG_WARN, "the metadata record lacks %llu entries "
-		    "that could not be read", (unsigned long long)skipped);
 	if ((dst = rfs_join(b->ip_path, META_NAME)) == NULL ||
 	    (b->res->link_from[0] != '\0' && (from = rfs_join(b->root,
 	    b->res->link_from)) == NULL) || stat(local, &st) != 0) {

@@ -913,29 +913,13 @@ static int
 job_send_record(struct job *j, struct ts_error *err)
 {
 	struct ts_put_opts	 po = TS_PUT_OPTS_INIT;
-	const char		*tmpdir = getenv("TMPDIR");
 	const char		*paths[1] = { j->local_root }, *bases[1] = { "" };
-	uint64_t		 skipped;
-	char			*local = NULL, *dst = NULL;
-	FILE			*f;
-	int			 fd, rc;
+	char			*local, *dst;
+	int			 rc;
 
-	if (asprintf(&local, "%s/treesync-metadata-XXXXXX", tmpdir != NULL &&
-	    *tmpdir != '\0' ? tmpdir : "/tmp") < 0)
-		return error_set(err, TS_ENOMEM, "out of memory");
-	if ((fd = mkstemp(local)) == -1 || (f = fdopen(fd, "w")) == NULL) {
-		rc = error_set_errno(err, errno, "create \"%s\"", local);
-		if (fd != -1) {
-			close(fd);
-			unlink(local);
-		}
-		free(local);
+	if ((rc = meta_write_temp(&local, paths, bases, 1, err)) != 0)
 		return rc;
-	}
-	rc = meta_write(f, paths, bases, 1, &skipped, err);
-	if (fclose(f) != 0 && rc == 0)
-		rc = error_set_errno(err, errno, "write \"%s\"", local);
-	if (rc == 0 && (dst = remote_path(j->remote_root, META_NAME)) == NULL)
+	if ((dst = remote_path(j->remote_root, META_NAME)) == NULL)
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 	po.verify = j->opts->verify;
 	po.keep_mode = false;

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 
 #include "error.h"
 #include "local_open.h"
+#include "log.h"
 #include "metadata.h"
 
 #define META_XATTR_LIST_MAX	(64 * 1024)	/* names of one entry */
@@ -319,6 +321,45 @@ out:
 	free(w.names);
 	free(w.value);
 	return rc;
+}
+
+int
+meta_write_temp(char **out, const char *const *paths,
+    const char *const *bases, size_t n, struct ts_error *err)
+{
+	const char	*tmpdir = getenv("TMPDIR");
+	uint64_t	 skipped = 0;
+	char		*path;
+	FILE		*f;
+	int		 fd, rc;
+
+	*out = NULL;
+	if (asprintf(&path, "%s/treesync-metadata-XXXXXX", tmpdir != NULL &&
+	    *tmpdir != '\0' ? tmpdir : "/tmp") < 0)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	if ((fd = mkstemp(path)) == -1) {
+		rc = error_set_errno(err, errno, "create \"%s\"", path);
+		free(path);
+		return rc;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		rc = error_set_errno(err, errno, "open \"%s\"", path);
+		close(fd);
+	} else {
+		rc = meta_write(f, paths, bases, n, &skipped, err);
+		if (fclose(f) != 0 && rc == 0)
+			rc = error_set_errno(err, errno, "write \"%s\"", path);
+	}
+	if (rc != 0) {
+		unlink(path);
+		free(path);
+		return rc;
+	}
+	if (skipped > 0)
+		log_msg(TS_LOG_WARN, "the metadata record lacks %llu entries "
+		    "that could not be read", (unsigned long long)skipped);
+	*out = path;
+	return 0;
 }
 
 /* --- applying ------------------------------------------------------ */

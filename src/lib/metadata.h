@@ -28,6 +28,15 @@
 int	meta_write(FILE *f, const char *const *paths, const char *const *bases,
 	    size_t n, uint64_t *skipped, struct ts_error *err);
 
+/*
+ * The record of paths[0..n) (as meta_write) in a new private file under
+ * $TMPDIR (or /tmp); *out is its path, the caller's to unlink and free.
+ * Entries that could not be read are said at TS_LOG_WARN.  Returns 0, or
+ * the error (*out NULL, nothing left behind).
+ */
+int	meta_write_temp(char **out, const char *const *paths,
+	    const char *const *bases, size_t n, struct ts_error *err);
+
 /* Called for every part of the record that could not be applied. */
 typedef void	meta_problem_fn(const char *path, const char *what, int e,
 		    void *payload);
