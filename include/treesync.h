@@ -89,10 +89,13 @@ struct ts_conn_opts {
 	 * (rsync's -e); NULL: "ssh".  Implies openssh under auto. */
 	const char	*rsh;
 	bool		 compress;	/* -z: SSH compression (zlib) */
+	/* openssh: every connection logs in on its own (a TCP connection
+	 * each) instead of opening a session on the first one's. */
+	bool		 no_mux;
 };
 #define TS_CONN_OPTS_INIT \
 	{ NULL, NULL, NULL, 0, false, 0, 0, 0, NULL, NULL, 0, \
-	    TS_TRANSPORT_LIBSSH2, NULL, false }
+	    TS_TRANSPORT_LIBSSH2, NULL, false, false }
 
 struct ts_conn;				/* opaque: one per connection */
 

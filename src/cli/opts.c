@@ -22,7 +22,7 @@ enum {
 	OPT_RELEASE, OPT_ROLLBACK, OPT_LIST,
 	OPT_NO_LINKS, OPT_NO_WRITE, OPT_SPEED,
 	OPT_SIZE_ONLY, OPT_IGNORE_EXISTING, OPT_FILES_FROM, OPT_BWLIMIT,
-	OPT_CACHE_DIR, OPT_PARTIAL, OPT_NO_PARTIAL,
+	OPT_CACHE_DIR, OPT_PARTIAL, OPT_NO_PARTIAL, OPT_NO_MUX,
 };
 
 static const struct option long_opts[] = {
@@ -88,6 +88,7 @@ static const struct option long_opts[] = {
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "transport",		required_argument, NULL, OPT_TRANSPORT },
 	{ "rsh",		required_argument, NULL, 'e' },
+	{ "no-mux",		no_argument,	   NULL, OPT_NO_MUX },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -131,6 +132,8 @@ cli_usage(FILE *f)
 	    "                           system's ssh, or built in (auto: ssh if\n"
 	    "                           installed; docs/transport.md)\n"
 	    "  -e, --rsh COMMAND        the ssh command, e.g. 'ssh -p 2222' (openssh)\n"
+	    "  --no-mux                 openssh: each connection logs in on its own,\n"
+	    "                           not as a session of the first one's\n"
 	    "  --connect-timeout SECS   time to connect and log in (30)\n"
 	    "  --timeout SECS           time to wait for the server (60)\n"
 	    "  --verify=size|hash|none  check after a transfer (size)\n"
@@ -588,6 +591,9 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case 'z':
 			o->conn.compress = true;
+			break;
+		case OPT_NO_MUX:
+			o->conn.no_mux = true;
 			break;
 		case OPT_BWLIMIT:
 			if (parse_rate(optarg, &o->sync.bwlimit) != 0)

@@ -365,7 +365,7 @@ sftp_fail(struct sftp *s, const struct ts_error *why)
 		return;
 	s->failed = true;
 	s->err = *why;
-	s->ssh->broken = true;
+	ssh_set_broken(s->ssh);
 	for (i = 0; i < sizeof(s->slots) / sizeof(s->slots[0]); i++) {
 		sl = &s->slots[i];
 		if (!sl->in_use)

@@ -797,6 +797,14 @@ ssh_keepalive(struct ssh *s)
 }
 
 void
+ssh_set_broken(struct ssh *s)
+{
+	s->broken = true;
+	if (s->proc != NULL)
+		sshproc_retire(s->proc);
+}
+
+void
 ssh_free(struct ssh *s)
 {
 	int	 i;

@@ -58,6 +58,9 @@ struct ssh {
 int	ssh_connect(struct ssh **out, const struct ssh_opts *o,
 	    struct ts_error *err);
 void	ssh_free(struct ssh *s);		/* NULL is fine */
+/* The connection failed: no goodbye on free, and no new session rides
+ * the same ssh connection (openssh). */
+void	ssh_set_broken(struct ssh *s);
 
 /* Waits up to timeout_ms for the socket to be ready in the directions
  * libssh2 last blocked on (and for input when want_read).  Returns 0,

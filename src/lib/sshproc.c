@@ -9,16 +9,22 @@
  * (MSG_NOSIGNAL) instead of raising SIGPIPE in a library.  ssh's stderr is
  * a pipe we drain into a buffer: its last words are the error message.
  *
- * Each connection's ssh is also a control master on a socket in a private
- * directory of its own, so that remote commands (hash batches) ride the
- * same authenticated connection instead of logging in again; the
- * directory goes when the connection does.
+ * The first connection to a host is also a control master, on a socket
+ * in a private directory; the other connections with the same ssh command
+ * line (the -j ones, spares, reconnects) and the remote commands (hash
+ * batches) open their sessions through it instead of logging in again:
+ * one round trip on a local socket (about 10 ms) against a whole login
+ * (about 300 ms on loopback, more over a real network), and a passphrase
+ * or a security-key touch asked once.  When the master is gone or the
+ * server refuses one more session (sshd's MaxSessions), ssh logs in by
+ * itself: riding is only ever faster, never a failure.
  */
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <spawn.h>
@@ -41,6 +47,27 @@ extern char **environ;
 
 #define SSHPROC_ARGS	64		/* words on ssh's command line */
 #define SSHPROC_ERRMAX	4096		/* of ssh's stderr kept */
+/* Connections on one control master, its own included: sshd refuses
+ * more than 10 sessions on a connection by default (MaxSessions), and
+ * remote commands (hash batches) take sessions too.  The next connection
+ * becomes a new master. */
+#define SSHPROC_MUX_USERS	8
+
+/* A control master and the connections on it (see the top). */
+struct sshmux {
+	struct sshmux	*next;		/* in mux_list while new ones may ride */
+	char		*key;		/* the ssh command line and host */
+	bool		 listed;
+	int		 users;		/* sshprocs on it, its master's too */
+	/* The master's ssh, once its own connection left while others still
+	 * ride it: the last to leave reaps it.  -1 otherwise. */
+	pid_t		 master;
+	char		 dir[80];	/* private: holds the socket */
+	char		 ctl[96];
+};
+
+static pthread_mutex_t	 mux_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sshmux	*mux_list;
 
 struct sshproc {
 	pid_t		 pid;		/* -1 once reaped */
@@ -56,8 +83,9 @@ struct sshproc {
 	int		 argc;
 	char		*rsh_copy;	/* the words of rsh point into it */
 	char		*host;		/* as given to ssh */
-	char		 dir[80];	/* private: the control socket */
-	char		 ctl[96];
+	struct sshmux	*mux;		/* the control master it is or rides */
+	bool		 is_master;
+	char		 dir[80];	/* private: the passphrase bridge */
 	/* The passphrase bridge: ssh runs DIR/askpass, which writes the
 	 * prompt into the FIFO DIR/q and reads the answer from DIR/a. */
 	ts_passphrase_fn *passphrase;
@@ -574,6 +602,165 @@ log_args(const struct sshproc *p)
 	log_msg(TS_LOG_DEBUG, "running: %s", line);
 }
 
+/* The mux key: every word of the command line, and the host. */
+static char *
+mux_key(const struct sshproc *p)
+{
+	size_t	 len = strlen(p->host) + 1, at = 0;
+	char	*key;
+	int	 i;
+
+	for (i = 0; i < p->argc; i++)
+		len += strlen(p->argv[i]) + 1;
+	if ((key = malloc(len)) == NULL)
+		return NULL;
+	for (i = 0; i < p->argc; i++)
+		at += (size_t)sprintf(key + at, "%s\n", p->argv[i]);
+	strcpy(key + at, p->host);
+	return key;
+}
+
+/* Under mux_mu: no new connection rides m. */
+static void
+mux_unlist(struct sshmux *m)
+{
+	struct sshmux	**pp;
+
+	for (pp = &mux_list; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	m->listed = false;
+}
+
+/*
+ * p rides the master listed for its command line when that one's socket
+ * is up (its login is done) and it has room; otherwise p becomes a master
+ * itself, listed unless another is still logging in (or no_mux: it is a master for
+ * itself only, its remote commands ride it).  tmp: where its directory
+ * goes.
+ */
+static int
+mux_join(struct sshproc *p, const char *tmp, bool no_mux,
+    struct ts_error *err)
+{
+	struct sshmux	*m, *n;
+	struct stat	 st;
+	char		*key;
+	bool		 full;
+	int		 rc;
+
+	if ((key = mux_key(p)) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	pthread_mutex_lock(&mux_mu);
+	for (m = mux_list; m != NULL && !no_mux; m = m->next)
+		if (strcmp(m->key, key) == 0)
+			break;
+	full = m != NULL && m->users >= SSHPROC_MUX_USERS;
+	if (m != NULL && !full && lstat(m->ctl, &st) == 0 &&
+	    S_ISSOCK(st.st_mode)) {
+		m->users++;
+		pthread_mutex_unlock(&mux_mu);
+		free(key);
+		p->mux = m;
+		return 0;
+	}
+	if ((n = calloc(1, sizeof(*n))) == NULL) {
+		rc = error_set(err, TS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	snprintf(n->dir, sizeof(n->dir), "%s/treesync-%ld-XXXXXX", tmp,
+	    (long)getpid());
+	if (mkdtemp(n->dir) == NULL) {
+		rc = error_set_errno(err, errno, "mkdtemp \"%s\"", n->dir);
+		free(n);
+		goto fail;
+	}
+	snprintf(n->ctl, sizeof(n->ctl), "%s/c", n->dir);
+	n->key = key;
+	n->users = 1;
+	n->master = -1;
+	if (full)
+		mux_unlist(m);
+	if ((m == NULL || full) && !no_mux) {
+		n->next = mux_list;
+		mux_list = n;
+		n->listed = true;
+	}
+	pthread_mutex_unlock(&mux_mu);
+	p->mux = n;
+	p->is_master = true;
+	return 0;
+fail:
+	pthread_mutex_unlock(&mux_mu);
+	free(key);
+	return rc;
+}
+
+/*
+ * The master p's own connection ends: no new connection rides it.  If
+ * others still do, its ssh stays for them (it exits once their sessions
+ * end) and the last to leave reaps it; then p->pid is -1 and true is
+ * returned.
+ */
+static bool
+mux_master_leaves(struct sshproc *p)
+{
+	struct sshmux	*m = p->mux;
+	bool		 handed = false;
+
+	if (m == NULL || !p->is_master)
+		return false;
+	pthread_mutex_lock(&mux_mu);
+	if (m->listed)
+		mux_unlist(m);
+	if (m->users > 1 && p->pid != -1) {
+		m->master = p->pid;
+		p->pid = -1;
+		handed = true;
+	}
+	pthread_mutex_unlock(&mux_mu);
+	return handed;
+}
+
+/* p is done with its mux: the last one out reaps a master left running
+ * and removes the directory. */
+static void
+mux_leave(struct sshproc *p)
+{
+	struct sshmux	*m = p->mux;
+	bool		 last;
+
+	if (m == NULL)
+		return;
+	p->mux = NULL;
+	pthread_mutex_lock(&mux_mu);
+	last = --m->users == 0;
+	if (last && m->listed)
+		mux_unlist(m);
+	pthread_mutex_unlock(&mux_mu);
+	if (!last)
+		return;
+	if (m->master != -1)
+		(void)reap(m->master, 2000);
+	unlink(m->ctl);		/* a killed master leaves it */
+	rmdir(m->dir);
+	free(m->key);
+	free(m);
+}
+
+void
+sshproc_retire(struct sshproc *p)
+{
+	if (p->mux == NULL)
+		return;
+	pthread_mutex_lock(&mux_mu);
+	if (p->mux->listed)
+		mux_unlist(p->mux);
+	pthread_mutex_unlock(&mux_mu);
+}
+
 int
 sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
     struct ts_error *err)
@@ -601,20 +788,27 @@ sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
 	    "0123456789/._-") != strlen(tmp))
 		tmp = "/tmp";
 	sweep_dirs(tmp);
-	snprintf(p->dir, sizeof(p->dir), "%s/treesync-%ld-XXXXXX", tmp,
-	    (long)getpid());
-	if (mkdtemp(p->dir) == NULL) {
-		rc = error_set_errno(err, errno, "mkdtemp \"%s\"", p->dir);
-		p->dir[0] = '\0';
-		goto fail;
+	if (o->passphrase != NULL) {
+		snprintf(p->dir, sizeof(p->dir), "%s/treesync-%ld-XXXXXX",
+		    tmp, (long)getpid());
+		if (mkdtemp(p->dir) == NULL) {
+			rc = error_set_errno(err, errno, "mkdtemp \"%s\"",
+			    p->dir);
+			p->dir[0] = '\0';
+			goto fail;
+		}
 	}
-	snprintf(p->ctl, sizeof(p->ctl), "%s/c", p->dir);
-	/* Our own control master: the user's ControlPath may be shared, and
-	 * a master there would carry our -j connections on one. */
+	/* Our own control masters, never the user's ControlPath: a master
+	 * there may outlive us, or belong to a session the user ends. */
+	if ((rc = mux_join(p, tmp, o->no_mux, err)) != 0)
+		goto fail;
+	if (!p->is_master)
+		log_msg(TS_LOG_DEBUG, "a session on the control master of "
+		    "\"%s\", no new login", o->host);
 	k = p->argc;
-	if (add_arg(p, "-oControlMaster=yes") != 0 ||
-	    add_arg(p, "-oControlPath=\"%s\"", p->ctl) != 0 ||
-	    add_arg(p, "-oControlPersist=no") != 0 ||
+	if (add_arg(p, "-oControlMaster=%s", p->is_master ? "yes" : "no") !=
+	    0 || add_arg(p, "-oControlPath=\"%s\"", p->mux->ctl) != 0 ||
+	    (p->is_master && add_arg(p, "-oControlPersist=no") != 0) ||
 	    add_arg(p, "-s") != 0 || add_arg(p, "--") != 0 ||
 	    add_arg(p, "%s", o->host) != 0 || add_arg(p, "sftp") != 0) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
@@ -654,6 +848,7 @@ sshproc_free(struct sshproc *p, bool broken)
 		close(p->fd);	/* the end of its stdin: ssh says goodbye */
 		p->fd = -1;
 	}
+	(void)mux_master_leaves(p);
 	if (p->pid != -1) {
 		if (broken)
 			kill(p->pid, SIGTERM);
@@ -664,8 +859,8 @@ sshproc_free(struct sshproc *p, bool broken)
 		close(p->errfd);
 	if (p->askfd != -1)
 		close(p->askfd);
+	mux_leave(p);
 	if (p->dir[0] != '\0') {
-		unlink(p->ctl);		/* a killed master leaves it */
 		dir_unlink(p, "askpass");
 		dir_unlink(p, "q");
 		dir_unlink(p, "a");
@@ -787,8 +982,12 @@ find_line(const char *buf, size_t len, const char *const *words,
 				n--;
 			if (n == 0 || *p == '@')
 				continue;
+			/* A failed mux session is followed by ssh's own
+			 * login: its words are not the reason. */
 			if (words == NULL ? strncmp(p, "Warning:", 8) == 0 ||
-			    strncmp(p, "debug", 5) == 0 :
+			    strncmp(p, "debug", 5) == 0 ||
+			    strncmp(p, "mux_client", 10) == 0 ||
+			    strncmp(p, "Control socket", 14) == 0 :
 			    !line_has(p, n, words[i]))
 				continue;
 			*line = p;
@@ -860,6 +1059,10 @@ sshproc_error(struct sshproc *p, const char *host, const char *what,
 		close(p->fd);
 		p->fd = -1;
 	}
+	/* A master that others still ride lives on: what it said so far is
+	 * all there is to quote. */
+	if (mux_master_leaves(p))
+		proc_drain(p);
 	if (p->pid != -1) {
 		/* Its stderr ends when it exits: read all it says. */
 		while (p->errfd != -1) {
@@ -914,7 +1117,7 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 	for (i = 0; i < p->argc; i++)
 		argv[k++] = p->argv[i];
 	/* The master of our own connection; if it is gone, ssh logs in. */
-	snprintf(ctl, sizeof(ctl), "-oControlPath=\"%s\"", p->ctl);
+	snprintf(ctl, sizeof(ctl), "-oControlPath=\"%s\"", p->mux->ctl);
 	argv[k++] = "-oControlMaster=no";
 	argv[k++] = ctl;
 	/* Never a question from a command's ssh: it has no bridge. */

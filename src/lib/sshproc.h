@@ -27,6 +27,7 @@ struct sshproc_opts {
 	int		 connect_timeout_s;
 	int		 keepalive_s;
 	bool		 compress;	/* -z: ssh -C */
+	bool		 no_mux;	/* a login of its own, never a ride */
 	/* Not NULL: ssh asks for key passphrases through it (SSH_ASKPASS),
 	 * else ssh runs in batch mode and never asks. */
 	ts_passphrase_fn *passphrase;
@@ -46,6 +47,10 @@ int	sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
 	    struct ts_error *err);
 /* Ends the stream and reaps ssh: politely unless broken.  NULL is fine. */
 void	sshproc_free(struct sshproc *p, bool broken);
+
+/* The connection failed: a session that stalls or dies most likely went
+ * down with the connection it rides, so new ones log in afresh. */
+void	sshproc_retire(struct sshproc *p);
 
 /* Non-blocking: bytes moved, LIBSSH2_ERROR_EAGAIN (the same number, so
  * callers test one value), or SSHPROC_DEAD. */

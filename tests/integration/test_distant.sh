@@ -133,13 +133,29 @@ ts_no_temp_files "$R"
 ts_step "a distant server that takes one connection: carries on with one"
 far_fault fp --max-connections 1
 R=$TS_REMOTE/far-one
-ts_expect_exit 0 tsf -vv push -j 4 "$L" "tsfar:$R"
+# --no-mux: under openssh, too, each connection is a login of its own.
+ts_expect_exit 0 tsf -vv push -j 4 --no-mux "$L" "tsfar:$R"
 grep -q " refuse " "$TS_TMP/fp.log" ||
     ts_fail "the fault proxy refused no connection"
 n=$(grep -c "carrying on with 1" "$TS_ERR") || true
 [ "$n" -eq 1 ] || { cat "$TS_ERR" >&2; ts_fail "said $n times (not once)"; }
 ts_trees_equal "$L" "$R"
 ts_no_temp_files "$R"
+
+if [ "$(ts_transport)" = openssh ]; then
+	ts_step "openssh: the same server, -j 4 as sessions of one connection"
+	far_fault fp-mux --max-connections 1
+	R=$TS_REMOTE/far-mux
+	ts_expect_exit 0 tsf -vv push -j 4 "$L" "tsfar:$R"
+	n=$(grep -c " accept " "$TS_TMP/fp-mux.log") || true
+	[ "$n" -eq 1 ] && ! grep -q " refuse " "$TS_TMP/fp-mux.log" ||
+	    { cat "$TS_TMP/fp-mux.log" >&2; ts_fail "$n TCP connections, expected 1"; }
+	ts_expect_stderr_contains "no new login"
+	! grep -q "carrying on with" "$TS_ERR" ||
+	    ts_fail "carried on with fewer connections: the sessions failed"
+	ts_trees_equal "$L" "$R"
+	ts_no_temp_files "$R"
+fi
 
 ts_step "a connection lent to the walk is cut: the walk is done again without it"
 # The second connection (the first spare) is cut once it has sent CUT
@@ -148,7 +164,7 @@ CUT=${TS_WALK_CUT:-5000}
 far_fault fp-walk --skip-connections 1 --faulty-connections 1 \
     --cut-after "$CUT"
 R=$TS_REMOTE/far-deep
-ts_expect_exit 0 tsf -vv push -j 4 "$D" "tsfar:$R"
+ts_expect_exit 0 tsf -vv push -j 4 --no-mux "$D" "tsfar:$R"
 grep -q " cut conn=2 " "$TS_TMP/fp-walk.log" ||
     { cat "$TS_TMP/fp-walk.log" >&2; ts_fail "the second connection was not cut"; }
 ts_expect_stderr_contains "lent to the walk was lost"

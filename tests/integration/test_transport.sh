@@ -197,11 +197,22 @@ ts_expect_exit 0 timeout 60 python3 "$T/askonce.py" "$TREESYNC" \
 ts_expect_stdout_contains "passphrase for \"$T/enc\""
 ts_expect_stdout_contains "asked 1"
 n=$(grep -c "Accepted publickey for .* ED25519 $fp" "$TS_SSHD_LOG") || true
-# More than one connection logged in with it (the job opens as many as
-# its plan needs, up to 3), after a single question.
+# One login: the other connections are sessions of the first one's.
+[ $((n - before)) -eq 1 ] ||
+    ts_fail "$((n - before)) logins with the encrypted key, expected 1"
+ts_trees_equal "$T/many" "$R/many"
+
+ts_step "the same with --no-mux: a login per connection, still one question"
+before=$n
+ts_expect_exit 0 timeout 60 python3 "$T/askonce.py" "$TREESYNC" \
+    --transport openssh -F "$T/agentcfg" -j 3 --no-mux push "$T/many" \
+    "a:$R/many2"
+ts_expect_stdout_contains "asked 1"
+n=$(grep -c "Accepted publickey for .* ED25519 $fp" "$TS_SSHD_LOG") || true
+# The job opens as many connections as its plan needs, up to 3.
 [ $((n - before)) -ge 2 ] ||
     ts_fail "$((n - before)) logins with the encrypted key, expected 2 or more"
-ts_trees_equal "$T/many" "$R/many"
+ts_trees_equal "$T/many" "$R/many2"
 
 ts_step "ProxyJump through a second sshd: its log shows the forwarded connection"
 TARGET_PORT=$TS_PORT
