@@ -81,7 +81,7 @@ fi
 
 # --- peers -------------------------------------------------------------------
 
-[ -x "$TREESYNC" ] && "$TREESYNC" --help 2>&1 | grep -q '^  push' || {
+[ -x "$TREESYNC" ] && "$TREESYNC" --help 2>&1 | grep '^  push' >/dev/null || {
 	echo "race.sh: $TREESYNC has no push command: build first" \
 	    "(scripts/setup.sh) or set TREESYNC" >&2
 	exit 1
