@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Try treesync on this machine: installs what is missing, builds, starts a
-# throwaway sshd on 127.0.0.1 with fresh keys (the test harness's), uploads
-# a sample file, lists it, stats it and downloads it again.  The server and
-# its keys are gone when the script ends.
+# throwaway sshd on 127.0.0.1 with fresh keys (the test harness's), and runs
+# the main job on it: push a small tree, change it, see the change with
+# diff, push it, check both sides by hash, and take a backup.  The server
+# and its keys are gone when the script ends.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,18 +33,34 @@ echo "Host \"tshost\" is defined in $TS_SSH_CONFIG:"
 sed 's/^/    /' "$TS_SSH_CONFIG"
 
 cd "$TS_LOCAL"
-printf 'Hello from treesync, %s.\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
-    >hello.txt
-head -c 1048576 /dev/urandom >>hello.txt
-R=$TS_REMOTE
+# A small site: a few pages, a stylesheet, an image, a draft.
+mkdir -p site/css site/img site/drafts
+for p in index about contact; do
+	printf '<h1>%s</h1>\n' "$p" >"site/$p.html"
+done
+printf 'body { margin: 0 }\n' >site/css/main.css
+head -c 300000 /dev/urandom >site/img/logo.png
+printf 'not yet\n' >site/drafts/next.html
+R=$TS_REMOTE/www
+T=(-F "$TS_SSH_CONFIG")
 
-run "$TREESYNC" -F "$TS_SSH_CONFIG" put --verify=hash hello.txt "tshost:$R/"
-run "$TREESYNC" -F "$TS_SSH_CONFIG" ls -l "tshost:$R"
-run "$TREESYNC" -F "$TS_SSH_CONFIG" stat "tshost:$R/hello.txt"
-run "$TREESYNC" -F "$TS_SSH_CONFIG" get "tshost:$R/hello.txt" hello.copy.txt
-printf '\n$ cmp hello.txt hello.copy.txt\n'
-cmp hello.txt hello.copy.txt
-echo "identical: $(stat -c %s hello.copy.txt) bytes came back unchanged."
+run "$TREESYNC" "${T[@]}" push --stats site "tshost:$R"
+
+echo
+echo "# Edit a page, add one, remove the drafts:"
+printf '<h1>about us</h1>\n' >site/about.html
+printf '<h1>news</h1>\n' >site/news.html
+rm -r site/drafts
+
+run "$TREESYNC" "${T[@]}" diff --delete site "tshost:$R"
+run "$TREESYNC" "${T[@]}" push --delete -i site "tshost:$R"
+run "$TREESYNC" "${T[@]}" check site "tshost:$R"
+
+echo
+echo "# A dated, verified snapshot; unchanged files are hard links to the"
+echo "# previous one, and only the newest --keep are kept:"
+run "$TREESYNC" "${T[@]}" backup --keep 7 site "tshost:$TS_REMOTE/backups"
+run "$TREESYNC" "${T[@]}" ls "tshost:$TS_REMOTE/backups"
 
 echo
 echo "Stopping sshd and removing its keys and files."
