@@ -570,7 +570,10 @@ sftp_io(struct sftp *s, bool *progress, struct ts_error *err)
 	if (s->out_off == s->out.len) {
 		buf_reset(&s->out);
 		s->out_off = 0;
-	} else if (s->out_off > 1024 * 1024) {
+	} else if (s->out_off > 1024 * 1024 && s->out_off >= s->out.len / 2) {
+		/* Only once the sent part is the bigger half: each byte is
+		 * then moved at most once, where compacting at every MiB
+		 * moved the whole window (up to 8 MiB) again and again. */
 		buf_consume(&s->out, s->out_off);
 		s->out_off = 0;
 	}
