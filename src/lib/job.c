@@ -39,6 +39,7 @@
 #include "walk_local.h"
 #include "walk_remote.h"
 #include "xfer.h"
+#include "version.h"
 
 static double
 now_s(void)
@@ -1685,6 +1686,9 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
     const char *remote_dir, const struct ts_sync_opts *opts, bool pull,
     ts_item_fn *fn, void *payload, struct ts_error *err)
 {
+	if (opts != NULL && version_check_opts(opts->version,
+	    TS_SYNC_OPTS_VERSION, "ts_sync_opts", err) != 0)
+		return TS_EINVAL;
 	return job_sync_tree(out, c, local_dir, remote_dir, opts, pull, NULL,
 	    fn, payload, err);
 }
@@ -1736,6 +1740,9 @@ ts_check(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	size_t			 a, b;
 	int			 rc, cmp;
 
+	if (opts != NULL && version_check_opts(opts->version,
+	    TS_SYNC_OPTS_VERSION, "ts_sync_opts", err) != 0)
+		return TS_EINVAL;
 	/* Hash every pair of equal size: the plan asks for exactly those. */
 	o.checksum = true;
 	o.delete_extra = false;
