@@ -6,6 +6,9 @@
 #
 # BUILD_DIR defaults to build/ in the repository; CMAKE_ARGS go to the
 # configure step (scripts/test.sh passes -DTS_WERROR=ON and friends).
+# A build made here is a test build: -DTS_TEST_HOOKS=ON comes first, so
+# the integration tests' TREESYNC_TEST_* switches work (CMAKE_ARGS may
+# say OFF); a plain cmake configure, as for a release, leaves them out.
 # Idempotent, and quiet when there is nothing to do.
 set -euo pipefail
 
@@ -79,7 +82,8 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if [ ! -f "$build_dir/CMakeCache.txt" ] || [ $# -gt 0 ]; then
-	if ! cmake -S "$root" -B "$build_dir" "$@" >"$log" 2>&1; then
+	if ! cmake -S "$root" -B "$build_dir" -DTS_TEST_HOOKS=ON "$@" \
+	    >"$log" 2>&1; then
 		cat "$log" >&2
 		echo "setup: cmake configure of $build_dir failed" >&2
 		exit 1

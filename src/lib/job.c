@@ -1086,9 +1086,12 @@ job_learn_links(struct job *j, struct ts_error *err)
 	char	*dir;
 	int	 rc;
 
-	/* Tests make the real links learn it, as when dir is read-only. */
+	/* Tests make the real links learn it, as when dir is read-only
+	 * (test builds only: -DTS_TEST_HOOKS=ON). */
+#ifdef TS_TEST_HOOKS
 	if (getenv("TREESYNC_TEST_NO_LINK_LEARN") != NULL)
 		return 0;
+#endif
 	if ((dir = job_scratch_dir(j)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	rc = symlink_learn(j->s, &j->links, dir, NULL, err);
