@@ -330,14 +330,14 @@ struct ts_sync_opts {
 	 * moved by one connection, never split. */
 	int		 partial;
 };
-/* The defaults every struct ts_sync_opts starts from, bar verify, which
- * each job chooses (each field named once: compilers warn of overrides);
- * the fields left out are 0, false or NULL. */
-#define TS_SYNC_OPTS_DEFAULTS_ \
+/* The defaults every struct ts_sync_opts starts from (for the _INIT
+ * macros), but for verify, which each job chooses; the fields left out
+ * are 0, false or NULL.  Each field is named once and in order, as C++20
+ * designated initializers want. */
+#define TS_SYNC_OPTS_DEFAULTS_(verify_) \
 	.version = TS_SYNC_OPTS_VERSION, .hash = TS_HASH_AUTO, \
-	.max_delete = -1, .jobs = 0, .retries = -1
-#define TS_SYNC_OPTS_INIT \
-	{ TS_SYNC_OPTS_DEFAULTS_, .verify = TS_VERIFY_SIZE }
+	.verify = (verify_), .max_delete = -1, .jobs = 0, .retries = -1
+#define TS_SYNC_OPTS_INIT	{ TS_SYNC_OPTS_DEFAULTS_(TS_VERIFY_SIZE) }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -456,7 +456,7 @@ struct ts_backup_opts {
 };
 #define TS_BACKUP_OPTS_INIT \
 	{ .version = TS_BACKUP_OPTS_VERSION, .keep = 7, \
-	  .sync = { TS_SYNC_OPTS_DEFAULTS_, .verify = TS_VERIFY_HASH } }
+	  .sync = { TS_SYNC_OPTS_DEFAULTS_(TS_VERIFY_HASH) } }
 
 /* What a backup did; filled by ts_backup, also on failure. */
 struct ts_backup_result {
@@ -523,7 +523,7 @@ struct ts_restore_opts {
 };
 #define TS_RESTORE_OPTS_INIT \
 	{ .version = TS_RESTORE_OPTS_VERSION, \
-	  .sync = { TS_SYNC_OPTS_DEFAULTS_, .verify = TS_VERIFY_SIZE } }
+	  .sync = { TS_SYNC_OPTS_DEFAULTS_(TS_VERIFY_SIZE) } }
 
 struct ts_restore_result {
 	struct ts_summary sum;		/* of the pull */
@@ -570,7 +570,7 @@ struct ts_publish_opts {
 };
 #define TS_PUBLISH_OPTS_INIT \
 	{ .version = TS_PUBLISH_OPTS_VERSION, .keep = 5, \
-	  .sync = { TS_SYNC_OPTS_DEFAULTS_, .verify = TS_VERIFY_HASH } }
+	  .sync = { TS_SYNC_OPTS_DEFAULTS_(TS_VERIFY_HASH) } }
 
 /* What publish, or a rollback, did on one target; filled also on
  * failure. */
