@@ -75,8 +75,8 @@ TS_EXTERN void	ts_set_log(ts_log_fn *fn, enum ts_log_level max,
 
 /* Asks every running job and transfer to stop: they remove their
  * temporary files and return TS_ECANCELED.  Safe in a signal handler.
- * The request stays until ts_cancel_reset(): every call started after
- * ts_cancel() also returns TS_ECANCELED at once. */
+ * The request stays until ts_cancel_reset(): a job started meanwhile
+ * stops too (TS_ECANCELED). */
 TS_EXTERN void	ts_cancel(void);
 /* Clears a ts_cancel() so that later calls run again.  Call it once the
  * canceled calls have returned (calls still running may or may not see
