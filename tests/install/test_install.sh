@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What a third party gets: cmake --install of this build into a temporary
 # prefix, then examples/mirror.c (and cancel_again.c) built against the
-# installed library alone, through pkg-config (shared and static) and
-# through find_package(treesync), and run against a real sshd: the tree
+# installed library alone, through pkg-config and find_package (each
+# shared and static), and run against a real sshd: the tree
 # must arrive.  Also the installed man page and treesync --version.
 #
 # Environment (tests/CMakeLists.txt sets it): TS_BUILD_DIR, TS_SOURCE_DIR,
@@ -79,7 +79,7 @@ ts_step "... and against the installed static library"
     "$TS_SOURCE_DIR/examples/mirror.c" "${pc_static[@]}" ||
     ts_fail "mirror.c does not link with libtreesync.a"
 
-ts_step "... and with find_package(treesync)"
+ts_step "... and with find_package(treesync), shared and static"
 mkdir -p "$TS_TMP/fp"
 cat >"$TS_TMP/fp/CMakeLists.txt" <<EOF
 cmake_minimum_required(VERSION 3.18)
@@ -89,6 +89,10 @@ add_executable(mirror $TS_SOURCE_DIR/examples/mirror.c)
 target_compile_options(mirror PRIVATE ${cflags[*]})
 target_link_options(mirror PRIVATE ${cflags[*]})
 target_link_libraries(mirror PRIVATE treesync::treesync)
+add_executable(mirror_static $TS_SOURCE_DIR/examples/mirror.c)
+target_compile_options(mirror_static PRIVATE ${cflags[*]})
+target_link_options(mirror_static PRIVATE ${cflags[*]})
+target_link_libraries(mirror_static PRIVATE treesync::treesync_static)
 EOF
 cmake -S "$TS_TMP/fp" -B "$TS_TMP/fp/build" -DCMAKE_C_COMPILER="$cc" \
     -DCMAKE_PREFIX_PATH="$prefix" >"$TS_TMP/fp.log" 2>&1 &&
@@ -106,7 +110,7 @@ same_tree() {
 	diff -r "$1" "$2" >/dev/null || ts_fail "\"$2\" differs from \"$1\""
 }
 
-for m in mirror mirror_static fp/build/mirror; do
+for m in mirror mirror_static fp/build/mirror fp/build/mirror_static; do
 	ts_step "$m pushes a small tree to the test sshd"
 	rm -rf "$TS_REMOTE/dst"
 	mkdir "$TS_REMOTE/dst"
