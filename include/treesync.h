@@ -18,6 +18,21 @@ extern "C" {
 
 #define TS_EXTERN	__attribute__((visibility("default"))) extern
 
+/*
+ * The version of this header.  CMakeLists.txt reads these three lines for
+ * the project's version: keep them one per line, as they are.
+ * ts_version() says which library a program runs with.
+ */
+#define TS_VERSION_MAJOR 0
+#define TS_VERSION_MINOR 1
+#define TS_VERSION_PATCH 0
+#define TS_VERSION_STRING_(a, b, c)	#a "." #b "." #c
+#define TS_VERSION_STRING_X(a, b, c)	TS_VERSION_STRING_(a, b, c)
+#define TS_VERSION_STRING \
+	TS_VERSION_STRING_X(TS_VERSION_MAJOR, TS_VERSION_MINOR, TS_VERSION_PATCH)
+/* The library's version, "MAJOR.MINOR.PATCH"; static. */
+TS_EXTERN const char *ts_version(void);
+
 enum ts_code {				/* stable: never renumber or reuse */
 	TS_OK = 0, TS_ERROR = -1, TS_ENOMEM = -2, TS_EINVAL = -3,
 	TS_ENOENT = -4, TS_EACCES = -5, TS_EHOSTKEY = -6, TS_EAUTH = -7,
@@ -39,6 +54,11 @@ struct ts_error {
 	char		 msg[256];	/* one line, no newline */
 };
 
+/* A short description of an enum ts_code ("host key not trusted"), for
+ * callers that have only a code; unknown codes get "unknown error".
+ * Static; prefer the message in struct ts_error where there is one. */
+TS_EXTERN const char *ts_strerror(int code);
+
 /* Once per process, before any thread starts: sets up libssh2. */
 TS_EXTERN int	ts_global_init(struct ts_error *err);
 TS_EXTERN void	ts_global_cleanup(void);
@@ -54,8 +74,23 @@ TS_EXTERN void	ts_set_log(ts_log_fn *fn, enum ts_log_level max,
 		    void *payload);
 
 /* Asks every running job and transfer to stop: they remove their
- * temporary files and return TS_ECANCELED.  Safe in a signal handler. */
+ * temporary files and return TS_ECANCELED.  Safe in a signal handler.
+ * The request stays until ts_cancel_reset(): a job started meanwhile
+ * stops too (TS_ECANCELED). */
 TS_EXTERN void	ts_cancel(void);
+/* Clears a ts_cancel() so that later calls run again.  Call it once the
+ * canceled calls have returned (calls still running may or may not see
+ * the reset); safe in a signal handler. */
+TS_EXTERN void	ts_cancel_reset(void);
+
+/*
+ * Option structs: start each from its _INIT macro, then set fields by
+ * name.  The first field, version, says which layout the caller was
+ * built with; fields are only ever appended, each new one with a new
+ * version, so that a program built against an older header keeps
+ * working.  A struct whose version the library does not know is
+ * refused with TS_EINVAL.
+ */
 
 /* Asks for a key's passphrase; returns 0 with buf filled, or -1. */
 typedef int	ts_passphrase_fn(const char *key_path, char *buf, size_t size,
@@ -69,7 +104,9 @@ enum ts_transport {
 	TS_TRANSPORT_AUTO = 2,		/* openssh when ssh is on PATH */
 };
 
+#define TS_CONN_OPTS_VERSION	1
 struct ts_conn_opts {
+	unsigned	 version;	/* TS_CONN_OPTS_VERSION */
 	const char	*ssh_config;	/* -F; NULL: ~/.ssh/config */
 	const char	*identity;	/* --identity; NULL: config, defaults */
 	const char	*known_hosts;	/* --known-hosts; NULL: config, default */
@@ -94,10 +131,14 @@ struct ts_conn_opts {
 	bool		 no_mux;
 };
 #define TS_CONN_OPTS_INIT \
-	{ NULL, NULL, NULL, 0, false, 0, 0, 0, NULL, NULL, 0, \
-	    TS_TRANSPORT_LIBSSH2, NULL, false, false }
+	{ .version = TS_CONN_OPTS_VERSION, .transport = TS_TRANSPORT_LIBSSH2 }
 
 struct ts_conn;				/* opaque: one per connection */
+
+/* Whether s names a place on a server ("[user@]host:path", a colon
+ * before any slash, or "sftp://...") rather than a local path, as scp
+ * reads it: "./a:b" and "/x/y:z" are local. */
+TS_EXTERN bool	ts_target_is_remote(const char *s);
 
 /*
  * Connects to the host of target ("[user@]host:path" or
@@ -145,7 +186,9 @@ TS_EXTERN int	ts_list(struct ts_conn *c, const char *path, bool links,
 
 enum ts_verify { TS_VERIFY_SIZE, TS_VERIFY_HASH, TS_VERIFY_NONE };
 
+#define TS_PUT_OPTS_VERSION	1
 struct ts_put_opts {
+	unsigned	 version;	/* TS_PUT_OPTS_VERSION */
 	enum ts_verify	 verify;
 	bool		 keep_mode;	/* copy permission bits (default on) */
 	bool		 fsync;		/* put: the server flushes the file to
@@ -158,7 +201,9 @@ struct ts_put_opts {
 	 * snapshot); NULL: the file being replaced.  Only read. */
 	const char	*delta_base;
 };
-#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false, NULL, false, NULL }
+#define TS_PUT_OPTS_INIT \
+	{ .version = TS_PUT_OPTS_VERSION, .verify = TS_VERIFY_SIZE, \
+	  .keep_mode = true }
 
 /* What a transfer did; filled by ts_put and ts_get, also on failure. */
 struct ts_xfer_result {
@@ -208,7 +253,9 @@ struct ts_progress {
 /* Called on the caller's thread, at most ten times a second. */
 typedef void	ts_progress_fn(const struct ts_progress *p, void *payload);
 
+#define TS_SYNC_OPTS_VERSION	1
 struct ts_sync_opts {
+	unsigned	 version;	/* TS_SYNC_OPTS_VERSION */
 	bool		 dry_run;	/* -n, and diff: change nothing */
 	bool		 checksum;	/* -c: equal sizes compared by hash */
 	enum ts_hash_choice hash;	/* --hash */
@@ -286,11 +333,14 @@ struct ts_sync_opts {
 	 * moved by one connection, never split. */
 	int		 partial;
 };
-#define TS_SYNC_OPTS_INIT \
-	{ false, false, TS_HASH_AUTO, TS_VERIFY_SIZE, false, false, -1, false, \
-	  NULL, 0, NULL, false, 0, -1, NULL, NULL, false, false, false, false, \
-	  false, false, false, false, false, false, false, false, NULL, false, 0, \
-	  NULL, false, 0 }
+/* The defaults every struct ts_sync_opts starts from (for the _INIT
+ * macros), but for verify, which each job chooses; the fields left out
+ * are 0, false or NULL.  Each field is named once and in order, as C++20
+ * designated initializers want. */
+#define TS_SYNC_OPTS_DEFAULTS_(verify_) \
+	.version = TS_SYNC_OPTS_VERSION, .hash = TS_HASH_AUTO, \
+	.verify = (verify_), .max_delete = -1, .jobs = 0, .retries = -1
+#define TS_SYNC_OPTS_INIT	{ TS_SYNC_OPTS_DEFAULTS_(TS_VERIFY_SIZE) }
 
 enum ts_item_action {
 	TS_ITEM_MKDIR, TS_ITEM_UPLOAD, TS_ITEM_SYMLINK, TS_ITEM_SETATTR,
@@ -394,7 +444,9 @@ TS_EXTERN int	ts_check(struct ts_summary *out, struct ts_conn *c,
 
 /* --- backup: dated snapshots, verified, hard-linked, rotated ---------- */
 
+#define TS_BACKUP_OPTS_VERSION	1
 struct ts_backup_opts {
+	unsigned	 version;	/* TS_BACKUP_OPTS_VERSION */
 	int		 keep;		/* complete snapshots to keep, >= 1 */
 	const char	*stamp;		/* "YYYYMMDD-HHMMSS": the run's time
 					 * (local); NULL: now, from the clock */
@@ -406,9 +458,8 @@ struct ts_backup_opts {
 	struct ts_sync_opts sync;
 };
 #define TS_BACKUP_OPTS_INIT \
-	{ .keep = 7, .stamp = NULL, .prune_dry_run = false, \
-	  .break_lock = false, .sync = { .hash = TS_HASH_AUTO, \
-	  .verify = TS_VERIFY_HASH, .max_delete = -1 } }
+	{ .version = TS_BACKUP_OPTS_VERSION, .keep = 7, \
+	  .sync = { TS_SYNC_OPTS_DEFAULTS_(TS_VERIFY_HASH) } }
 
 /* What a backup did; filled by ts_backup, also on failure. */
 struct ts_backup_result {
@@ -465,15 +516,17 @@ TS_EXTERN int	ts_backup(struct ts_backup_result *out, struct ts_conn *c,
 
 /* --- restore: a snapshot back, with what SFTP could not keep ------- */
 
+#define TS_RESTORE_OPTS_VERSION	1
 struct ts_restore_opts {
+	unsigned	 version;	/* TS_RESTORE_OPTS_VERSION */
 	/* Filters, -j, verify...: as a pull.  perms and sparse are set by
 	 * the restore itself. */
 	struct ts_sync_opts sync;
 	bool		 numeric_ids;	/* owners by recorded id, not name */
 };
 #define TS_RESTORE_OPTS_INIT \
-	{ .sync = { .hash = TS_HASH_AUTO, .verify = TS_VERIFY_SIZE, \
-	  .max_delete = -1, .retries = -1 }, .numeric_ids = false }
+	{ .version = TS_RESTORE_OPTS_VERSION, \
+	  .sync = { TS_SYNC_OPTS_DEFAULTS_(TS_VERIFY_SIZE) } }
 
 struct ts_restore_result {
 	struct ts_summary sum;		/* of the pull */
@@ -505,7 +558,9 @@ TS_EXTERN int	ts_restore(struct ts_restore_result *out, struct ts_conn *c,
 
 /* --- publish: releases, switched atomically, kept, rolled back ------- */
 
+#define TS_PUBLISH_OPTS_VERSION	1
 struct ts_publish_opts {
+	unsigned	 version;	/* TS_PUBLISH_OPTS_VERSION */
 	const char	*release;	/* the release's name (a safe single
 					 * name: ts_publish_release_valid);
 					 * NULL: now, UTC "YYYYMMDD-HHMMSS" */
@@ -517,9 +572,8 @@ struct ts_publish_opts {
 	struct ts_sync_opts sync;
 };
 #define TS_PUBLISH_OPTS_INIT \
-	{ .release = NULL, .keep = 5, .break_lock = false, \
-	  .sync = { .hash = TS_HASH_AUTO, .verify = TS_VERIFY_HASH, \
-	  .max_delete = -1, .retries = -1 } }
+	{ .version = TS_PUBLISH_OPTS_VERSION, .keep = 5, \
+	  .sync = { TS_SYNC_OPTS_DEFAULTS_(TS_VERIFY_HASH) } }
 
 /* What publish, or a rollback, did on one target; filled also on
  * failure. */
@@ -594,7 +648,9 @@ TS_EXTERN int	ts_publish_list(struct ts_conn *c, const char *root,
 
 /* --- probe: what a server can do ------------------------------------ */
 
+#define TS_PROBE_OPTS_VERSION	1
 struct ts_probe_opts {
+	unsigned	 version;	/* TS_PROBE_OPTS_VERSION */
 	bool		 write;		/* measure behaviour in a temporary
 					 * directory made (and removed) in
 					 * the target directory */
@@ -602,7 +658,8 @@ struct ts_probe_opts {
 					 * download of a sample */
 	int		 jobs;		/* connections to hold at once; 0: 4 */
 };
-#define TS_PROBE_OPTS_INIT	{ .write = true, .speed = false, .jobs = 0 }
+#define TS_PROBE_OPTS_INIT \
+	{ .version = TS_PROBE_OPTS_VERSION, .write = true }
 
 #define TS_PROBE_NO		0
 #define TS_PROBE_YES		1

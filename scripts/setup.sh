@@ -6,6 +6,9 @@
 #
 # BUILD_DIR defaults to build/ in the repository; CMAKE_ARGS go to the
 # configure step (scripts/test.sh passes -DTS_WERROR=ON and friends).
+# A build made here is a test build: -DTS_TEST_HOOKS=ON comes first, so
+# the integration tests' TREESYNC_TEST_* switches work (CMAKE_ARGS may
+# say OFF); a plain cmake configure, as for a release, leaves them out.
 # Idempotent, and quiet when there is nothing to do.
 set -euo pipefail
 
@@ -28,12 +31,13 @@ esac
 # the fuzz targets.
 # librsync-dev: block signatures and deltas for delta uploads
 # (docs/delta.md says why a library and why this one).
+# man-db: tests/install/test_install.sh renders the installed man page.
 packages=(
 	gcc libc6-dev make cmake pkg-config clang libclang-rt-14-dev
 	libssh2-1-dev libssl-dev libxxhash-dev libcmocka-dev librsync-dev
 	openssh-server openssh-client gesftpserver xxhash python3
 	python3-paramiko python3-asyncssh time
-	acl rsync
+	acl rsync man-db
 )
 
 missing=()
@@ -79,7 +83,8 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if [ ! -f "$build_dir/CMakeCache.txt" ] || [ $# -gt 0 ]; then
-	if ! cmake -S "$root" -B "$build_dir" "$@" >"$log" 2>&1; then
+	if ! cmake -S "$root" -B "$build_dir" -DTS_TEST_HOOKS=ON "$@" \
+	    >"$log" 2>&1; then
 		cat "$log" >&2
 		echo "setup: cmake configure of $build_dir failed" >&2
 		exit 1

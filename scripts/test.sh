@@ -19,7 +19,7 @@ cd "$root"
 jobs=${TS_CTEST_JOBS:-2}	# each sshd test runs its own server: independent
 
 echo "== setup and build: build/"
-bash scripts/setup.sh build -DTS_WERROR=ON
+bash scripts/setup.sh build -DTS_WERROR=ON -DTS_TEST_HOOKS=ON
 
 # TS_ASAN_CC=gcc picks the compiler of the sanitizer build.
 cc=${TS_ASAN_CC:-$(command -v clang || command -v gcc || command -v cc)}
@@ -32,7 +32,7 @@ case $("$cc" --version 2>/dev/null | head -n 1) in
 esac
 echo "== build: build-asan/ (ASan + UBSan, $(basename "$cc"), fuzz targets $fuzz)"
 bash scripts/setup.sh build-asan -DTS_SANITIZE=ON -DTS_WERROR=ON \
-    -DCMAKE_C_COMPILER="$cc" -DTS_FUZZ=$fuzz
+    -DTS_TEST_HOOKS=ON -DCMAKE_C_COMPILER="$cc" -DTS_FUZZ=$fuzz
 
 # LeakSanitizer cannot run everywhere (under ptrace, in some containers):
 # try it on a program that leaks, and turn it off only if it cannot work.

@@ -39,6 +39,8 @@ struct cli {
 /* Parses argv; returns 0, or an exit code (usage printed) to exit with. */
 int	cli_parse(struct cli *o, int argc, char **argv);
 void	cli_usage(FILE *f);
+/* Writes treesync's version and those of the libraries it runs with. */
+void	cli_version(FILE *f);
 
 /* Prints "treesync: msg" (cli_say) and returns the exit code for err. */
 int	cli_fail(const struct ts_error *err);

@@ -6,7 +6,6 @@
 
 #include "cli.h"
 #include "report.h"
-#include "target.h"
 
 enum tree_verb { VERB_PUSH, VERB_DIFF, VERB_CHECK, VERB_PULL };
 
@@ -55,7 +54,7 @@ tree_command(const struct cli *o, enum tree_verb verb)
 	struct ts_conn		*c;
 	enum report_mode	 mode;
 	const char		*local, *remote;
-	bool			 pull = verb == VERB_PULL;
+	bool			 pull = verb == VERB_PULL, remote_first;
 	int			 rc;
 
 	if (o->nargs != 2) {
@@ -66,13 +65,15 @@ tree_command(const struct cli *o, enum tree_verb verb)
 	}
 	if (!cli_one_remote(names[verb], o->args[0], o->args[1]))
 		return 2;
+	/* cli_one_remote let only one side be remote. */
+	remote_first = ts_target_is_remote(o->args[0]);
 	/* diff and check take the pull order too: remote first, or said
 	 * with --reverse. */
 	if (verb != VERB_PUSH && verb != VERB_PULL && (o->reverse ||
-	    (target_is_remote(o->args[0]) && !target_is_remote(o->args[1]))))
+	    remote_first))
 		pull = true;
 	/* Whichever order the two come in, the target is the remote one. */
-	if (target_is_remote(o->args[0]) && !target_is_remote(o->args[1])) {
+	if (remote_first) {
 		remote = o->args[0];
 		local = o->args[1];
 	} else {

@@ -4,7 +4,6 @@
 
 #include "cli.h"
 #include "report.h"
-#include "target.h"
 
 struct ts_conn *
 cli_connect(const struct cli *o, const char *target, int spares, int *rc)
@@ -31,7 +30,7 @@ cli_connect(const struct cli *o, const char *target, int spares, int *rc)
 bool
 cli_one_remote(const char *verb, const char *a, const char *b)
 {
-	bool	 ra = target_is_remote(a), rb = target_is_remote(b);
+	bool	 ra = ts_target_is_remote(a), rb = ts_target_is_remote(b);
 
 	if (ra && rb) {
 		cli_say("%s: \"%s\" and \"%s\" are both remote; one side must "

@@ -22,7 +22,7 @@ enum {
 	OPT_RELEASE, OPT_ROLLBACK, OPT_LIST,
 	OPT_NO_LINKS, OPT_NO_WRITE, OPT_SPEED,
 	OPT_SIZE_ONLY, OPT_IGNORE_EXISTING, OPT_FILES_FROM, OPT_BWLIMIT,
-	OPT_CACHE_DIR, OPT_PARTIAL, OPT_NO_PARTIAL, OPT_NO_MUX,
+	OPT_CACHE_DIR, OPT_PARTIAL, OPT_NO_PARTIAL, OPT_NO_MUX, OPT_VERSION,
 };
 
 static const struct option long_opts[] = {
@@ -86,6 +86,7 @@ static const struct option long_opts[] = {
 	{ "verbose",		no_argument,	   NULL, 'v' },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
+	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ "transport",		required_argument, NULL, OPT_TRANSPORT },
 	{ "rsh",		required_argument, NULL, 'e' },
 	{ "no-mux",		no_argument,	   NULL, OPT_NO_MUX },
@@ -195,6 +196,7 @@ cli_usage(FILE *f)
 	    "  --speed                  probe: time an upload and a download\n"
 	    "  -v, --verbose            say more (twice: debug)\n"
 	    "  -q, --quiet              only errors\n"
+	    "  --version                treesync's version and its libraries'\n"
 	    "\n"
 	    "exit codes: see docs/exit-codes.md\n", f);
 }
@@ -607,6 +609,9 @@ cli_parse(struct cli *o, int argc, char **argv)
 			break;
 		case 'h':
 			cli_usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			cli_version(stdout);
 			exit(0);
 		default:
 			bad_option(argv);

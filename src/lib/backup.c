@@ -45,6 +45,7 @@
 #include "sftp.h"
 #include "verify.h"
 #include "walk_remote.h"
+#include "version.h"
 
 
 /* --- names and decisions (pure) ------------------------------------- */
@@ -915,6 +916,11 @@ ts_backup(struct ts_backup_result *out, struct ts_conn *c,
 	b.fn = fn;
 	b.pfn = pfn;
 	b.payload = payload;
+	if ((rc = version_check_opts(b.o->version, TS_BACKUP_OPTS_VERSION,
+	    "ts_backup_opts", &e)) != 0 ||
+	    (rc = version_check_opts(b.o->sync.version, TS_SYNC_OPTS_VERSION,
+	    "ts_sync_opts", &e)) != 0)
+		goto out;
 	if (b.o->keep < 1) {
 		rc = error_set(&e, TS_EINVAL, "bad keep %d: at least 1",
 		    b.o->keep);

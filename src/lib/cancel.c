@@ -1,7 +1,9 @@
 /*
  * ts_cancel() may run in a signal handler: it only stores to a lock-free
  * atomic.  Transfers see the flag before each request they would send,
- * stop, and remove their temporary files; jobs start nothing new.
+ * stop, and remove their temporary files; jobs start nothing new.  The
+ * flag stays set until ts_cancel_reset(), so that a job started just
+ * after a Ctrl-C stops too rather than running as if none came.
  */
 #include <stdatomic.h>
 
@@ -20,4 +22,10 @@ bool
 cancel_requested(void)
 {
 	return atomic_load(&canceled) != 0;
+}
+
+void
+ts_cancel_reset(void)
+{
+	atomic_store(&canceled, 0);
 }

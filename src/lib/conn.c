@@ -27,6 +27,7 @@
 #include "target.h"
 #include "verify.h"
 #include "xfer.h"
+#include "version.h"
 
 /* Spares (ts_conn_opts.spares) pay when the server is far: when the TCP
  * connect and key exchange (three round trips, and the server's fork)
@@ -367,6 +368,10 @@ ts_conn_open(struct ts_conn **out, const char *target,
 	struct ts_conn_opts	 o = TS_CONN_OPTS_INIT;
 	char			 why[PATH_MAX + 32];
 
+	*out = NULL;
+	if (opts != NULL && version_check_opts(opts->version,
+	    TS_CONN_OPTS_VERSION, "ts_conn_opts", err) != 0)
+		return TS_EINVAL;
 	if (opts != NULL)
 		o = *opts;
 	/* Said once, for the first connection: the others are like it. */
@@ -877,6 +882,9 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 
 	if (opts == NULL)
 		opts = &def;
+	if ((rc = version_check_opts(opts->version, TS_PUT_OPTS_VERSION,
+	    "ts_put_opts", err)) != 0)
+		return rc;
 	if (stat(src, &lst) != 0)
 		return error_set_errno(err, errno, "local file \"%s\"", src);
 	if (S_ISDIR(lst.st_mode))
@@ -935,6 +943,9 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 
 	if (opts == NULL)
 		opts = &def;
+	if ((rc = version_check_opts(opts->version, TS_PUT_OPTS_VERSION,
+	    "ts_put_opts", err)) != 0)
+		return rc;
 	if (*src == '\0')
 		return error_set(err, TS_EINVAL, "get needs a remote file name");
 	/* A directory opens for reading on most servers and fails only at

@@ -198,3 +198,29 @@ error_clear(struct ts_error *err)
 	err->sys_errno = 0;
 	err->msg[0] = '\0';
 }
+
+const char *
+ts_strerror(int code)
+{
+	switch (code) {
+	case TS_OK:		return "success";
+	case TS_ERROR:		return "error";
+	case TS_ENOMEM:		return "out of memory";
+	case TS_EINVAL:		return "invalid argument";
+	case TS_ENOENT:		return "no such file or directory";
+	case TS_EACCES:		return "permission denied";
+	case TS_EHOSTKEY:	return "host key not trusted";
+	case TS_EAUTH:		return "authentication failed";
+	case TS_ECONN:		return "connection failed";
+	case TS_EVERIFY:	return "verification failed";
+	case TS_ECANCELED:	return "canceled";
+	case TS_ELOCAL:		return "local file system error";
+	case TS_EREMOTE:	return "the server failed an operation";
+	case TS_EPARTIAL:	return "some files failed";
+	case TS_EDIFFER:	return "the trees differ";
+	case TS_EMAXDELETE:	return "deletions stopped by the limit";
+	case TS_ELOCKED:	return "locked by another run";
+	case TS_ESPLIT:		return "switched on some targets, not on all";
+	}
+	return "unknown error";
+}

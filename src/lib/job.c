@@ -39,6 +39,7 @@
 #include "walk_local.h"
 #include "walk_remote.h"
 #include "xfer.h"
+#include "version.h"
 
 static double
 now_s(void)
@@ -1085,9 +1086,12 @@ job_learn_links(struct job *j, struct ts_error *err)
 	char	*dir;
 	int	 rc;
 
-	/* Tests make the real links learn it, as when dir is read-only. */
+	/* Tests make the real links learn it, as when dir is read-only
+	 * (test builds only: -DTS_TEST_HOOKS=ON). */
+#ifdef TS_TEST_HOOKS
 	if (getenv("TREESYNC_TEST_NO_LINK_LEARN") != NULL)
 		return 0;
+#endif
 	if ((dir = job_scratch_dir(j)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	rc = symlink_learn(j->s, &j->links, dir, NULL, err);
@@ -1685,6 +1689,9 @@ job_sync(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
     const char *remote_dir, const struct ts_sync_opts *opts, bool pull,
     ts_item_fn *fn, void *payload, struct ts_error *err)
 {
+	if (opts != NULL && version_check_opts(opts->version,
+	    TS_SYNC_OPTS_VERSION, "ts_sync_opts", err) != 0)
+		return TS_EINVAL;
 	return job_sync_tree(out, c, local_dir, remote_dir, opts, pull, NULL,
 	    fn, payload, err);
 }
@@ -1736,6 +1743,9 @@ ts_check(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	size_t			 a, b;
 	int			 rc, cmp;
 
+	if (opts != NULL && version_check_opts(opts->version,
+	    TS_SYNC_OPTS_VERSION, "ts_sync_opts", err) != 0)
+		return TS_EINVAL;
 	/* Hash every pair of equal size: the plan asks for exactly those. */
 	o.checksum = true;
 	o.delete_extra = false;

@@ -21,6 +21,7 @@
 #include "symlink.h"
 #include "tempname.h"
 #include "verify.h"
+#include "version.h"
 
 #define PROBE_RTT_TRIES		5
 #define PROBE_SPEED_BYTES	(4u << 20)
@@ -530,6 +531,9 @@ ts_probe(struct ts_probe *out, struct ts_conn *c, const char *path,
 	    out->case_insensitive = out->rename_replaces = TS_PROBE_UNKNOWN;
 	if (o == NULL)
 		o = &defaults;
+	if ((rc = version_check_opts(o->version, TS_PROBE_OPTS_VERSION,
+	    "ts_probe_opts", err)) != 0)
+		return rc;
 	if (path == NULL || path[0] == '\0')
 		path = ".";
 	probe_ssh(out, sftp_ssh(s));

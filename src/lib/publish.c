@@ -37,6 +37,7 @@
 #include "sftp.h"
 #include "tempname.h"
 #include "walk_remote.h"
+#include "version.h"
 
 /* --- names and decisions (pure) ----------------------------------------- */
 
@@ -859,6 +860,11 @@ ts_publish(struct ts_publish_result *out, struct ts_conn *const *conns,
 		memset(&out[i], 0, sizeof(out[i]));
 	if (n == 0)
 		return error_set(err, TS_EINVAL, "publish needs a target");
+	if ((rc = version_check_opts(o->version, TS_PUBLISH_OPTS_VERSION,
+	    "ts_publish_opts", err)) != 0 ||
+	    (rc = version_check_opts(o->sync.version, TS_SYNC_OPTS_VERSION,
+	    "ts_sync_opts", err)) != 0)
+		return rc;
 	if (o->keep < 1)
 		return error_set(err, TS_EINVAL, "bad keep %d: at least 1",
 		    o->keep);
@@ -995,6 +1001,9 @@ ts_publish_rollback(struct ts_publish_result *out,
 
 	if (o == NULL)
 		o = &defaults;
+	if ((rc = version_check_opts(o->version, TS_PUBLISH_OPTS_VERSION,
+	    "ts_publish_opts", err)) != 0)
+		return rc;
 	if (n == 0)
 		return error_set(err, TS_EINVAL, "rollback needs a target");
 	if ((t = calloc(n, sizeof(*t))) == NULL)

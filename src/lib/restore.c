@@ -13,6 +13,7 @@
 #include "error.h"
 #include "log.h"
 #include "metadata.h"
+#include "version.h"
 
 struct problems {
 	ts_restore_problem_fn	*fn;
@@ -83,6 +84,11 @@ ts_restore(struct ts_restore_result *out, struct ts_conn *c,
 	memset(&res, 0, sizeof(res));
 	if (o == NULL)
 		o = &defaults;
+	if ((rc = version_check_opts(o->version, TS_RESTORE_OPTS_VERSION,
+	    "ts_restore_opts", &e)) != 0 ||
+	    (rc = version_check_opts(o->sync.version, TS_SYNC_OPTS_VERSION,
+	    "ts_sync_opts", &e)) != 0)
+		goto out;
 	/* The record is no part of the tree: left out of the pull. */
 	so = o->sync;
 	if ((rules = calloc(so.nrules + 1, sizeof(*rules))) == NULL) {

@@ -395,10 +395,12 @@ sftp_fail_now(struct sftp *s, struct ts_error *err, int code,
 
 /* The tests reach the fallbacks for servers without an extension on
  * servers that have it: TREESYNC_TEST_HIDE_EXTENSIONS lists names to
- * ignore, comma-separated. */
+ * ignore, comma-separated.  Only test builds (-DTS_TEST_HOOKS=ON) read
+ * it: a release never lets the environment change what it does. */
 static bool
 sftp_ext_hidden(const char *name)
 {
+#ifdef TS_TEST_HOOKS
 	const char	*list = getenv("TREESYNC_TEST_HIDE_EXTENSIONS");
 	const char	*p;
 	size_t		 n = strlen(name);
@@ -406,6 +408,9 @@ sftp_ext_hidden(const char *name)
 	for (p = list; p != NULL && (p = strstr(p, name)) != NULL; p += n)
 		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
 			return true;
+#else
+	(void)name;
+#endif
 	return false;
 }
 

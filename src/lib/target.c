@@ -82,6 +82,12 @@ target_is_remote(const char *s)
 	return is_sftp_url(s) || scp_colon(s) != NULL;
 }
 
+bool
+ts_target_is_remote(const char *s)
+{
+	return target_is_remote(s);
+}
+
 static char *
 dup_n(const char *p, size_t n)
 {
