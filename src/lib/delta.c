@@ -422,7 +422,8 @@ read_at(int fd, uint8_t *buf, size_t want, uint64_t off, struct ts_error *err)
 struct delta_stream {
 	rs_job_t	*job;		/* the new file's signature, computed
 					 * from every byte */
-	struct hash	 h;
+	struct hash	 h;		/* XXH128: the content key (and the
+					 * check, where xxhsum is) */
 	FILE		*out;
 	uint64_t	 size, fed;
 	bool		 failed, done;
@@ -430,8 +431,8 @@ struct delta_stream {
 	struct delta_sig *base;
 	bool		 own_base;
 	uint64_t	 base_size;
-	bool		 xxh;
-	struct hash	 hx;
+	bool		 xxh;		/* the check is XXH128, */
+	struct hash	 hs;		/* else SHA-256 */
 	uint64_t	 part;		/* bytes matched by one job */
 	uint8_t		*buf;
 	char		 hex[HASH_HEX_MAX], check[HASH_HEX_MAX];
@@ -441,6 +442,29 @@ struct delta_stream {
 	uint32_t	 magic, block_len, strong_len;
 	size_t		 cur;		/* the command at the next block */
 };
+
+/*
+ * The store's key of a content: 64 hex digits (SHA-256) of its XXH128,
+ * which the one read makes at little cost (a tenth of SHA-256's over the
+ * bytes).  A key only finds a signature, and any file built from one is
+ * checked whole on the server (by XXH128 itself where xxhsum is), so a
+ * collision, chance or crafted, costs a resend, never a wrong file.
+ */
+static void
+content_key(struct hash *xh, char xxh[HASH_HEX_MAX], char key[HASH_HEX_MAX])
+{
+	static const char	 tag[] = "treesync content xxh128 ";
+	struct hash		 h;
+
+	hash_final(xh, xxh);
+	key[0] = '\0';
+	if (hash_init(&h, HASH_SHA256) != 0)
+		return;
+	hash_update(&h, tag, sizeof(tag) - 1);
+	hash_update(&h, xxh, strlen(xxh));
+	hash_final(&h, key);
+	hash_dispose(&h);
+}
 
 int
 delta_stream_new(struct delta_stream **out, uint64_t size, FILE *sig,
@@ -453,7 +477,7 @@ delta_stream_new(struct delta_stream **out, uint64_t size, FILE *sig,
 	*out = NULL;
 	if ((ds = calloc(1, sizeof(*ds))) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
-	if (hash_init(&ds->h, HASH_SHA256) != 0) {
+	if (hash_init(&ds->h, HASH_XXH128) != 0) {
 		free(ds);
 		return error_set(err, TS_ENOMEM, "out of memory");
 	}
@@ -508,8 +532,8 @@ stream_new_delta(struct delta_stream **out, uint64_t size, FILE *sig,
 	ds->size = size;
 	ds->out = sig;
 	ds->xxh = xxh;
-	if (hash_init(&ds->h, HASH_SHA256) != 0 || (xxh &&
-	    hash_init(&ds->hx, HASH_XXH128) != 0) ||
+	if (hash_init(&ds->h, HASH_XXH128) != 0 || (!xxh &&
+	    hash_init(&ds->hs, HASH_SHA256) != 0) ||
 	    (ds->buf = malloc(DELTA_IN)) == NULL) {
 		delta_stream_free(ds);
 		return error_set(err, TS_ENOMEM, "out of memory");
@@ -694,8 +718,8 @@ delta_stream_scan(struct delta_stream *ds, int fd, struct delta *d,
 		off += want;
 		eof = off == end;
 		hash_update(&ds->h, ds->buf, want);
-		if (ds->xxh)
-			hash_update(&ds->hx, ds->buf, want);
+		if (!ds->xxh)
+			hash_update(&ds->hs, ds->buf, want);
 		if (ds->job != NULL && job_feed(ds->job, ds->buf, want,
 		    off == ds->size, ds->out, NULL, err) < 0)
 			goto fail;
@@ -717,11 +741,9 @@ delta_stream_scan(struct delta_stream *ds, int fd, struct delta *d,
 	ds->fed = end;
 	if (end < ds->size)
 		return 0;
-	hash_final(&ds->h, ds->hex);
-	if (ds->xxh)
-		hash_final(&ds->hx, ds->check);
-	else
-		memcpy(ds->check, ds->hex, sizeof(ds->check));
+	content_key(&ds->h, ds->check, ds->hex);
+	if (!ds->xxh)
+		hash_final(&ds->hs, ds->check);
 	ds->done = true;
 	return 1;
 fail:
@@ -768,11 +790,6 @@ delta_scan(int fd, uint64_t size, struct delta_sig *base,
 	/* No base: the signature (when wanted) and the hashes. */
 	if (delta_stream_new(&ds, size, sig_out, err) != 0)
 		return -1;
-	if (xxh != NULL && hash_init(&ds->hx, HASH_XXH128) != 0) {
-		delta_stream_free(ds);
-		return error_set(err, TS_ENOMEM, "out of memory");
-	}
-	ds->xxh = xxh != NULL;
 	if (sig_out == NULL) {
 		rs_job_free(ds->job);
 		ds->job = NULL;
@@ -788,8 +805,6 @@ delta_scan(int fd, uint64_t size, struct delta_sig *base,
 			break;
 		off += want;
 		hash_update(&ds->h, buf, want);
-		if (xxh != NULL)
-			hash_update(&ds->hx, buf, want);
 		if (ds->job != NULL && (r = job_feed(ds->job, buf, want,
 		    off == size, sig_out, NULL, err)) < 0)
 			break;
@@ -798,9 +813,11 @@ delta_scan(int fd, uint64_t size, struct delta_sig *base,
 	if (r == 0 && sig_out != NULL && fflush(sig_out) != 0)
 		r = error_set_errno(err, errno, "write a signature");
 	if (r == 0) {
-		hash_final(&ds->h, hex);
+		char	 x[HASH_HEX_MAX];
+
+		content_key(&ds->h, x, hex);
 		if (xxh != NULL)
-			hash_final(&ds->hx, xxh);
+			memcpy(xxh, x, HASH_HEX_MAX);
 	}
 	free(buf);
 	delta_stream_free(ds);
@@ -839,6 +856,8 @@ sums_write(struct delta_stream *ds)
 bool
 delta_stream_end(struct delta_stream *ds, char hex[HASH_HEX_MAX])
 {
+	char	 x[HASH_HEX_MAX];
+
 	hex[0] = '\0';
 	if (ds->failed || !ds->done || ds->fed != ds->size || ds->out == NULL)
 		return false;
@@ -852,7 +871,7 @@ delta_stream_end(struct delta_stream *ds, char hex[HASH_HEX_MAX])
 	}
 	if (fflush(ds->out) != 0)
 		return false;
-	hash_final(&ds->h, hex);
+	content_key(&ds->h, x, hex);
 	return true;
 }
 
@@ -880,8 +899,8 @@ delta_stream_free(struct delta_stream *ds)
 	if (ds->job != NULL)
 		rs_job_free(ds->job);
 	hash_dispose(&ds->h);
-	if (ds->xxh)
-		hash_dispose(&ds->hx);
+	if (ds->base != NULL && !ds->xxh)
+		hash_dispose(&ds->hs);
 	if (ds->own_base)
 		delta_sig_free(ds->base);
 	free(ds->sums.p);

@@ -49,7 +49,8 @@ void	delta_sig_free(struct delta_sig *sig);		/* NULL is fine */
 
 /*
  * Reads local file fd (borrowed) from 0 to size once and computes from
- * it: its SHA-256 in hex (hex, always), its XXH128 (xxh, when not NULL:
+ * it: its key in the signature store (hex, always: 64 hex digits made
+ * from its XXH128, see delta.c), its XXH128 (xxh, when not NULL:
  * a cheaper check on the server where xxhsum is), its block signature written to
  * sig_out (when not NULL), and with base (the old file's signature, of
  * base_size bytes) the commands that build it from the old file, into d.
@@ -60,10 +61,11 @@ int	delta_scan(int fd, uint64_t size, struct delta_sig *base,
 	    char *xxh, struct delta *d, struct ts_error *err);
 
 /*
- * A signature and SHA-256 made from bytes fed in file order as they are
- * read for sending, so a file sent whole is read once.  delta_stream_end
- * says whether exactly size bytes came; then hex is their SHA-256 and
- * the signature is written to out (borrowed).
+ * A signature and content key made from bytes fed in file order as they
+ * are read for sending, so a file sent whole is read once.
+ * delta_stream_end says whether exactly size bytes came; then hex is
+ * their key (as delta_scan's) and the signature is written to out
+ * (borrowed).
  */
 struct delta_stream;
 int	delta_stream_new(struct delta_stream **out, uint64_t size, FILE *sig,

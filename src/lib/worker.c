@@ -42,7 +42,7 @@ struct upload {
 	struct upload	*next;		/* the worker's list */
 	/* Push of a file the store keeps signatures for: */
 	struct stat	 st;		/* the local file when read */
-	char		 hex[HASH_HEX_MAX]; /* its SHA-256 */
+	char		 hex[HASH_HEX_MAX]; /* its key in the store */
 	FILE		*sig;		/* its new signature, being kept */
 	char		*sigtmp;	/* at this name in the store */
 	struct delta	 d;		/* a delta's commands */
