@@ -405,7 +405,10 @@ upload_send_delta(struct xfer *x)
 				upload_send_tail(x);
 				return;
 			}
-			if (scanned)
+			/* One part ahead of the server: it copies one while
+			 * the next is read, even when only its replies call
+			 * here (conn.c's put). */
+			if (scanned && x->in_flight >= 2)
 				return;		/* the engine sends these */
 			scanned = true;
 			if (delta_stream_scan(x->scan, x->fd, x->delta,
