@@ -224,11 +224,7 @@ dparse_feed(struct dparse *p, const uint8_t *b, size_t n)
 	return 0;
 }
 
-/*
- * Gives a librsync job n bytes of input (eof: the last), and what it
- * writes to out (to a file, or to the parser).  Returns 1 when the job
- * is done, 0 when it wants more input, or an error.
- */
+/* Appends n bytes, after skipping what is left of m->skip. */
 static int
 membuf_add(struct membuf *m, const uint8_t *b, size_t n, struct ts_error *err)
 {
@@ -253,6 +249,11 @@ membuf_add(struct membuf *m, const uint8_t *b, size_t n, struct ts_error *err)
 	return 0;
 }
 
+/*
+ * Gives a librsync job n bytes of input (eof: the last), and what it
+ * writes to out (to a file, the parser or memory).  Returns 1 when the
+ * job is done, 0 when it wants more input, or an error.
+ */
 static int
 job_feed_to(rs_job_t *job, const uint8_t *in, size_t n, bool eof, FILE *out,
     struct dparse *p, struct membuf *m, struct ts_error *err)
@@ -376,8 +377,8 @@ delta_sig_load(struct delta_sig **out, FILE *f, struct ts_error *err)
 	sig->magic = get_be32(sig->raw);
 	sig->block_len = get_be32(sig->raw + 4);
 	sig->strong_len = get_be32(sig->raw + 8);
-	if (sig->block_len > 0 && (sig->len - SIG_HEADER) %
-	    (4 + sig->strong_len) == 0)
+	if (sig->len >= SIG_HEADER && sig->block_len > 0 &&
+	    (sig->len - SIG_HEADER) % (4 + sig->strong_len) == 0)
 		sig->count = (sig->len - SIG_HEADER) / (4 + sig->strong_len);
 	*out = sig;
 	return 0;
