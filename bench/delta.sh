@@ -14,6 +14,8 @@
 # wire, and for treesync its bytes_literal and the memory of the push
 # (maximum RSS) and the signatures' size per GiB of file; treesync-W is
 # treesync sending the file whole (-W), as before deltas.
+# TS_BENCH_WRAP runs the measured treesync push under a command, for a
+# profile: TS_BENCH_WRAP="perf record -g -o /tmp/perf.data".
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -105,7 +107,7 @@ for ((r = 1; r <= runs; r++)); do
 		count_start
 		s=$(date +%s.%N)
 		if [ "$tool" = treesync ]; then
-			/usr/bin/time -f %M -o "$TS_TMP/rss" "$ts_bin" \
+			/usr/bin/time -f %M -o "$TS_TMP/rss" ${TS_BENCH_WRAP:-} "$ts_bin" \
 			    -F "$TS_SSH_CONFIG" -p "$cport" --json \
 			    --cache-dir "$cache" push "$src" \
 			    "tshost:$TS_REMOTE/ts" >"$TS_TMP/json"

@@ -44,11 +44,11 @@ runs_commands(struct ts_conn *c)
 
 /* The signature of the server's copy to start from, loaded, or NULL;
  * *bst what the server says of that copy, base_hex its content. */
-static struct rs_signature *
+static struct delta_sig *
 put_base(struct sigstore *st, struct ts_conn *c, const char *base,
     struct ts_stat *bst, char base_hex[HASH_HEX_MAX])
 {
-	struct rs_signature	*sig = NULL;
+	struct delta_sig	*sig = NULL;
 	struct ts_error		 e = { 0 };
 	FILE			*bf;
 
@@ -82,7 +82,8 @@ delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 	const char		*base = opts->delta_base != NULL ?
 				    opts->delta_base : dst;
 	struct sigstore		*store = NULL;
-	struct rs_signature	*sig = NULL;
+	struct delta_sig	*sig = NULL;
+	struct delta_stream	*ds = NULL;
 	struct ts_error		 e = { 0 };
 	struct ts_stat		 bst;
 	struct delta		 d;
@@ -95,6 +96,7 @@ delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 
 	delta_init(&d);
 	memset(&bst, 0, sizeof(bst));
+	hex[0] = '\0';
 	/* The store only speeds things up: without it, the file goes whole. */
 	if (sigstore_open(&store, opts->cache_dir, SIGSTORE_MAX_BYTES,
 	    &e) != 0 || sigstore_begin(store, &sigf, &sigtmp, &e) != 0) {
@@ -104,37 +106,40 @@ delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 	}
 	if (!opts->whole_file)
 		sig = put_base(store, c, base, &bst, base_hex);
-	if (delta_scan(fd, (uint64_t)st->st_size, sig, bst.size, sigf, hex,
-	    NULL, &d, &e) != 0) {
-		sigstore_abort(store, sigf, sigtmp);
-		sigf = NULL;
-		sigtmp = NULL;
-		delta_dispose(&d);
-		if (e.code == TS_ELOCAL || e.sys_errno != 0) {
-			close(fd);
-			rc = error_set(err, e.code, "\"%s\": %s", src, e.msg);
-			goto out;
+	/* A delta is made as it is sent (xfer.c); its signature and SHA-256
+	 * come with it.  Sent whole: the file is read for them first. */
+	if (sig != NULL) {
+		if (delta_stream_new_delta(&ds, (uint64_t)st->st_size, sigf,
+		    sig, bst.size, false, &e) != 0) {
+			log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole", src,
+			    e.msg);
+			error_clear(&e);
+			goto scan;
 		}
-		log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole", src, e.msg);
-		error_clear(&e);
-		goto whole;
-	}
-	if (sig != NULL && d.matched > 0) {
 		if ((dfd = dup(fd)) == -1) {
 			close(fd);
 			rc = error_set_errno(err, errno, "dup");
 			goto out;
 		}
 		if ((rc = xfer_upload_delta(&x, conn_sftp(c), dfd, st, src, dst,
-		    base, &d, hex, xo, conn_xfer_wake, &woke, &e)) == 0)
+		    base, &d, ds, xo, conn_xfer_wake, &woke, &e)) == 0)
 			rc = conn_run_upload(res, c, x, &woke, dst, &e);
 		xfer_free(x);
 		x = NULL;
-		if (rc == 0) {
+		if (rc == 0 && delta_stream_end(ds, hex)) {
 			res->delta = true;
 			res->bytes_literal = d.literal;
 			res->bytes_matched = d.matched;
 			close(fd);
+			goto out;
+		}
+		if (rc == 0) {		/* in place, but no signature */
+			res->delta = true;
+			res->bytes_literal = d.literal;
+			res->bytes_matched = d.matched;
+			close(fd);
+			sigstore_abort(store, sigf, sigtmp);
+			sigf = NULL;
 			goto out;
 		}
 		if (rc == TS_ECONN || rc == TS_ECANCELED || rc == TS_ELOCAL) {
@@ -148,6 +153,30 @@ delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 		    base_hex);
 		error_clear(&e);
 		memset(res, 0, sizeof(*res));
+		delta_stream_free(ds);
+		ds = NULL;
+		/* The signature is written again below, from the start. */
+		sigstore_abort(store, sigf, sigtmp);
+		sigf = NULL;
+		sigtmp = NULL;
+		if (sigstore_begin(store, &sigf, &sigtmp, &e) != 0) {
+			error_clear(&e);
+			goto whole;
+		}
+	}
+scan:
+	if (delta_scan(fd, (uint64_t)st->st_size, NULL, 0, sigf, hex, NULL,
+	    &d, &e) != 0) {
+		sigstore_abort(store, sigf, sigtmp);
+		sigf = NULL;
+		sigtmp = NULL;
+		if (e.code == TS_ELOCAL || e.sys_errno != 0) {
+			close(fd);
+			rc = error_set(err, e.code, "\"%s\": %s", src, e.msg);
+			goto out;
+		}
+		log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole", src, e.msg);
+		error_clear(&e);
 	}
 whole:
 	woke = false;
@@ -163,7 +192,7 @@ out:
 		    (uint64_t)st->st_size, (int64_t)st->st_mtim.tv_sec, hex);
 	else if (sigf != NULL)
 		sigstore_abort(store, sigf, sigtmp);
-	delta_sig_free(sig);
+	delta_stream_free(ds);
 	delta_dispose(&d);
 	sigstore_free(store);
 	return rc;

@@ -1,7 +1,7 @@
 /*
  * The signature store on disk (see sigstore.h):
  *
- *	DIR/sig/<sha256 of the content>		librsync signature
+ *	DIR/sig/<the content's key>		librsync signature
  *	DIR/idx/<sha256 of name, size, mtime>	that content's hash
  *
  * Every file is written under a temporary name and renamed into place,

@@ -1,8 +1,9 @@
 /*
  * The local signature store: block signatures of file contents the
  * servers hold, so a changed file can be sent as a delta without running
- * anything on the server.  Signatures are keyed by content (SHA-256), so
- * one entry serves every copy of the same bytes: a renamed file, another
+ * anything on the server.  Signatures are keyed by content (64 hex
+ * digits from its XXH128: delta.c), so one entry serves every copy of
+ * the same bytes: a renamed file, another
  * target, a backup's previous snapshot.  A server file finds its content
  * through what it looked like when treesync wrote it: its name, size and
  * mtime.  That guess is never trusted: a file built from it is checked
@@ -31,7 +32,7 @@ void	sigstore_free(struct sigstore *st);		/* NULL is fine */
 /*
  * The signature of what a server file named name (its last component)
  * with this size and mtime (seconds) was recorded holding: *sig open for
- * reading (the caller's to fclose), content its SHA-256.  Returns 0, or
+ * reading (the caller's to fclose), content its key.  Returns 0, or
  * TS_ENOENT when there is none.  A hit counts as a use (LRU).
  */
 int	sigstore_find(struct sigstore *st, const char *name, uint64_t size,
@@ -55,7 +56,7 @@ int	sigstore_keep(struct sigstore *st, FILE *f, char *tmp,
 	    const char *content);
 void	sigstore_record(struct sigstore *st, const char *name, uint64_t size,
 	    int64_t mtime, const char *content);
-/* The signature of the content whose SHA-256 starts with the hex digits
+/* The signature of the content whose key starts with the hex digits
  * of prefix: *sig as sigstore_find's, content the whole hash.  Returns
  * 0, or TS_ENOENT. */
 int	sigstore_find_content(struct sigstore *st, const char *prefix,

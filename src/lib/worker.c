@@ -42,7 +42,7 @@ struct upload {
 	struct upload	*next;		/* the worker's list */
 	/* Push of a file the store keeps signatures for: */
 	struct stat	 st;		/* the local file when read */
-	char		 hex[HASH_HEX_MAX]; /* its SHA-256 */
+	char		 hex[HASH_HEX_MAX]; /* its key in the store */
 	FILE		*sig;		/* its new signature, being kept */
 	char		*sigtmp;	/* at this name in the store */
 	struct delta	 d;		/* a delta's commands */
@@ -52,15 +52,13 @@ struct upload {
 	int64_t		 base_mtime;
 	char		*base;
 	bool		 part;		/* resumable: kept if cut */
-	bool		 sig_kept;	/* its signature is in the store,
-					 * not yet recorded as the server's */
 	char		*resumed;	/* the partial upload continued (or
 					 * replaced): removed once done */
 	char		 resumed_key[32]; /* its content key */
-	char		 xxh[HASH_HEX_MAX]; /* its XXH128, or "" */
+	bool		 xxh;		/* a delta checked by XXH128 */
 	bool		 from_partial;	/* base is that partial upload */
-	struct delta_stream *stream;	/* sent whole: its signature and
-					 * SHA-256, from the bytes sent */
+	struct delta_stream *stream;	/* its signature and SHA-256, from
+					 * the bytes sent; a delta's commands */
 	char		 srckey[HASH_HEX_MAX]; /* resumable and streamed:
 					 * names the partial upload, from
 					 * the source's path, size, mtime */
@@ -630,10 +628,6 @@ upload_free(struct upload *u)
 static void
 upload_keep_sig(struct job *j, struct upload *u, bool ok)
 {
-	if (u->sig_kept && ok)
-		sigstore_record(j->store, base_name(a_path(j, u->idx)),
-		    (uint64_t)u->st.st_size, (int64_t)u->st.st_mtim.tv_sec,
-		    u->hex);
 	if (u->sig == NULL)
 		return;
 	/* Every byte went through the stream, or no signature. */
@@ -949,7 +943,7 @@ job_verify_batch(struct worker *w)
 		return;
 	w->nverify = 0;
 	for (i = 0; i < n; i++)
-		if (w->verify_q[i]->delta && w->verify_q[i]->xxh[0] != '\0')
+		if (w->verify_q[i]->delta && w->verify_q[i]->xxh)
 			xxh[nx++] = w->verify_q[i];
 		else
 			sha[ns++] = w->verify_q[i];
@@ -1123,8 +1117,8 @@ upload_tap(const void *p, size_t n, void *payload)
  * so a partial that does not match only costs a resend.  Returns the
  * signature to use (sig when one was given), with u->base set.
  */
-static struct rs_signature *
-upload_resume(struct worker *w, struct upload *u, struct rs_signature *sig,
+static struct delta_sig *
+upload_resume(struct worker *w, struct upload *u, struct delta_sig *sig,
     bool allow_delta)
 {
 	struct job	*j = w->job;
@@ -1162,25 +1156,23 @@ upload_resume(struct worker *w, struct upload *u, struct rs_signature *sig,
 }
 
 /*
- * Push with a store, a file big enough: reads it once for its SHA-256
- * and signature (kept once it is in place), and when the server's copy
- * is one the store knows and the server can both copy-data and run the
- * hash check, the commands that build it from that copy.  Returns 0
- * (u->delta says which way it goes), or a local read's failure.
+ * Push with a store, a file big enough: sets up the stream that makes
+ * its SHA-256 and signature (kept once it is in place) as it is sent,
+ * and when the server's copy is one the store knows and the server can
+ * both copy-data and run the hash check, the commands that build it from
+ * that copy.  Returns 0 (u->delta says which way it goes), or ENOMEM.
  */
 static int
-upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
+upload_prepare(struct worker *w, struct upload *u, bool allow_delta,
     struct ts_error *err)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[u->idx];
 	const struct entry	*old = NULL;
-	struct rs_signature	*sig = NULL;
+	struct delta_sig	*sig = NULL;
 	struct ts_error		 e = { 0 };
 	const char		*root = NULL;
 	FILE			*bf;
-	bool			 had_base;
-	int			 rc;
 
 	if (sigstore_begin(j->store, &u->sig, &u->sigtmp, &e) != 0) {
 		log_msg(TS_LOG_WARN, "signature store: %s", e.msg);
@@ -1217,59 +1209,35 @@ upload_prepare(struct worker *w, struct upload *u, int fd, bool allow_delta,
 	u->part = job_partial_applies(j, (uint64_t)u->st.st_size);
 	if (u->part)
 		sig = upload_resume(w, u, sig, allow_delta);
-	/* Sent whole: its signature is made from the bytes as they are
-	 * sent, so the file is read once.  A resumable one is named for
-	 * its source, known before a byte is read; a cut keeps the
-	 * signature of what was read under that name (upload_on_phase). */
-	if (sig == NULL && delta_stream_new(&u->stream,
-	    (uint64_t)u->st.st_size, u->sig, &e) == 0) {
-		u->xo.tap = upload_tap;
-		u->xo.tap_payload = u;
-		if (u->part) {
-			source_key(a->src->path, &u->st, u->srckey);
-			if (u->resumed == NULL || strncmp(u->resumed_key,
-			    u->srckey, TEMPNAME_KEY_LEN) != 0)
-				u->xo.part_key = u->srckey;
-		}
-		return 0;
-	}
-	/* A delta is checked by the server: with xxhsum there, by XXH128,
-	 * which costs it far less than SHA-256. */
-	had_base = sig != NULL;
-	rc = delta_scan(fd, (uint64_t)u->st.st_size, sig, u->base_size, u->sig,
-	    u->hex, had_base && w->has_xxhsum ? u->xxh : NULL, &u->d, err);
-	delta_sig_free(sig);
-	if (rc != 0) {
-		u->part = false;
-		u->from_partial = false;
-		free(u->base);
-		u->base = NULL;
+	/* Read once: sent whole, its signature is made from the bytes as
+	 * they are sent; a delta is made as it is sent (xfer.c), and checked
+	 * by XXH128 where the server has xxhsum, which costs it far less
+	 * than SHA-256.  A resumable one is named for its source, known
+	 * before a byte is read; a cut keeps the signature of what was read
+	 * under that name (upload_on_phase). */
+	u->delta = sig != NULL;
+	u->xxh = u->delta && w->has_xxhsum;
+	if ((sig == NULL ? delta_stream_new(&u->stream,
+	    (uint64_t)u->st.st_size, u->sig, &e) :
+	    delta_stream_new_delta(&u->stream, (uint64_t)u->st.st_size, u->sig,
+	    sig, u->base_size, u->xxh, &e)) != 0) {
+		log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole",
+		    a_path(j, u->idx), e.msg);
 		sigstore_abort(j->store, u->sig, u->sigtmp);
 		u->sig = NULL;
 		u->sigtmp = NULL;
-		delta_dispose(&u->d);
-		if (err->code == TS_ELOCAL || err->sys_errno != 0)
-			return rc;
-		log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole",
-		    a_path(j, u->idx), err->msg);
-		error_clear(err);
+		u->delta = u->part = u->from_partial = false;
 		return 0;
 	}
-	/* Nothing in common: plain WRITEs do the same with fewer steps. */
-	u->delta = had_base && u->d.matched > 0;
-	if (!u->delta)
-		delta_dispose(&u->d);
+	if (!u->delta) {
+		u->xo.tap = upload_tap;
+		u->xo.tap_payload = u;
+	}
 	if (u->part) {
-		/* Named for its content, and its signature kept before it
-		 * starts: a cut leaves what the next run needs to continue.
-		 * Not over the partial being continued, which is read. */
-		if (u->resumed == NULL || strncmp(u->resumed_key, u->hex,
+		source_key(a->src->path, &u->st, u->srckey);
+		if (u->resumed == NULL || strncmp(u->resumed_key, u->srckey,
 		    TEMPNAME_KEY_LEN) != 0)
-			u->xo.part_key = u->hex;
-		if (sigstore_keep(j->store, u->sig, u->sigtmp, u->hex) == 0)
-			u->sig_kept = true;
-		u->sig = NULL;
-		u->sigtmp = NULL;
+			u->xo.part_key = u->srckey;
 	}
 	return 0;
 }
@@ -1307,15 +1275,14 @@ job_start_upload2(struct worker *w, size_t idx, bool allow_delta)
 	u->st = st;
 	u->xo = j->xo;
 	if (j->store != NULL && (uint64_t)st.st_size >= DELTA_MIN_SIZE &&
-	    upload_prepare(w, u, fd, allow_delta, &e) != 0) {
+	    upload_prepare(w, u, allow_delta, &e) != 0) {
 		close(fd);
 		job_finish_error(j, idx, &e);
 		goto out;
 	}
 	if (u->delta)
 		rc = xfer_upload_delta(&u->x, w->s, fd, &st, a->src->path, dst,
-		    u->base, &u->d, u->xxh[0] != '\0' ? u->xxh : u->hex,
-		    &u->xo, upload_on_phase, u, &e);
+		    u->base, &u->d, u->stream, &u->xo, upload_on_phase, u, &e);
 	else
 		rc = xfer_upload(&u->x, w->s, fd, &st, a->src->path, dst,
 		    &u->xo, upload_on_phase, u, &e);

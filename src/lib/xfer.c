@@ -79,9 +79,9 @@ struct xfer {
 	struct hash	 hash;
 	char		 hex[HASH_HEX_MAX];
 	uint8_t		*chunk;		/* upload read buffer */
-	const struct delta *delta;	/* delta upload: the commands */
-	size_t		 dnext;		/* the next command to send */
-	uint64_t	 ddone;		/* of a literal: bytes sent */
+	struct delta	*delta;		/* delta upload: the commands, */
+	struct delta_stream *scan;	/* made by this as they are sent */
+	size_t		 dnext;		/* the command at next_off */
 	char		*base;		/* the old file, copied from */
 	struct sftp_handle bhandle;
 	bool		 have_bhandle;
@@ -372,42 +372,78 @@ upload_read(struct xfer *x, uint64_t off, uint32_t want, ssize_t *n)
 	return -1;
 }
 
-/* Delta upload: the commands in order, as the engine has room: a copy is
+/*
+ * Delta upload: the commands in order, as the engine has room: a copy is
  * one copy-data request, however long (the server loops over it), a
  * literal the WRITEs of the local file's bytes at the same offset.  The
  * server takes a handle's requests in order, so the tail that follows
- * sees every byte. */
+ * sees every byte.  When the commands made so far are sent, the next
+ * part of the file is matched (delta_stream_scan), one part a call: the
+ * engine sends what is queued between calls, so the server copies the
+ * first parts while the rest is read.  next_off is where the commands
+ * sent end: a part may extend the last command, and its rest goes then.
+ */
 static void
 upload_send_delta(struct xfer *x)
 {
 	uint32_t		 max = sftp_max_write(x->s), want;
 	const struct delta_cmd	*c;
+	uint64_t		 end;
 	ssize_t			 n;
+	bool			 scanned = false;
 	int			 rc;
 
-	while (x->state == X_DATA && x->dnext < x->delta->n) {
-		c = &x->delta->v[x->dnext];
-		if (c->copy) {
-			if (!sftp_room(x->s, 0))
-				break;
-			rc = sftp_copy_data(x->s, &x->bhandle, c->base_off,
-			    c->len, &x->handle, c->off, upload_on_copy, x);
+	while (x->state == X_DATA) {
+		while (x->dnext < x->delta->n &&
+		    x->delta->v[x->dnext].off + x->delta->v[x->dnext].len <=
+		    x->next_off)
 			x->dnext++;
-		} else {
-			if (!sftp_room(x->s, max))
-				break;
-			want = c->len - x->ddone < max ?
-			    (uint32_t)(c->len - x->ddone) : max;
-			if (upload_read(x, c->off + x->ddone, want, &n) != 0) {
+		if (x->dnext == x->delta->n) {
+			if (delta_stream_check(x->scan) != NULL) {
+				snprintf(x->hex, sizeof(x->hex), "%s",
+				    delta_stream_check(x->scan));
+				upload_send_tail(x);
+				return;
+			}
+			/* One part ahead of the server: it copies one while
+			 * the next is read, even when only its replies call
+			 * here (conn.c's put). */
+			if (scanned && x->in_flight >= 2)
+				return;		/* the engine sends these */
+			scanned = true;
+			if (delta_stream_scan(x->scan, x->fd, x->delta,
+			    &x->err) < 0) {
+				if (x->err.sys_errno == 0 &&
+				    x->err.code == TS_ELOCAL)
+					x->err.sys_errno = EAGAIN;
 				xfer_fail_data(x);	/* after the acks */
 				return;
 			}
-			rc = sftp_write(x->s, &x->handle, c->off + x->ddone,
-			    x->chunk, (uint32_t)n, upload_on_write, x);
-			if ((x->ddone += (uint64_t)n) == c->len) {
-				x->dnext++;
-				x->ddone = 0;
+			if (x->dnext > 0)
+				x->dnext--;	/* it may have grown */
+			continue;
+		}
+		c = &x->delta->v[x->dnext];
+		end = c->off + c->len;
+		if (c->copy) {
+			if (!sftp_room(x->s, 0))
+				break;
+			rc = sftp_copy_data(x->s, &x->bhandle, c->base_off +
+			    (x->next_off - c->off), end - x->next_off,
+			    &x->handle, x->next_off, upload_on_copy, x);
+			x->next_off = end;
+		} else {
+			if (!sftp_room(x->s, max))
+				break;
+			want = end - x->next_off < max ?
+			    (uint32_t)(end - x->next_off) : max;
+			if (upload_read(x, x->next_off, want, &n) != 0) {
+				xfer_fail_data(x);	/* after the acks */
+				return;
 			}
+			rc = sftp_write(x->s, &x->handle, x->next_off,
+			    x->chunk, (uint32_t)n, upload_on_write, x);
+			x->next_off += (uint64_t)n;
 		}
 		if (rc != 0) {
 			xfer_sent(x, -1);
@@ -415,8 +451,6 @@ upload_send_delta(struct xfer *x)
 		}
 		x->in_flight++;
 	}
-	if (x->state == X_DATA && x->dnext == x->delta->n)
-		upload_send_tail(x);
 }
 
 /* Upload: reads the next chunks of the local file and sends them, as long
@@ -1095,7 +1129,7 @@ xfer_upload(struct xfer **out, struct sftp *s, int fd, const struct stat *st,
 int
 xfer_upload_delta(struct xfer **out, struct sftp *s, int fd,
     const struct stat *st, const char *src, const char *dst,
-    const char *base, const struct delta *d, const char *hex,
+    const char *base, struct delta *d, struct delta_stream *ds,
     const struct xfer_opts *o, xfer_fn *fn, void *payload,
     struct ts_error *err)
 {
@@ -1120,7 +1154,7 @@ xfer_upload_delta(struct xfer **out, struct sftp *s, int fd,
 	}
 	(*out)->base = b;
 	(*out)->delta = d;
-	snprintf((*out)->hex, sizeof((*out)->hex), "%s", hex);
+	(*out)->scan = ds;
 	return 0;
 }
 

@@ -77,16 +77,18 @@ int	xfer_upload(struct xfer **out, struct sftp *s, int fd,
 	    struct ts_error *err);
 /*
  * The same, building the file from remote file base (only read, never
- * written: it may be a hard link in a backup snapshot) by d's commands:
+ * written: it may be a hard link in a backup snapshot) by commands that
+ * ds (a delta_stream_new_delta) makes from fd as they are sent, into d:
  * copies by copy-data (the server must offer it), the rest written from
- * fd.  hex is the SHA-256 of the whole local file, read before: the
- * upload always pauses in XFER_VERIFY for the caller to compare it with
- * the server's hash of the temporary file.  base and hex are copied; d
- * is borrowed until the transfer is done.
+ * fd.  The upload always pauses in XFER_VERIFY for the caller to compare
+ * xfer_hash (ds's check hash of the whole local file) with the server's
+ * hash of the temporary file.  base is copied; d and ds are borrowed
+ * until the transfer is done (ds's signature and SHA-256 are then the
+ * caller's to take: delta_stream_end).
  */
 int	xfer_upload_delta(struct xfer **out, struct sftp *s, int fd,
 	    const struct stat *st, const char *src, const char *dst,
-	    const char *base, const struct delta *d, const char *hex,
+	    const char *base, struct delta *d, struct delta_stream *ds,
 	    const struct xfer_opts *o, xfer_fn *fn, void *payload,
 	    struct ts_error *err);
 /*

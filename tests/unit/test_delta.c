@@ -50,7 +50,7 @@ file_of(const uint8_t *p, size_t n)
 static uint64_t
 roundtrip(const uint8_t *old, size_t oldn, const uint8_t *new, size_t newn)
 {
-	struct rs_signature *sig = NULL;
+	struct delta_sig *sig = NULL;
 	struct ts_error	 err = { 0 };
 	struct delta	 d;
 	char		 hex[HASH_HEX_MAX], hex2[HASH_HEX_MAX];
@@ -157,7 +157,7 @@ test_delta_all_new(void **state)
 static void
 test_delta_base_shorter_than_signature(void **state)
 {
-	struct rs_signature *sig = NULL;
+	struct delta_sig *sig = NULL;
 	struct ts_error	 err = { 0 };
 	struct delta	 d;
 	char		 hex[HASH_HEX_MAX];
@@ -242,6 +242,154 @@ test_delta_stream_is_the_scan(void **state)
 	free(a);
 }
 
+/* Reads all of f from its start. */
+static char *
+slurp(FILE *f, size_t *len)
+{
+	char	*b;
+
+	*len = (size_t)ftell(f);
+	b = malloc(*len + 1);
+	assert_non_null(b);
+	rewind(f);
+	assert_int_equal(fread(b, 1, *len, f), *len);
+	return b;
+}
+
+/* The new file's signature a delta makes (from the old one's entries
+ * where a block was copied, computed for the others) is the one a read
+ * of the new file alone makes; so is its SHA-256. */
+static void
+sig_from_base_is_the_scan(const uint8_t *old, size_t oldn,
+    const uint8_t *new, size_t newn)
+{
+	struct delta_sig *sig = NULL;
+	struct ts_error	 err = { 0 };
+	struct delta	 d;
+	char		 hex[HASH_HEX_MAX], hex1[HASH_HEX_MAX], hex2[HASH_HEX_MAX];
+	FILE		*so = tmpfile(), *s1 = tmpfile(), *s2 = tmpfile();
+	size_t		 l1, l2;
+	char		*b1, *b2;
+	int		 ofd = file_of(old, oldn), nfd = file_of(new, newn);
+
+	delta_init(&d);
+	assert_int_equal(delta_scan(ofd, oldn, NULL, 0, so, hex, NULL, &d,
+	    &err), 0);
+	rewind(so);
+	assert_int_equal(delta_sig_load(&sig, so, &err), 0);
+	assert_int_equal(delta_scan(nfd, newn, NULL, 0, s1, hex1, NULL, &d,
+	    &err), 0);
+	assert_int_equal(delta_scan(nfd, newn, sig, oldn, s2, hex2, NULL, &d,
+	    &err), 0);
+	assert_string_equal(hex1, hex2);
+	b1 = slurp(s1, &l1);
+	b2 = slurp(s2, &l2);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(b1, b2, l1);
+	free(b1);
+	free(b2);
+	delta_sig_free(sig);
+	delta_dispose(&d);
+	fclose(so);
+	fclose(s1);
+	fclose(s2);
+	close(ofd);
+	close(nfd);
+}
+
+static void
+test_delta_signature_from_base(void **state)
+{
+	uint8_t	*a = malloc(SIZE), *b = malloc(SIZE + 333);
+
+	(void)state;
+	fill(a, SIZE, 12);
+	memcpy(b, a, SIZE);
+	fill(b + SIZE / 2 + 5, 3000, 13);		/* changed */
+	sig_from_base_is_the_scan(a, SIZE, b, SIZE);
+	sig_from_base_is_the_scan(a, SIZE, b, SIZE - 12345);	/* cut */
+	fill(b, 333, 14);				/* shifted */
+	memcpy(b + 333, a, SIZE);
+	sig_from_base_is_the_scan(a, SIZE, b, SIZE + 333);
+	fill(b, SIZE, 15);				/* all new */
+	sig_from_base_is_the_scan(a, SIZE, b, SIZE);
+	free(a);
+	free(b);
+}
+
+/* A delta made a part at a time as it is sent: its commands rebuild the
+ * new file, the check hash is there only once all is scanned, and a
+ * file bigger than a part takes several. */
+static void
+test_delta_stream_scans_in_parts(void **state)
+{
+	enum { BIG = 24u << 20 };
+	struct delta_stream *ds = NULL;
+	struct delta_sig *sig = NULL;
+	struct ts_error	 err = { 0 };
+	struct delta	 d;
+	char		 hex[HASH_HEX_MAX], xxh[HASH_HEX_MAX];
+	uint8_t		*a = malloc(BIG), *b = malloc(BIG), *out = malloc(BIG);
+	FILE		*so = tmpfile(), *sn = tmpfile(), *sp = tmpfile();
+	uint64_t	 covered = 0;
+	size_t		 i, l1, l2;
+	char		*b1, *b2;
+	int		 ofd, nfd, r, steps = 0;
+
+	(void)state;
+	fill(a, BIG, 16);
+	memcpy(b, a, BIG);
+	fill(b + BIG / 3, 100000, 17);
+	ofd = file_of(a, BIG);
+	nfd = file_of(b, BIG);
+	delta_init(&d);
+	assert_int_equal(delta_scan(ofd, BIG, NULL, 0, so, hex, NULL, &d,
+	    &err), 0);
+	rewind(so);
+	assert_int_equal(delta_sig_load(&sig, so, &err), 0);
+	assert_int_equal(delta_scan(nfd, BIG, NULL, 0, sp, hex, xxh, &d,
+	    &err), 0);
+	assert_int_equal(delta_stream_new_delta(&ds, BIG, sn, sig, BIG, true,
+	    &err), 0);
+	do {
+		assert_null(delta_stream_check(ds));
+		r = delta_stream_scan(ds, nfd, &d, &err);
+		assert_true(r >= 0);
+		steps++;
+	} while (r == 0);
+	assert_true(steps > 1);
+	assert_string_equal(delta_stream_check(ds), xxh);
+	for (i = 0; i < d.n; i++) {
+		const struct delta_cmd *c = &d.v[i];
+
+		assert_true(c->off == covered);
+		memcpy(out + c->off, c->copy ? a + c->base_off : b + c->off,
+		    c->len);
+		covered += c->len;
+	}
+	assert_true(covered == BIG);
+	assert_memory_equal(out, b, BIG);
+	assert_true(d.literal < 200000);
+	assert_true(delta_stream_end(ds, xxh));
+	assert_string_equal(xxh, hex);
+	b1 = slurp(sp, &l1);
+	b2 = slurp(sn, &l2);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(b1, b2, l1);
+	free(b1);
+	free(b2);
+	fclose(sp);
+	delta_stream_free(ds);
+	delta_dispose(&d);
+	fclose(so);
+	fclose(sn);
+	close(ofd);
+	close(nfd);
+	free(a);
+	free(b);
+	free(out);
+}
+
 /* Fewer bytes than the size: no signature. */
 static void
 test_delta_stream_short_is_no_signature(void **state)
@@ -272,6 +420,8 @@ main(void)
 		cmocka_unit_test(test_delta_base_shorter_than_signature),
 		cmocka_unit_test(test_delta_stream_is_the_scan),
 		cmocka_unit_test(test_delta_stream_short_is_no_signature),
+		cmocka_unit_test(test_delta_signature_from_base),
+		cmocka_unit_test(test_delta_stream_scans_in_parts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
