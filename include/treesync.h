@@ -154,8 +154,10 @@ struct ts_put_opts {
 	/* put: the server file a delta starts from (a backup's previous
 	 * snapshot); NULL: the file being replaced.  Only read. */
 	const char	*delta_base;
+	uint64_t	 bwlimit;	/* bytes a second (--bwlimit); 0: no
+					 * limit */
 };
-#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false, NULL, false, NULL }
+#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false, NULL, false, NULL, 0 }
 
 /* What a transfer did; filled by ts_put and ts_get, also on failure. */
 struct ts_xfer_result {
