@@ -157,7 +157,8 @@ struct ts_put_opts {
 	uint64_t	 bwlimit;	/* bytes a second (--bwlimit); 0: no
 					 * limit */
 };
-#define TS_PUT_OPTS_INIT	{ TS_VERIFY_SIZE, true, false, NULL, false, NULL, 0 }
+#define TS_PUT_OPTS_INIT \
+	{ TS_VERIFY_SIZE, true, false, NULL, false, NULL, 0 }
 
 /* What a transfer did; filled by ts_put and ts_get, also on failure. */
 struct ts_xfer_result {
