@@ -200,6 +200,8 @@ struct ts_put_opts {
 	/* put: the server file a delta starts from (a backup's previous
 	 * snapshot); NULL: the file being replaced.  Only read. */
 	const char	*delta_base;
+	uint64_t	 bwlimit;	/* bytes a second (--bwlimit); 0: no
+					 * limit */
 };
 #define TS_PUT_OPTS_INIT \
 	{ .version = TS_PUT_OPTS_VERSION, .verify = TS_VERIFY_SIZE, \

@@ -49,6 +49,7 @@ transfer(const struct cli *o, bool upload)
 	po.fsync = o->sync.fsync;
 	po.cache_dir = o->sync.cache_dir;
 	po.whole_file = o->sync.whole_file;
+	po.bwlimit = o->sync.bwlimit;
 	if ((c = cli_connect(o, remote, 0, &rc)) == NULL)
 		return rc;
 	if (upload)

@@ -181,7 +181,7 @@ cli_usage(FILE *f)
 	    "  -z, --compress           compress the SSH connections (zlib)\n"
 	    "  --bwlimit RATE           at most RATE per second over all connections:\n"
 	    "                           KiB unless a K, M or G suffix (1000s: KB, MB);\n"
-	    "                           0: no limit (push, pull, backup)\n"
+	    "                           0: no limit (push, pull, backup, put, get)\n"
 	    "  --retries N              tries again after a dropped connection (3)\n"
 	    "  --progress               a status line on stderr (default on a terminal)\n"
 	    "  --keep N                 backup: complete snapshots to keep (7);\n"

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "local_open.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "spare.h"
 #include "ssh.h"
 #include "sshconf.h"
@@ -876,6 +877,7 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	struct ts_error		 e = { 0 };
 	struct stat		 lst;
 	struct xfer		*x = NULL;
+	struct ratelimit	*rl = NULL;
 	char			*target = NULL;
 	bool			 woke = false;
 	int			 fd, rc;
@@ -908,6 +910,13 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	}
 	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
 	xo.fsync = opts->fsync;
+	if (opts->bwlimit > 0 && (rc = ratelimit_new(&rl, opts->bwlimit,
+	    &e)) != 0) {
+		close(fd);
+		free(target);
+		return error_set(err, e.code, "%s", e.msg);
+	}
+	xo.rate = rl;
 	if (opts->cache_dir != NULL && (uint64_t)lst.st_size >= DELTA_MIN_SIZE)
 		rc = delta_put(&res, c, fd, &lst, src, target, opts, &xo, &e);
 	else if ((rc = xfer_upload(&x, c->sftp, fd, &lst, src, target, &xo,
@@ -921,6 +930,7 @@ ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 		log_msg(TS_LOG_WARN, "the server has no posix-rename: \"%s\" was "
 		    "replaced through a backup name, not atomically", target);
 	xfer_free(x);
+	ratelimit_free(rl);
 	free(target);
 	if (out != NULL)
 		*out = res;
@@ -937,6 +947,7 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	struct ts_stat		 st;
 	struct stat		 lst;
 	struct xfer		*x = NULL;
+	struct ratelimit	*rl = NULL;
 	char			*target = NULL;
 	bool			 woke = false;
 	int			 rc;
@@ -964,12 +975,19 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	if (target == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
+	if (opts->bwlimit > 0 && (rc = ratelimit_new(&rl, opts->bwlimit,
+	    err)) != 0) {
+		free(target);
+		return rc;
+	}
+	xo.rate = rl;
 	if ((rc = xfer_download(&x, c->sftp, src, target, &xo, xfer_wake,
 	    &woke, err)) == 0)
 		rc = run_one(&res, c, x, &woke, false, src, "get", err);
 	if (rc == 0 && opts->cache_dir != NULL)
 		delta_keep_got(opts->cache_dir, target, src);
 	xfer_free(x);
+	ratelimit_free(rl);
 	free(target);
 	if (out != NULL)
 		*out = res;

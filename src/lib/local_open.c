@@ -20,16 +20,20 @@ local_open_dir(int root_fd, const char *rel, size_t len, bool follow)
 	size_t	 i = 0, n;
 	int	 fd, nfd;
 
-	/* Not a dup: that would share a reading position with root_fd. */
-	if ((fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return -1;
+	/* Not a dup: that would share a reading position with root_fd.
+	 * Below the root, the first component is opened from root_fd
+	 * itself: one open and one close less for every file sent. */
+	if (len == 0)
+		return openat(root_fd, ".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	fd = root_fd;
 	while (i < len) {
 		n = strcspn(rel + i, "/");
 		if (n > len - i)
 			n = len - i;
 		if (n == 0 || n > NAME_MAX) {
-			close(fd);
+			if (fd != root_fd)
+				close(fd);
 			errno = n == 0 ? EINVAL : ENAMETOOLONG;
 			return -1;
 		}
@@ -37,7 +41,8 @@ local_open_dir(int root_fd, const char *rel, size_t len, bool follow)
 		comp[n] = '\0';
 		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 		    (follow ? 0 : O_NOFOLLOW));
-		close(fd);
+		if (fd != root_fd)
+			close(fd);
 		if (nfd == -1)
 			return -1;
 		fd = nfd;

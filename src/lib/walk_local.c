@@ -40,6 +40,7 @@ struct walker {
 	struct link_seen *seen;		/* -H: files of several names, an
 					 * open-addressed table by inode */
 	size_t		 nseen, seen_cap;
+	uid_t		 euid;		/* geteuid(), asked once */
 	struct ts_error	*err;
 };
 
@@ -331,7 +332,11 @@ visit(struct walker *w, int dfd, const char *name, size_t parent)
 	if (excluded(w, false))
 		return 0;
 	if (S_ISREG(st.st_mode)) {
-		if (faccessat(dfd, name, R_OK, AT_EACCESS) != 0)
+		/* The owner's read bit is the whole answer for the owner (an
+		 * ACL's owner entry is those bits): the kernel is asked, a
+		 * second lookup of the name, only for the others. */
+		if (!(st.st_uid == w->euid && (st.st_mode & S_IRUSR) != 0) &&
+		    faccessat(dfd, name, R_OK, AT_EACCESS) != 0)
 			return problem(w, parent, errno, "read \"%s\"",
 			    w->path);
 		if ((rc = entries_add(w->out, w->path, ENTRY_FILE,
@@ -361,14 +366,67 @@ visit(struct walker *w, int dfd, const char *name, size_t parent)
 	return 0;
 }
 
-/* Walks the open directory fd (handed over), entry self of the list. */
+/* A directory's names, read whole before any is visited: one buffer of
+ * NUL-terminated names and their offsets in it. */
+struct names {
+	char		*buf;
+	size_t		 len, cap;
+	size_t		*off;
+	size_t		 n, ocap;
+};
+
+static int
+names_add(struct names *nm, const char *name)
+{
+	size_t	 n = strlen(name) + 1, cap;
+	void	*p;
+
+	if (nm->len + n > nm->cap) {
+		for (cap = nm->cap == 0 ? 4096 : nm->cap; cap < nm->len + n;
+		    cap *= 2)
+			;
+		if ((p = realloc(nm->buf, cap)) == NULL)
+			return -1;
+		nm->buf = p;
+		nm->cap = cap;
+	}
+	if (nm->n == nm->ocap) {
+		cap = nm->ocap == 0 ? 256 : nm->ocap * 2;
+		if ((p = realloc(nm->off, cap * sizeof(*nm->off))) == NULL)
+			return -1;
+		nm->off = p;
+		nm->ocap = cap;
+	}
+	memcpy(nm->buf + nm->len, name, n);
+	nm->off[nm->n++] = nm->len;
+	nm->len += n;
+	return 0;
+}
+
+static _Thread_local const char *names_base;	/* for names_cmp */
+
+static int
+names_cmp(const void *a, const void *b)
+{
+	return strcmp(names_base + *(const size_t *)a,
+	    names_base + *(const size_t *)b);
+}
+
+/*
+ * Walks the open directory fd (handed over), entry self of the list.
+ * The names are read first and visited in strcmp order (the order of
+ * entries_path_cmp within one directory, '/' being in no name), so the
+ * list comes out sorted and entries_sort has nothing left to do.
+ */
 static int
 walk_dir(struct walker *w, int fd, size_t self)
 {
 	struct dirent	*de;
 	struct stat	 st;
+	struct names	 nm = { 0 };
 	DIR		*d;
-	size_t		 save = w->len;
+	const char	*name;
+	size_t		 save = w->len, i;
 	int		 rc = 0;
 
 	if ((d = fdopendir(fd)) == NULL) {
@@ -387,16 +445,25 @@ walk_dir(struct walker *w, int fd, size_t self)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if ((rc = path_push(w, de->d_name)) == 1)
+		if (names_add(&nm, de->d_name) != 0) {
+			rc = error_set(w->err, TS_ENOMEM, "out of memory");
+			break;
+		}
+	}
+	if (rc == 0 && nm.n > 1) {
+		names_base = nm.buf;
+		qsort(nm.off, nm.n, sizeof(*nm.off), names_cmp);
+	}
+	for (i = 0; rc == 0 && i < nm.n; i++) {
+		name = nm.buf + nm.off[i];
+		if ((rc = path_push(w, name)) == 1)
 			rc = problem(w, self, ENAMETOOLONG, "\"%s/%s\"",
-			    shown(w), de->d_name);
+			    shown(w), name);
 		else if (rc == 0)
-			rc = visit(w, dirfd(d), de->d_name, self);
+			rc = visit(w, dirfd(d), name, self);
 		w->len = save;
 		if (w->path != NULL)
 			w->path[save] = '\0';
-		if (rc != 0)
-			break;
 	}
 	/* Removed while we listed it (rm -rf of the tree, an unmount): the
 	 * names we missed are not gone from the tree, so nothing of the
@@ -405,6 +472,8 @@ walk_dir(struct walker *w, int fd, size_t self)
 		rc = problem(w, self, ENOENT, "directory \"%s\" was removed "
 		    "while being listed", shown(w));
 	closedir(d);
+	free(nm.buf);
+	free(nm.off);
 	return rc;
 }
 
@@ -424,6 +493,7 @@ walk_local(struct entries *out, const char *root,
 	w.root = root;
 	w.o = opts != NULL ? *opts : defaults;
 	w.wp = problems;
+	w.euid = geteuid();
 	w.err = err;
 	if ((w.path = calloc(1, 256)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");

@@ -1100,7 +1100,8 @@ xfer_upload(struct xfer **out, struct sftp *s, int fd, const struct stat *st,
 	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
 	    (o->part_key != NULL ? tempname_make_part(&x->tmp, dst,
 	    o->part_key) : tempname_make(&x->tmp, dst, TEMPNAME_TMP)) != 0 ||
-	    (x->chunk = malloc(SFTP_IO_MAX)) == NULL) {
+	    (x->chunk = malloc((uint64_t)st->st_size < SFTP_IO_MAX ?
+	    (size_t)st->st_size + 1 : SFTP_IO_MAX)) == NULL) {
 		close(fd);
 		xfer_free(x);
 		return error_set(err, TS_ENOMEM, "out of memory");

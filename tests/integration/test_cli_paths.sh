@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Paths of the command line no other test takes: the --progress line on a
 # terminal (a pseudo-terminal here) and its absence elsewhere, -L end to
-# end, and --delete-excluded with pull.
+# end, --delete-excluded with pull, and exit 1 (out of memory).
 set -euo pipefail
 . "$(dirname "$0")/harness.sh"
 . "$(dirname "$0")/tree.sh"
@@ -167,5 +167,30 @@ ts_expect_lines "$J" 'd logs
 f a.txt
 f logs/inner.txt' "the local tree after pull --delete-excluded"
 [ -f "$R/server.log" ] || ts_fail "pull --delete-excluded touched the server"
+
+# Exit 1 is "any other error, e.g. out of memory" (docs/exit-codes.md).
+# Memory capped with ulimit -v: a --files-from list of 7 million names
+# (14 MiB, under the 16 MiB a list may have) cannot be held in 64 MiB,
+# while the same diff with a list of one name runs within it.
+L=$TS_LOCAL/oom
+mkdir -p "$L"
+echo a >"$L/a"
+echo a >"$TS_TMP/one.list"
+python3 -c 'import sys; sys.stdout.write("a\n" * (7 * 1024 * 1024))' \
+    >"$TS_TMP/big.list"
+if ! (ulimit -v 65536 && ts --help) >/dev/null 2>&1; then
+	# A sanitizer build reserves terabytes of address space at start.
+	echo "skipped: treesync does not start within 64 MiB of address space"
+else
+	ts_step "64 MiB of address space: a diff with a short --files-from runs"
+	ts_expect_exit 0 bash -c 'ulimit -v 65536 && exec "$@"' - "$TREESYNC" \
+	    -F "$TS_SSH_CONFIG" diff --files-from "$TS_TMP/one.list" "$L" \
+	    "tshost:$TS_REMOTE/oom"
+	ts_step "out of memory reading a long --files-from: exit 1"
+	ts_expect_exit 1 bash -c 'ulimit -v 65536 && exec "$@"' - "$TREESYNC" \
+	    -F "$TS_SSH_CONFIG" diff --files-from "$TS_TMP/big.list" "$L" \
+	    "tshost:$TS_REMOTE/oom"
+	ts_expect_stderr_contains "treesync: out of memory"
+fi
 
 echo "ok"

@@ -2,7 +2,8 @@
 # rsync's everyday options, with rsync's meanings, against a real sshd:
 # --size-only, --ignore-existing, -u/--update, --files-from (and -0),
 # -z/--compress (SSH compression, as negotiated with the server) and
-# --bwlimit (one rate for the whole run, over all its connections).
+# --bwlimit (one rate for the whole run, over all its connections; put
+# and get too).
 set -euo pipefail
 . "$(dirname "$0")/harness.sh"
 . "$(dirname "$0")/tree.sh"
@@ -234,6 +235,45 @@ t0, t1, t2 = map(float, sys.argv[1:])
 free, limited = t1 - t0, t2 - t1
 want = 2.0
 print("unlimited %.2f s, --bwlimit 2M %.2f s" % (free, limited),
+      file=sys.stderr)
+sys.exit(0 if want / 1.1 <= limited <= want / 0.9 + 2 * free + 1 else 1)
+EOF
+
+# put and get move one file over one connection, through the same bucket.
+head -c 3145728 /dev/urandom >"$TS_TMP/bw-one"
+
+ts_step "put --bwlimit 1M: 3 MiB take 3 s, within 10 %"
+t0=$(now)
+ts_expect_exit 0 ts put "$TS_TMP/bw-one" "tshost:$TS_REMOTE/bw-one-free"
+t1=$(now)
+ts_expect_exit 0 ts put --bwlimit 1M "$TS_TMP/bw-one" \
+    "tshost:$TS_REMOTE/bw-one"
+t2=$(now)
+cmp "$TS_TMP/bw-one" "$TS_REMOTE/bw-one" || ts_fail "put --bwlimit: differs"
+python3 - "$t0" "$t1" "$t2" <<'EOF' || ts_fail "put --bwlimit 1M: out of bounds"
+import sys
+t0, t1, t2 = map(float, sys.argv[1:])
+free, limited = t1 - t0, t2 - t1
+want = 3.0
+print("unlimited %.2f s, put --bwlimit 1M %.2f s" % (free, limited),
+      file=sys.stderr)
+sys.exit(0 if want / 1.1 <= limited <= want / 0.9 + 2 * free + 1 else 1)
+EOF
+
+ts_step "get --bwlimit 2M: 3 MiB take 1.5 s, within 10 %"
+t0=$(now)
+ts_expect_exit 0 ts get "tshost:$TS_REMOTE/bw-one" "$TS_TMP/bw-got-free"
+t1=$(now)
+ts_expect_exit 0 ts get --bwlimit 2M "tshost:$TS_REMOTE/bw-one" \
+    "$TS_TMP/bw-got"
+t2=$(now)
+cmp "$TS_TMP/bw-one" "$TS_TMP/bw-got" || ts_fail "get --bwlimit: differs"
+python3 - "$t0" "$t1" "$t2" <<'EOF' || ts_fail "get --bwlimit 2M: out of bounds"
+import sys
+t0, t1, t2 = map(float, sys.argv[1:])
+free, limited = t1 - t0, t2 - t1
+want = 1.5
+print("unlimited %.2f s, get --bwlimit 2M %.2f s" % (free, limited),
       file=sys.stderr)
 sys.exit(0 if want / 1.1 <= limited <= want / 0.9 + 2 * free + 1 else 1)
 EOF

@@ -196,6 +196,31 @@ test_entries_duplicate_is_an_error(void **state)
 	entries_dispose(&l);
 }
 
+/* A list added in order (as walk_local makes it) is only checked: kept
+ * as it is, and a duplicate in it is still an error. */
+static void
+test_entries_sorted_input_is_checked(void **state)
+{
+	struct entries	 l;
+	struct ts_error	 err = { 0 };
+
+	(void)state;
+	entries_init(&l);
+	add_ok(&l, "a", ENTRY_DIR);
+	add_ok(&l, "a/x", ENTRY_FILE);
+	add_ok(&l, "a b", ENTRY_FILE);
+	add_ok(&l, "a.txt", ENTRY_FILE);
+	assert_int_equal(entries_sort(&l, &err), 0);
+	assert_string_equal(l.v[0].path, "a");
+	assert_string_equal(l.v[1].path, "a/x");
+	assert_string_equal(l.v[2].path, "a b");
+	assert_string_equal(l.v[3].path, "a.txt");
+	add_ok(&l, "a.txt", ENTRY_FILE);
+	assert_int_equal(entries_sort(&l, &err), TS_ERROR);
+	assert_string_equal(err.msg, "duplicate entry \"a.txt\"");
+	entries_dispose(&l);
+}
+
 /* Every field is kept; the mode loses its type bits; a link is copied. */
 static void
 test_entries_fields_are_kept(void **state)
@@ -319,6 +344,7 @@ main(void)
 		cmocka_unit_test(test_entries_find_by_path),
 		cmocka_unit_test(test_entries_bad_paths_are_refused),
 		cmocka_unit_test(test_entries_duplicate_is_an_error),
+		cmocka_unit_test(test_entries_sorted_input_is_checked),
 		cmocka_unit_test(test_entries_fields_are_kept),
 		cmocka_unit_test(test_entries_hash_is_set_on_one_entry),
 		cmocka_unit_test(test_entries_dispose_accepts_null_and_empty),
