@@ -25,6 +25,12 @@ base_name(const char *path)
 	return slash != NULL ? slash + 1 : path;
 }
 
+static void
+put_tap(const void *p, size_t n, void *payload)
+{
+	delta_stream_feed(payload, p, n);
+}
+
 /* Whether the server runs commands: a delta-built file is checked by
  * hash there, and without that no delta is tried. */
 static bool
@@ -89,6 +95,7 @@ delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 	struct delta		 d;
 	struct xfer		*x = NULL;
 	char			 hex[HASH_HEX_MAX], base_hex[HASH_HEX_MAX];
+	struct xfer_opts	 xw;
 	char			*sigtmp = NULL;
 	FILE			*sigf = NULL;
 	bool			 woke = false;
@@ -107,7 +114,7 @@ delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 	if (!opts->whole_file)
 		sig = put_base(store, c, base, &bst, base_hex);
 	/* A delta is made as it is sent (xfer.c); its signature and SHA-256
-	 * come with it.  Sent whole: the file is read for them first. */
+	 * come with it. */
 	if (sig != NULL) {
 		if (delta_stream_new_delta(&ds, (uint64_t)st->st_size, sigf,
 		    sig, bst.size, false, &e) != 0) {
@@ -165,27 +172,37 @@ delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 		}
 	}
 scan:
-	if (delta_scan(fd, (uint64_t)st->st_size, NULL, 0, sigf, hex, NULL,
-	    &d, &e) != 0) {
+	/* Sent whole: the signature and content key are made from the bytes
+	 * as they are read for sending, so the file is read once. */
+	delta_stream_free(ds);
+	ds = NULL;
+	if (sigf != NULL && delta_stream_new(&ds, (uint64_t)st->st_size, sigf,
+	    &e) != 0) {
+		log_msg(TS_LOG_WARN, "signature store: %s", e.msg);
+		error_clear(&e);
 		sigstore_abort(store, sigf, sigtmp);
 		sigf = NULL;
 		sigtmp = NULL;
-		if (e.code == TS_ELOCAL || e.sys_errno != 0) {
-			close(fd);
-			rc = error_set(err, e.code, "\"%s\": %s", src, e.msg);
-			goto out;
-		}
-		log_msg(TS_LOG_WARN, "\"%s\": %s; sending it whole", src, e.msg);
-		error_clear(&e);
 	}
 whole:
 	woke = false;
-	if ((rc = xfer_upload(&x, conn_sftp(c), fd, st, src, dst, xo,
+	xw = *xo;
+	if (ds != NULL) {
+		xw.tap = put_tap;
+		xw.tap_payload = ds;
+	}
+	if ((rc = xfer_upload(&x, conn_sftp(c), fd, st, src, dst, &xw,
 	    conn_xfer_wake, &woke, err)) == 0)
 		rc = conn_run_upload(res, c, x, &woke, dst, err);
 	xfer_free(x);
 	if (rc == 0)
 		res->bytes_literal = res->bytes;
+	/* Not every byte went through the tap (holes skipped): no entry. */
+	if (rc == 0 && sigf != NULL && (ds == NULL ||
+	    !delta_stream_end(ds, hex))) {
+		sigstore_abort(store, sigf, sigtmp);
+		sigf = NULL;
+	}
 out:
 	if (sigf != NULL && rc == 0)
 		sigstore_commit(store, sigf, sigtmp, base_name(dst),
