@@ -1,6 +1,6 @@
 /*
  * One file put with the signature store (delta_put.h): the same steps as
- * a push's upload in worker.c, on one connection and waiting for each.
+ * a push's upload in act.c, on one connection and waiting for each.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,11 +115,10 @@ job_finish2(struct job *j, size_t idx, int code, int sys_errno,
 	 * most); the cap only stops a file that kills every connection. */
 	if (retryable(code, sys_errno) && j->tries != NULL &&
 	    j->tries[idx] < (code == TS_ECONN ? 2 * (j->retries + 1) *
-	    j->nw : j->retries) && !cancel_requested()) {
+	    j->pool.nw : j->retries) && !cancel_requested()) {
 		j->tries[idx]++;
-		j->retry[j->nretry++] = idx;
-		pthread_cond_broadcast(&j->work_cv);
 		pthread_mutex_unlock(&j->mu);
+		pool_retry(&j->pool, idx);
 		log_msg(TS_LOG_DEBUG, "\"%s\" will be tried again: %s",
 		    a_path(j, idx), msg != NULL ? msg : "");
 		return;
@@ -127,10 +127,8 @@ job_finish2(struct job *j, size_t idx, int code, int sys_errno,
 	o->code = code;
 	if (code != TS_OK)
 		o->error = strdup(msg != NULL ? msg : "failed");
-	if (j->pending > 0)
-		j->pending--;
-	pthread_cond_broadcast(&j->done_cv);
 	pthread_mutex_unlock(&j->mu);
+	pool_done(&j->pool, 1);
 }
 
 void
@@ -350,9 +348,9 @@ job_filter(struct job *j, struct ts_error *err)
 static void
 job_choose_hash(struct job *j)
 {
-	struct worker	*w = &j->w[0];
+	struct actor	*w = &j->act[0];
 
-	worker_probe_exec(w);
+	actor_probe_exec(w);
 	j->hash_remote = w->exec_ok;
 	switch (j->opts->hash) {
 	case TS_HASH_SHA256:
@@ -489,7 +487,7 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 		started = true;
 	else
 		local_hash_thread(&w);
-	rc = worker_remote_hash(&j->w[0], j->hash_kind, j->hash_remote, rpaths,
+	rc = actor_remote_hash(&j->act[0], j->hash_kind, j->hash_remote, rpaths,
 	    n, rhex, err);
 	if (started)
 		pthread_join(th, NULL);
@@ -641,7 +639,7 @@ job_root_attrs(struct job *j)
 	struct stat		 st;
 	char			*root;
 
-	struct sftp		*s = j->w[0].s;
+	struct sftp		*s = j->act[0].s;
 
 	/* The login directory or "/" is the server's, not the tree's. */
 	if (remote_is_top(j->remote_root))
@@ -924,7 +922,7 @@ job_send_record(struct job *j, struct ts_error *err)
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 	po.verify = j->opts->verify;
 	po.keep_mode = false;
-	if (rc == 0 && (rc = ts_put(NULL, j->w[0].conn, local, dst, &po,
+	if (rc == 0 && (rc = ts_put(NULL, j->pool.w[0].conn, local, dst, &po,
 	    err)) == 0)
 		log_msg(TS_LOG_INFO, "metadata record written to \"%s\"", dst);
 	unlink(local);
@@ -1249,7 +1247,7 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		    O_CLOEXEC);
 	wo.root_fd = j->pull ? -1 : j->root_fd;
 	/* Before the listing: a delete in the root checks it has not
-	 * changed since (worker.c, local_still_lacks). */
+	 * changed since (act.c, local_still_lacks). */
 	j->root_mtime_ns = -1;
 	if (j->root_fd != -1 && fstat(j->root_fd, &rst) == 0)
 		j->root_mtime_ns = (int64_t)rst.st_mtim.tv_sec * 1000000000 +
@@ -1353,8 +1351,7 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	    (rc = job_learn_links(j, err)) != 0)
 		goto out;
 	if ((j->out = calloc(j->plan.n + 1, sizeof(*j->out))) == NULL ||
-	    (j->tries = calloc(j->plan.n + 1, sizeof(*j->tries))) == NULL ||
-	    (j->retry = calloc(j->plan.n + 1, sizeof(*j->retry))) == NULL) {
+	    (j->tries = calloc(j->plan.n + 1, sizeof(*j->tries))) == NULL) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1377,20 +1374,13 @@ job_dispose(struct job *j)
 			free(j->out[i].error);
 	free(j->out);
 	free(j->tries);
-	free(j->retry);
 	free(j->leader);
 	free(j->leader_action);
 	for (i = 0; i < j->norphans; i++)
 		free(j->orphans[i]);
 	free(j->orphans);
-	for (i = 1; i < (size_t)j->nw; i++)
-		if (j->w[i].owned)
-			ts_conn_free(j->w[i].conn);
-	if (j->w[0].owned)
-		ts_conn_free(j->w[0].conn);
+	pool_dispose(&j->pool);
 	pthread_mutex_destroy(&j->mu);
-	pthread_cond_destroy(&j->work_cv);
-	pthread_cond_destroy(&j->done_cv);
 	if (j->root_fd != -1)
 		close(j->root_fd);
 	job_partials_dispose(j);
@@ -1409,6 +1399,7 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
     const struct ts_sync_opts *opts, ts_item_fn *fn, void *payload)
 {
 	static const struct ts_sync_opts defaults = TS_SYNC_OPTS_INIT;
+	int	 k;
 
 	memset(j, 0, sizeof(*j));
 	memset(sum, 0, sizeof(*sum));
@@ -1422,11 +1413,12 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
 	j->xo.sparse = j->opts->sparse;
 	if (j->opts->perms)
 		j->xo.mode_mask = 07777;
-	j->nw = 1;
-	worker_init(&j->w[0], j, 0, c, false);
+	pool_init(&j->pool, &act_pool_ops, j, c, j->retries);
+	for (k = 0; k < POOL_MAX_WORKERS; k++) {
+		actor_init(&j->act[k], j, k == 0 ? j->s : NULL);
+		j->pool.w[k].user = &j->act[k];
+	}
 	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->work_cv, NULL);
-	pthread_cond_init(&j->done_cv, NULL);
 	j->local_root = local_dir;
 	j->remote_root = remote_dir;
 	j->fn = fn;
@@ -1452,12 +1444,10 @@ job_unplan(struct job *j, const struct ts_summary *saved)
 			free(j->out[i].error);
 	free(j->out);
 	free(j->tries);
-	free(j->retry);
 	free(j->leader);
 	free(j->leader_action);
 	j->out = NULL;
 	j->tries = NULL;
-	j->retry = NULL;
 	j->leader = NULL;
 	j->leader_action = NULL;
 	j->nleaders = 0;
@@ -1477,7 +1467,7 @@ job_unplan(struct job *j, const struct ts_summary *saved)
 
 /* Walks and plans; a connection dropped meanwhile is opened again (on a
  * connection of our own: the caller's is gone) and the walk starts over,
- * with backoff, as a worker reconnects (worker.c). */
+ * with backoff, as a worker reconnects (pool.c). */
 static int
 job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
 {
@@ -1520,9 +1510,7 @@ job_plan_retrying(struct job *j, bool *maxdel, struct ts_error *err)
 			rc = e.code;
 			break;
 		}
-		if (j->w[0].owned)
-			ts_conn_free(j->w[0].conn);
-		worker_init(&j->w[0], j, 0, c, true);
+		pool_replace_first(&j->pool, c);
 		j->s = conn_sftp(c);
 	}
 	if (err != NULL && err->code == TS_OK && e.code != TS_OK)
@@ -1552,6 +1540,21 @@ job_connections(const struct job *j)
 	if (useful > most)
 		useful = most > 0 ? most : 1;
 	return useful < (uint64_t)want ? (int)useful : want;
+}
+
+/* The local files one connection may hold open: some descriptors are
+ * left for sockets, directories and the caller. */
+static void
+job_fd_budget(struct job *j, int want)
+{
+	struct rlimit	 rl;
+
+	if (want < 1)
+		want = 1;
+	j->fd_budget = ACT_MAX_FILES_OPEN;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		j->fd_budget = rl.rlim_cur > 64 + 16 * (rlim_t)want ?
+		    (size_t)((rl.rlim_cur - 64) / (rlim_t)want) : 16;
 }
 
 /* A push, or with pull the same the other way round; a push may take
@@ -1608,7 +1611,7 @@ job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 		goto out;
 	}
 	/* Room for the ranges of split files too (job_split_files). */
-	if ((idx = calloc(j->plan.n + 1 + JOB_MAX_WORKERS * JOB_MAX_WORKERS,
+	if ((idx = calloc(j->plan.n + 1 + POOL_MAX_WORKERS * POOL_MAX_WORKERS,
 	    sizeof(*idx))) == NULL) {
 		rc = error_set(&e, TS_ENOMEM, "out of memory");
 		goto out;
@@ -1627,7 +1630,7 @@ job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 			goto out;
 		}
 	} else if (j->plan.n > 0 && j->dst_root_missing &&
-	    (rc = ts_mkdir(j->w[0].conn, remote_dir, true, &e)) != 0)
+	    (rc = ts_mkdir(j->pool.w[0].conn, remote_dir, true, &e)) != 0)
 		goto out;
 	j->t0 = t0;
 	log_msg(TS_LOG_DEBUG, "planned %zu actions for %d connection%s",
@@ -1641,14 +1644,15 @@ job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 		    e.msg);
 		error_clear(&e);
 	}
-	workers_start(j, want);
+	job_fd_budget(j, want);
+	pool_start(&j->pool, want);
 	job_phase(j, PH_TYPE_DELETE, idx);
 	job_phase(j, PH_MKDIR, idx);
 	job_phase(j, PH_FILES, idx);
 	job_phase(j, PH_LINKS, idx);
 	job_phase(j, PH_DELETE, idx);
 	job_phase(j, PH_DIR_ATTRS, idx);
-	workers_stop(j);
+	pool_stop(&j->pool);
 	job_report(j);
 	job_sweep_orphans(j);
 	if (!pull && j->opts->metadata && !cancel_requested() &&

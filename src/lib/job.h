@@ -1,6 +1,6 @@
 /*
- * What job.c (planning, reporting, the public calls) and worker.c
- * (carrying the plan out over N connections) share.
+ * What job.c (planning, reporting, the public calls) and act.c
+ * (carrying the plan out over the pool's connections) share.
  */
 #ifndef TS_JOB_H
 #define TS_JOB_H
@@ -10,26 +10,18 @@
 #include <sys/stat.h>
 #include <stdbool.h>
 
+#include "act.h"
 #include "entries.h"
 #include "filter.h"
 #include "hash.h"
 #include "plan.h"
+#include "pool.h"
 #include "sftp.h"
 #include "symlink.h"
 #include "treesync.h"
 #include "xfer.h"
 
 #define JOB_HASH_BATCH		2000	/* names per remote hash command */
-#define JOB_MAX_FILES_OPEN	256	/* files open at once on one engine (a
-					 * renaming upload holds none): 10,000
-					 * small files 20 ms away went from
-					 * 2.5 s with 64 to 1.9 s with 128,
-					 * and 1.7 s to 1.5 s with 256 */
-#define JOB_MAX_ACTIONS		512	/* in flight on one engine, small
-					 * requests (mkdir, setstat...) included */
-#define JOB_VERIFY_BATCH	JOB_MAX_ACTIONS /* uploads checked by one
-						 * command: all in flight */
-#define JOB_MAX_WORKERS		64
 #define JOB_SPLIT_MIN_PART	(8u << 20) /* bytes: the smallest range worth a
 					    * connection of its own */
 #define JOB_FILES_PER_CONN	64	/* worth opening one more connection */
@@ -65,46 +57,12 @@ struct partial {
 	char		 key[32];	/* its content key (hex prefix) */
 };
 
-/*
- * A file much bigger than the rest, moved as nparts byte ranges by as many
- * workers at once into one temporary file; the worker finishing the last
- * range checks the whole file and renames it (worker.c).  A batch holds
- * one item per range: plan.n + split * JOB_MAX_WORKERS + range.
- */
-struct split {
+/* A file of the running batch moved as ranges (split.h), one batch item
+ * per range: plan.n + its index * POOL_MAX_WORKERS + range. */
+struct job_split {
 	size_t		 idx;		/* its action */
-	int		 nparts, left;	/* ranges; those not finished (mu) */
-	uint64_t	 size;
-	int		 fd;		/* push: the source; pull: the temp file */
-	int		 dirfd;		/* pull: the destination directory */
-	char		*tmp;		/* push: remote temp path; pull: name */
-	const char	*name;		/* pull: the final name, in dirfd */
-	char		*remote;	/* push: the final path; pull: source */
-	struct stat	 st;		/* push: the source when opened */
-	struct ts_error	 err;		/* the first range's failure (mu) */
-};
-
-/* One connection and the thread that drives it (worker.c). */
-struct worker {
-	struct job	*job;
-	int		 id;
-	struct ts_conn	*conn;		/* the caller's, or owned */
-	bool		 owned;
-	struct sftp	*s;
-	size_t		 active;	/* actions in flight */
-	size_t		 transfers;	/* of them, files and ranges moving */
-	size_t		 released;	/* of those, uploads past their data
-					 * (renaming: no handle, no file) */
-	struct upload	*list;		/* transfers in flight */
-	struct part_run	*parts;		/* ranges of split files in flight */
-	struct upload	*verify_q[JOB_VERIFY_BATCH];
-	size_t		 nverify;
-	bool		 exec_probed, exec_ok, has_xxhsum;
-	pthread_t	 th;
-	bool		 started;
-	bool		 dead;		/* lost its connection for good */
-	int		 reconnects;	/* so far; --retries at most */
-	unsigned	 gen;		/* the last batch it saw */
+	int		 nparts;
+	struct split	*sp;
 };
 
 struct job {
@@ -144,22 +102,14 @@ struct job {
 	bool		 hash_remote;	/* hashed by the server */
 	double		 t0;
 	double		 last_progress;	/* when progress was last called */
-	/* Workers; w[0] drives the caller's connection. */
-	struct worker	 w[JOB_MAX_WORKERS];
-	int		 nw;
+	/* The connections, w[0] the caller's (pool.c), and per connection
+	 * the actions in flight on it (act.c): pool.w[k].user is act[k]. */
+	struct pool	 pool;
+	struct actor	 act[POOL_MAX_WORKERS];
 	int		 retries;
 	int		 spares_lost;	/* lent to a walk, failed there */
 	/* Shared between workers: everything below, under mu. */
 	pthread_mutex_t	 mu;
-	pthread_cond_t	 work_cv;	/* a batch or a retry to take */
-	pthread_cond_t	 done_cv;	/* an action finished */
-	const size_t	*batch;		/* the actions of the running batch */
-	size_t		 batch_n, batch_next;
-	size_t		 pending;	/* of the batch, not finished */
-	size_t		*retry;		/* actions to start again */
-	size_t		 nretry;
-	unsigned	 gen;		/* batch number */
-	bool		 quit;
 	char		**orphans;	/* temp files a lost connection left */
 	size_t		 norphans, orphans_cap; /* push: remote paths;
 					 * pull: local, from the root */
@@ -171,15 +121,11 @@ struct job {
 	size_t		 nleaders;
 	atomic_uint	 owner_denied;	/* -o/-g: chowns the account may not
 					 * do (not root), skipped */
-	struct ts_error	 last_conn_error;
 	size_t		 fd_budget;	/* local files one worker may hold open */
 	bool		 posix_rename;	/* the server has it (splits need it
 					 * to replace a file) */
-	struct split	*splits;	/* of the running PH_FILES batch */
+	struct job_split *splits;	/* of the running PH_FILES batch */
 	size_t		 nsplits;
-	int		 connecting;	/* extra connections being opened */
-	int		 refused;	/* extra connections the server refused */
-	struct ts_error	 refused_error;	/* the first refusal */
 	struct link_facts links;	/* the server's SYMLINK order, learned
 					 * by the first links made (atomic) */
 	struct sigstore	*store;		/* push: signatures, or NULL */
@@ -217,32 +163,6 @@ void	job_orphan(struct job *j, const char *path);
 /* Reports, in plan order, what finished; caller holds nothing. */
 void	job_report(struct job *j);
 
-/* worker.c */
-void	worker_init(struct worker *w, struct job *j, int id,
-	    struct ts_conn *c, bool owned);
-void	worker_probe_exec(struct worker *w);
-int	worker_remote_hash(struct worker *w, enum hash_kind kind,
-	    bool on_server, const char *const *paths, size_t n,
-	    char (*hex)[HASH_HEX_MAX], struct ts_error *err);
-/* Opens the other connections and starts a thread per connection. */
-void	workers_start(struct job *j, int want);
-void	workers_stop(struct job *j);
-/* Carries out actions idx[0..n) over every worker; returns when all have
- * finished, reporting and showing progress meanwhile. */
-void	job_run(struct job *j, const size_t *idx, size_t n);
-/* Prepares the files of batch idx[0..*n) to split over the workers and
- * adds their range items to the batch, first (idx has room for them). */
-void	job_split_files(struct job *j, size_t *idx, size_t *n);
-/* Closes and forgets the splits; an unfinished one's temp file goes. */
-void	job_splits_dispose(struct job *j);
-/* Starts range item (>= plan.n) of a split file; kicks and reaps the
- * worker's ranges (reaping finishes files: never from a callback). */
-void	worker_start_part(struct worker *w, size_t item);
-void	worker_kick_parts(struct worker *w);
-void	worker_reap_parts(struct worker *w);
-/* The parent directory of local rel, opened without following symlinks;
- * *name is rel's last component. */
-int	local_parent(struct job *j, const char *rel, const char **name);
 /* Push: whether a file of size bytes is uploaded resumably. */
 bool	job_partial_applies(const struct job *j, uint64_t size);
 /* Push: remembers a partial upload (thread-safe); the strings are
@@ -252,14 +172,4 @@ int	job_partial_add(struct job *j, const char *rel, const char *path,
 /* Push: the partial upload for rel, copied into *out (strings owned by
  * the caller), or false. */
 bool	job_partial_find(struct job *j, const char *rel, struct partial *out);
-/* Push: whether action a may be sent as a delta (the store knows its
- * server copy), so it is not split. */
-bool	job_delta_possible(const struct job *j, const struct action *a);
-/* Push: records the signature of local file fd (borrowed; st its fstat),
- * now at remote path on the server, in the store.  Best effort. */
-void	job_sig_record(struct job *j, int fd, const struct stat *st,
-	    const char *remote);
-/* Removes the orphaned temporary files, best effort. */
-void	job_sweep_orphans(struct job *j);
-
 #endif

@@ -7,7 +7,7 @@
  * target, a backup's previous snapshot.  A server file finds its content
  * through what it looked like when treesync wrote it: its name, size and
  * mtime.  That guess is never trusted: a file built from it is checked
- * whole by hash before it is used (delta.h, worker.c).
+ * whole by hash before it is used (delta.h, act.c).
  */
 #ifndef TS_SIGSTORE_H
 #define TS_SIGSTORE_H

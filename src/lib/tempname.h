@@ -29,7 +29,7 @@ enum tempname_kind { TEMPNAME_TMP, TEMPNAME_OLD, TEMPNAME_PART };
 
 /* A partial upload's name carries no run: its key, the first
  * TEMPNAME_KEY_LEN hex digits of a SHA-256 that says what it was for (of
- * its content, or of its source's path, size and mtime: worker.c), in
+ * its content, or of its source's path, size and mtime: act.c), in
  * the run's and random part's place (hex digits are base-36 digits). */
 #define TEMPNAME_KEY_LEN	24
 

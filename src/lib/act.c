@@ -1,11 +1,11 @@
 /*
- * Carrying out a plan: -j connections, one worker thread each, each with
- * many actions in flight on its pipelined SFTP channel.  Workers take
- * actions from the running batch one at a time, so small files spread
- * over every connection and a slow one never holds the others up.  A
- * connection that drops is opened again with backoff; the actions that
- * were in flight on it go back to the queue and start over (from the
- * first byte, under a new temporary name), on whichever worker takes them.
+ * Carrying out a plan: each action of a batch, started on one of the
+ * pool's connections (pool.c) with many others in flight on its
+ * pipelined SFTP channel: uploads and downloads (xfer.c), big files as
+ * ranges (split.c), small requests (mkdir, remove, setstat, symlink),
+ * hard links, batched verification.  An action that fails for a dropped
+ * connection goes back to the pool's queue and starts over (from the
+ * first byte, under a new temporary name), on whichever worker takes it.
  */
 #include <assert.h>
 #include <errno.h>
@@ -23,11 +23,14 @@
 #include "conn.h"
 #include "delta.h"
 #include "error.h"
+#include "act.h"
 #include "job.h"
 #include "local_open.h"
 #include "log.h"
+#include "pool.h"
 #include "ratelimit.h"
 #include "sigstore.h"
+#include "split.h"
 #include "tempname.h"
 #include "symlink.h"
 #include "verify.h"
@@ -35,7 +38,7 @@
 
 /* One transfer in flight, for its callback. */
 struct upload {
-	struct worker	*w;
+	struct actor	*w;
 	size_t		 idx;		/* its action */
 	struct xfer	*x;
 	char		*tmp;		/* upload: its remote temporary name */
@@ -65,12 +68,12 @@ struct upload {
 	struct xfer_opts xo;		/* how it moves */
 };
 
-static void	job_start_upload2(struct worker *w, size_t idx,
+static void	job_start_upload2(struct actor *w, size_t idx,
 		    bool allow_delta);
 
 /* One small request in flight (mkdir, remove, setstat, symlink). */
 struct op {
-	struct worker	*w;
+	struct actor	*w;
 	size_t		 idx;
 	int		 step;
 	char		*path, *tmp;
@@ -78,25 +81,13 @@ struct op {
 					 * asks what is there */
 };
 
-void
-worker_init(struct worker *w, struct job *j, int id, struct ts_conn *c,
-    bool owned)
-{
-	memset(w, 0, sizeof(*w));
-	w->job = j;
-	w->id = id;
-	w->conn = c;
-	w->owned = owned;
-	w->s = c != NULL ? conn_sftp(c) : NULL;
-}
-
 /* Actions in flight at once: as many as the server's handles and our
  * share of the local file descriptors allow (each transfer holds one
  * of each), so that a long round trip is shared by many files. */
 static size_t
-worker_max_open(const struct worker *w)
+actor_max_open(const struct actor *w)
 {
-	size_t	 n = JOB_MAX_FILES_OPEN;
+	size_t	 n = ACT_MAX_FILES_OPEN;
 
 	if (sftp_max_handles(w->s) > 0 && sftp_max_handles(w->s) < n)
 		n = sftp_max_handles(w->s);
@@ -107,7 +98,7 @@ worker_max_open(const struct worker *w)
 
 /* Finds out once whether the server runs commands and has xxhsum. */
 void
-worker_probe_exec(struct worker *w)
+actor_probe_exec(struct actor *w)
 {
 	struct server_tools	 t;
 
@@ -136,7 +127,7 @@ readback_done(struct xfer *x, void *payload)
 
 /* Hashes remote files by reading them over SFTP, many at once. */
 static int
-remote_hash_readback(struct worker *w, enum hash_kind kind,
+remote_hash_readback(struct actor *w, enum hash_kind kind,
     const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
     struct ts_error *err)
 {
@@ -148,7 +139,7 @@ remote_hash_readback(struct worker *w, enum hash_kind kind,
 	if ((rb = calloc(n != 0 ? n : 1, sizeof(*rb))) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	while (next < n || active > 0) {
-		while (next < n && active < worker_max_open(w) / 2 + 1) {
+		while (next < n && active < actor_max_open(w) / 2 + 1) {
 			hex[next][0] = '\0';
 			rb[next].i = next;
 			if (xfer_download(&rb[next].x, w->s, paths[next], NULL,
@@ -187,7 +178,7 @@ remote_hash_readback(struct worker *w, enum hash_kind kind,
 /* Hashes remote files: on the server in batches when it can, else by
  * reading them back. */
 int
-worker_remote_hash(struct worker *w, enum hash_kind kind, bool on_server,
+actor_remote_hash(struct actor *w, enum hash_kind kind, bool on_server,
     const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
     struct ts_error *err)
 {
@@ -385,7 +376,7 @@ link_rename(struct op *op)
 }
 
 static struct op *
-op_new(struct worker *w, size_t idx, const char *rel)
+op_new(struct actor *w, size_t idx, const char *rel)
 {
 	struct job		*j = w->job;
 	struct op	*op;
@@ -516,7 +507,7 @@ local_still_lacks(struct job *j, const char *rel, bool excluded,
 
 /* Sends the request(s) for one non-upload action. */
 static void
-job_start_op(struct worker *w, size_t idx)
+job_start_op(struct actor *w, size_t idx)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
@@ -669,12 +660,12 @@ static void
 upload_on_phase(struct xfer *x, void *payload)
 {
 	struct upload	*u = payload;
-	struct worker	*w = u->w;
+	struct actor	*w = u->w;
 	struct job	*j = w->job;
 	struct ts_error	 e = { 0 };
 
 	if (xfer_phase(x) == XFER_VERIFY) {
-		assert(w->nverify < JOB_VERIFY_BATCH);	/* one per action */
+		assert(w->nverify < ACT_VERIFY_BATCH);	/* one per action */
 		w->verify_q[w->nverify++] = u;
 		return;
 	}
@@ -766,7 +757,7 @@ local_chown(struct job *j, int dfd, const char *name,
 
 /* mkdir, delete, setattr, symlink on the local side: done at once. */
 static void
-job_local_op(struct worker *w, size_t idx)
+job_local_op(struct actor *w, size_t idx)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
@@ -844,7 +835,7 @@ out:
 }
 
 static void
-job_start_download(struct worker *w, size_t idx)
+job_start_download(struct actor *w, size_t idx)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
@@ -892,12 +883,12 @@ out:
  * here with kind, with one remote hash command (or by reading them
  * back), then lets them finish. */
 static void
-verify_group(struct worker *w, enum hash_kind kind, struct upload **v,
+verify_group(struct actor *w, enum hash_kind kind, struct upload **v,
     size_t n)
 {
 	struct job	*j = w->job;
-	const char	*paths[JOB_VERIFY_BATCH];
-	char		 hex[JOB_VERIFY_BATCH][HASH_HEX_MAX];
+	const char	*paths[ACT_VERIFY_BATCH];
+	char		 hex[ACT_VERIFY_BATCH][HASH_HEX_MAX];
 	struct ts_error	 e = { 0 }, why;
 	size_t		 i;
 
@@ -905,8 +896,8 @@ verify_group(struct worker *w, enum hash_kind kind, struct upload **v,
 		return;
 	for (i = 0; i < n; i++)
 		paths[i] = xfer_remote_path(v[i]->x);
-	worker_probe_exec(w);
-	if (worker_remote_hash(w, kind, w->exec_ok, paths, n, hex, &e) != 0)
+	actor_probe_exec(w);
+	if (actor_remote_hash(w, kind, w->exec_ok, paths, n, hex, &e) != 0)
 		for (i = 0; i < n; i++)
 			hex[i][0] = '\0';
 	pthread_mutex_lock(&j->mu);
@@ -934,9 +925,9 @@ verify_group(struct worker *w, enum hash_kind kind, struct upload **v,
  * SHA-256 as they were read (see put), and delta-built ones by XXH128
  * where the server has xxhsum. */
 static void
-job_verify_batch(struct worker *w)
+job_verify_batch(struct actor *w)
 {
-	struct upload	*sha[JOB_VERIFY_BATCH], *xxh[JOB_VERIFY_BATCH];
+	struct upload	*sha[ACT_VERIFY_BATCH], *xxh[ACT_VERIFY_BATCH];
 	size_t		 i, ns = 0, nx = 0, n = w->nverify;
 
 	if (n == 0)
@@ -953,7 +944,7 @@ job_verify_batch(struct worker *w)
 
 /* A new file unchanged since the link_dest copy: one HARDLINK request. */
 static void
-job_start_hardlink(struct worker *w, size_t idx)
+job_start_hardlink(struct actor *w, size_t idx)
 {
 	struct job		*j = w->job;
 	struct op	*op;
@@ -1009,7 +1000,7 @@ hlink_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 }
 
 static void
-job_start_hlink(struct worker *w, size_t idx)
+job_start_hlink(struct actor *w, size_t idx)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
@@ -1118,7 +1109,7 @@ upload_tap(const void *p, size_t n, void *payload)
  * signature to use (sig when one was given), with u->base set.
  */
 static struct delta_sig *
-upload_resume(struct worker *w, struct upload *u, struct delta_sig *sig,
+upload_resume(struct actor *w, struct upload *u, struct delta_sig *sig,
     bool allow_delta)
 {
 	struct job	*j = w->job;
@@ -1133,7 +1124,7 @@ upload_resume(struct worker *w, struct upload *u, struct delta_sig *sig,
 	snprintf(u->resumed_key, sizeof(u->resumed_key), "%s", p.key);
 	if (sig == NULL && allow_delta && p.size > 0 &&
 	    sftp_has(w->s, SFTP_EXT_COPY_DATA) &&
-	    !j->opts->whole_file && (worker_probe_exec(w), w->exec_ok) &&
+	    !j->opts->whole_file && (actor_probe_exec(w), w->exec_ok) &&
 	    sigstore_find_content(j->store, p.key, &bf, u->base_hex) == 0) {
 		if (delta_sig_load(&sig, bf, &e) != 0)
 			log_msg(TS_LOG_WARN, "\"%s\": %s", a_path(j, u->idx),
@@ -1163,7 +1154,7 @@ upload_resume(struct worker *w, struct upload *u, struct delta_sig *sig,
  * that copy.  Returns 0 (u->delta says which way it goes), or ENOMEM.
  */
 static int
-upload_prepare(struct worker *w, struct upload *u, bool allow_delta,
+upload_prepare(struct actor *w, struct upload *u, bool allow_delta,
     struct ts_error *err)
 {
 	struct job		*j = w->job;
@@ -1183,7 +1174,7 @@ upload_prepare(struct worker *w, struct upload *u, bool allow_delta,
 	/* A delta-built file is checked by hash on the server: without
 	 * commands there, no delta. */
 	if (old != NULL) {
-		worker_probe_exec(w);
+		actor_probe_exec(w);
 		if (!w->exec_ok)
 			old = NULL;
 	}
@@ -1243,13 +1234,13 @@ upload_prepare(struct worker *w, struct upload *u, bool allow_delta,
 }
 
 static void
-job_start_upload(struct worker *w, size_t idx)
+job_start_upload(struct actor *w, size_t idx)
 {
 	job_start_upload2(w, idx, true);
 }
 
 static void
-job_start_upload2(struct worker *w, size_t idx, bool allow_delta)
+job_start_upload2(struct actor *w, size_t idx, bool allow_delta)
 {
 	struct job		*j = w->job;
 	const struct action	*a = &j->plan.v[idx];
@@ -1326,10 +1317,276 @@ job_sig_record(struct job *j, int fd, const struct stat *st,
 }
 
 
+/* --- files split into ranges (split.h) ----------------------------- */
+
+/* One range in flight on an actor. */
+struct part_run {
+	struct split_range *r;
+	struct job_split *js;
+	struct part_run	*next;
+};
+
+/* The files worth splitting: big, and more than a worker's fair share of
+ * the batch's bytes.  Push needs posix-rename to replace a file. */
+static int
+split_parts_for(const struct job *j, const struct action *a, uint64_t total)
+{
+	uint64_t	 size = a->src->size, n;
+
+	if (j->pool.nw < 2 || a->kind != ACT_COPY ||
+	    j->out[a - j->plan.v].link ||
+	    size < 2 * (uint64_t)JOB_SPLIT_MIN_PART ||
+	    size <= total / (uint64_t)j->pool.nw)
+		return 0;
+	if (!j->pull && a->dst != NULL && !j->posix_rename)
+		return 0;
+	/* Holes are kept by xfer.c's whole-file transfers only. */
+	if (j->opts->sparse)
+		return 0;
+	/* A delta moves few bytes, and one connection builds it; a
+	 * resumable upload is one temporary file written in order. */
+	if (!j->pull && (job_delta_possible(j, a) ||
+	    job_partial_applies(j, size)))
+		return 0;
+	n = size / JOB_SPLIT_MIN_PART;
+	return n < (uint64_t)j->pool.nw ? (int)n : j->pool.nw;
+}
+
+/* Opens what every range shares: the local source (push), or the local
+ * temporary file (pull).  The remote temporary file is created by the
+ * first range to open it. */
+static int
+split_prepare(struct job *j, struct job_split *js, struct ts_error *err)
+{
+	const struct action	*a = &j->plan.v[js->idx];
+	struct split_opts	 o;
+	struct stat		 st;
+	const char		*name;
+	char			*remote;
+	int			 fd, rc;
+
+	memset(&o, 0, sizeof(o));
+	o.verify = j->opts->verify;
+	o.fsync = j->opts->fsync;
+	o.mode_mask = j->xo.mode_mask;
+	o.rate = j->xo.rate;
+	if ((remote = remote_path(j->remote_root, a->src->path)) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	if (!j->pull) {
+		/* From the walk's root, never out of it (local_open.h). */
+		if ((rc = local_open_file(&fd, &st, j->root_fd, a->src->path,
+		    j->opts->copy_links, a->src->ino, a->src->path, err)) == 0)
+			rc = split_new_push(&js->sp, fd, &st, remote,
+			    a->src->path, js->nparts, &o, err);
+	} else if ((fd = local_parent(j, a->src->path, &name)) == -1)
+		rc = error_set_errno(err, errno, "open the directory of "
+		    "\"%s\"", a->src->path);
+	else
+		rc = split_new_pull(&js->sp, fd, name, remote, a->src->size,
+		    a->src->mtime_ns / 1000000000, a->src->path, js->nparts,
+		    &o, err);
+	free(remote);
+	return rc;
+}
+
+void
+job_split_files(struct job *j, size_t *idx, size_t *n)
+{
+	struct ts_error	 e;
+	uint64_t	 total = 0;
+	size_t		 i, m = 0, k, items = 0;
+	int		 part, s;
+
+	j->splits = NULL;
+	j->nsplits = 0;
+	for (i = 0; i < *n; i++)
+		if (j->plan.v[idx[i]].kind == ACT_COPY)
+			total += j->plan.v[idx[i]].src->size;
+	/* At most nw - 1 files can each hold more than 1/nw of the bytes. */
+	if ((j->splits = calloc((size_t)POOL_MAX_WORKERS,
+	    sizeof(*j->splits))) == NULL)
+		return;
+	for (i = 0; i < *n; i++) {
+		struct job_split *js = &j->splits[j->nsplits];
+		int		 np;
+
+		if (j->nsplits == POOL_MAX_WORKERS ||
+		    (np = split_parts_for(j, &j->plan.v[idx[i]], total)) == 0) {
+			idx[m++] = idx[i];
+			continue;
+		}
+		memset(&e, 0, sizeof(e));
+		js->idx = idx[i];
+		js->nparts = np;
+		if (split_prepare(j, js, &e) != 0) {
+			/* Sent whole instead, where the error shows again. */
+			log_msg(TS_LOG_DEBUG, "not splitting \"%s\": %s",
+			    a_path(j, idx[i]), e.msg);
+			memset(js, 0, sizeof(*js));
+			idx[m++] = idx[i];
+			continue;
+		}
+		j->nsplits++;
+		log_msg(TS_LOG_INFO, "\"%s\": %d ranges over %d connections",
+		    a_path(j, idx[i]), np, j->pool.nw);
+	}
+	if (j->nsplits == 0)
+		return;
+	/* The ranges go first, round-robin over the files, then the rest. */
+	for (part = 0; part < POOL_MAX_WORKERS; part++)
+		for (s = 0; s < (int)j->nsplits; s++)
+			if (part < j->splits[s].nparts)
+				items++;
+	memmove(idx + items, idx, m * sizeof(*idx));
+	k = 0;
+	for (part = 0; part < POOL_MAX_WORKERS; part++)
+		for (s = 0; s < (int)j->nsplits; s++)
+			if (part < j->splits[s].nparts)
+				idx[k++] = j->plan.n + (size_t)s *
+				    POOL_MAX_WORKERS + (size_t)part;
+	*n = items + m;
+}
+
+/* An unfinished push's temporary file is remembered for the sweep. */
+static void
+job_split_dispose_one(struct job *j, struct job_split *js)
+{
+	const char	*t;
+
+	if (js->sp != NULL && (t = split_leftover(js->sp)) != NULL)
+		job_orphan(j, t);
+	split_free(js->sp);
+	js->sp = NULL;
+}
+
+void
+job_splits_dispose(struct job *j)
+{
+	size_t	 i;
+
+	for (i = 0; i < j->nsplits; i++)
+		job_split_dispose_one(j, &j->splits[i]);
+	free(j->splits);
+	j->splits = NULL;
+	j->nsplits = 0;
+}
+
+/* split_hash_fn: --verify=hash of a split file, on the actor's
+ * connection. */
+static int
+split_hash(const char *path, char hex[HASH_HEX_MAX], void *payload,
+    struct ts_error *err)
+{
+	struct actor	*w = payload;
+	struct job	*j = w->job;
+	char		 theirs[1][HASH_HEX_MAX];
+	const char	*paths[1] = { path };
+
+	actor_probe_exec(w);
+	theirs[0][0] = '\0';
+	if (actor_remote_hash(w, HASH_SHA256, w->exec_ok, paths, 1, theirs,
+	    err) != 0)
+		return err->code;
+	pthread_mutex_lock(&j->mu);
+	if (j->sum->hash_where == NULL)
+		j->sum->hash_where = w->exec_ok ? "server" : "read-back";
+	pthread_mutex_unlock(&j->mu);
+	memcpy(hex, theirs[0], HASH_HEX_MAX);
+	return 0;
+}
+
+/* A split file is finished (its last range ended): its outcome. */
+static void
+split_finished(struct job *j, struct job_split *js, const struct ts_error *e)
+{
+	struct stat	 st;
+	const char	*t;
+	int		 fd;
+
+	if ((t = split_leftover(js->sp)) != NULL)
+		job_orphan(j, t);
+	if (e->code == TS_OK && (fd = split_local(js->sp, &st)) != -1)
+		job_sig_record(j, fd, &st, split_remote(js->sp));
+	if (e->code == TS_OK)
+		job_finish(j, js->idx, TS_OK, NULL);
+	else
+		job_finish_error(j, js->idx, e);
+}
+
+/* Starts range `item` (a batch item past the plan's actions). */
+void
+actor_start_part(struct actor *w, size_t item)
+{
+	struct job		*j = w->job;
+	size_t			 s = (item - j->plan.n) / POOL_MAX_WORKERS;
+	int			 k = (int)((item - j->plan.n) %
+				    POOL_MAX_WORKERS);
+	struct job_split	*js = &j->splits[s];
+	struct part_run		*r;
+	struct split_range	*range;
+	struct ts_error		 e = { 0 };
+	bool			 finished;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		error_set(&e, TS_ENOMEM, "out of memory");
+		finished = split_range_fail(js->sp, w->s, &e, split_hash, w,
+		    &e);
+	} else if (split_range_start(&range, js->sp, k, w->s, split_hash, w,
+	    &finished, &e) == 0) {
+		r->r = range;
+		r->js = js;
+		r->next = w->parts;
+		w->parts = r;
+		w->active++;
+		w->transfers++;
+		return;
+	}
+	free(r);
+	if (finished)
+		split_finished(j, js, &e);
+	else
+		pool_done(&j->pool, 1);
+}
+
+void
+actor_kick_parts(struct actor *w)
+{
+	struct part_run	*r;
+
+	for (r = w->parts; r != NULL; r = r->next)
+		split_range_kick(r->r);
+}
+
+/* Frees the ranges that are done and accounts for them; the last range
+ * of a file finishes it.  Not from a callback: finishing waits for
+ * replies. */
+void
+actor_reap_parts(struct actor *w)
+{
+	struct part_run	**pp, *r;
+	struct ts_error	 e;
+
+	for (pp = &w->parts; (r = *pp) != NULL; ) {
+		if (!split_range_done(r->r)) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		w->active--;
+		w->transfers--;
+		memset(&e, 0, sizeof(e));
+		if (split_range_end(r->r, split_hash, w, &e))
+			split_finished(w->job, r->js, &e);
+		else
+			pool_done(&w->job->pool, 1);
+		free(r);
+	}
+}
+
 /* Pumps once, feeding transfers and checking those waiting to be
  * verified; frees the transfers that are done. */
 static void
-worker_step(struct worker *w)
+actor_step(struct actor *w)
 {
 	struct upload	**pp, *u;
 	size_t		 waiting = 0, transfers = 0;
@@ -1342,13 +1599,13 @@ worker_step(struct worker *w)
 			waiting++;
 	}
 	/* Verify in batches: when enough wait, or when all transfers do. */
-	if (w->nverify > 0 && (w->nverify >= JOB_VERIFY_BATCH / 2 ||
+	if (w->nverify > 0 && (w->nverify >= ACT_VERIFY_BATCH / 2 ||
 	    waiting == transfers))
 		job_verify_batch(w);
-	worker_kick_parts(w);
+	actor_kick_parts(w);
 	if (w->active > 0)
 		sftp_pump(w->s, NULL);
-	worker_reap_parts(w);
+	actor_reap_parts(w);
 	w->released = 0;
 	for (pp = &w->list; (u = *pp) != NULL; ) {
 		if (xfer_phase(u->x) == XFER_DONE) {
@@ -1364,31 +1621,14 @@ worker_step(struct worker *w)
 	}
 }
 
-/* The next action of the running batch for this worker: a retry first. */
-static bool
-worker_take(struct job *j, size_t *idx)
-{
-	bool	 ok = true;
-
-	pthread_mutex_lock(&j->mu);
-	if (j->nretry > 0)
-		*idx = j->retry[--j->nretry];
-	else if (j->batch_next < j->batch_n)
-		*idx = j->batch[j->batch_next++];
-	else
-		ok = false;
-	pthread_mutex_unlock(&j->mu);
-	return ok;
-}
-
 static void
-worker_start_action(struct worker *w, size_t idx)
+actor_start_action(struct actor *w, size_t idx)
 {
 	struct job		*j = w->job;
 	const struct action	*a;
 
 	if (idx >= j->plan.n) {
-		worker_start_part(w, idx);
+		actor_start_part(w, idx);
 		return;
 	}
 	a = &j->plan.v[idx];
@@ -1411,266 +1651,73 @@ worker_start_action(struct worker *w, size_t idx)
 		job_start_op(w, idx);
 }
 
-static void
-sleep_ms(int ms)
+void
+actor_init(struct actor *w, struct job *j, struct sftp *s)
 {
-	struct timespec	 ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR &&
-	    !cancel_requested())
-		;
+	memset(w, 0, sizeof(*w));
+	w->job = j;
+	w->s = s;
 }
 
-/* Opens the worker's connection again, with backoff.  Returns 0, or -1
- * when the server stays out of reach (the worker is then dead). */
-static int
-worker_reconnect(struct worker *w)
-{
-	static const int	 delays[] = { 250, 1000, 2000, 4000, 8000 };
-	struct job		*j = w->job;
-	struct ts_conn		*c = NULL;
-	struct ts_error		 e = { 0 };
-	size_t			 i;
+/* --- the pool's callbacks ------------------------------------------ */
 
-	pthread_mutex_lock(&j->mu);
-	j->last_conn_error = *sftp_failed(w->s);
-	pthread_mutex_unlock(&j->mu);
-	if (w->reconnects++ >= j->retries) {
-		log_msg(TS_LOG_WARN, "connection %d lost: %s; not reconnecting "
-		    "(--retries %d)", w->id + 1, sftp_failed(w->s)->msg,
-		    j->retries);
-		return -1;
-	}
-	log_msg(TS_LOG_WARN, "connection %d lost: %s; reconnecting", w->id + 1,
-	    sftp_failed(w->s)->msg);
-	for (i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
-		sleep_ms(delays[i]);
-		if (cancel_requested())
-			return -1;
-		error_clear(&e);
-		if (conn_clone(&c, j->conn, &e) == 0)
-			break;
-		log_msg(TS_LOG_INFO, "connection %d: %s", w->id + 1, e.msg);
-		/* A host key or login refused will not get better. */
-		if (e.code == TS_EHOSTKEY || e.code == TS_EAUTH)
-			break;
-	}
-	if (c == NULL) {
-		log_msg(TS_LOG_WARN, "connection %d: giving up: %s", w->id + 1,
-		    e.msg);
-		return -1;
-	}
-	if (w->owned)
-		ts_conn_free(w->conn);
-	w->conn = c;
-	w->owned = true;
-	w->s = conn_sftp(c);
+static struct actor *
+actor_of(struct pool_worker *pw)
+{
+	return pw->user;
+}
+
+static void
+act_start(struct pool_worker *pw, size_t item, void *payload)
+{
+	actor_start_action(actor_of(pw), item);
+}
+
+static bool
+act_room(struct pool_worker *pw, void *payload)
+{
+	struct actor	*w = actor_of(pw);
+
+	return w->transfers - w->released < actor_max_open(w) &&
+	    w->active < ACT_MAX_ACTIONS && (w->active == 0 ||
+	    sftp_room(w->s, 65536));
+}
+
+static bool
+act_busy(struct pool_worker *pw, void *payload)
+{
+	return actor_of(pw)->active > 0;
+}
+
+static void
+act_step(struct pool_worker *pw, void *payload)
+{
+	actor_step(actor_of(pw));
+}
+
+/* A new connection: what was learnt of the old server process goes. */
+static void
+act_connected(struct pool_worker *pw, void *payload)
+{
+	struct actor	*w = actor_of(pw);
+
+	w->s = pw->s;
 	w->exec_probed = false;
-	log_msg(TS_LOG_INFO, "connection %d: reconnected", w->id + 1);
-	return 0;
 }
 
-/* Works on the running batch until nothing of it is left to take and
- * nothing is in flight here. */
-static void
-worker_batch(struct worker *w)
-{
-	struct job	*j = w->job;
-	size_t		 idx;
-	bool		 more;
-
-	while (!w->dead) {
-		more = true;
-		while (w->transfers - w->released < worker_max_open(w) &&
-		    w->active < JOB_MAX_ACTIONS && (w->active == 0 ||
-		    sftp_room(w->s, 65536)) && sftp_failed(w->s) == NULL &&
-		    (more = worker_take(j, &idx)))
-			worker_start_action(w, idx);
-		if (w->active > 0) {
-			worker_step(w);
-			continue;
-		}
-		if (sftp_failed(w->s) != NULL) {
-			if (worker_reconnect(w) != 0) {
-				pthread_mutex_lock(&j->mu);
-				w->dead = true;
-				pthread_cond_broadcast(&j->done_cv);
-				pthread_mutex_unlock(&j->mu);
-			}
-			continue;
-		}
-		if (more)
-			continue;
-		/* Idle: others may still hand back work (a retry), until the
-		 * batch is finished. */
-		pthread_mutex_lock(&j->mu);
-		if (j->pending == 0 || j->quit) {
-			pthread_mutex_unlock(&j->mu);
-			break;
-		}
-		if (j->nretry == 0) {
-			struct timespec	 ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&j->work_cv, &j->mu, &ts);
-		}
-		pthread_mutex_unlock(&j->mu);
-	}
-}
-
-/* Opens an extra worker's connection on its own thread, so that they all
- * shake hands at once while worker 0 already works.  When the server
- * refuses some (MaxStartups, MaxSessions, a per-user limit), the job
- * carries on with the others, and the last attempt to finish says so. */
 static int
-worker_connect(struct worker *w)
+act_connect(struct ts_conn **out, bool spare, void *payload,
+    struct ts_error *err)
 {
-	struct job	*j = w->job;
-	struct ts_conn	*c = NULL;
-	struct ts_error	 e = { 0 };
-	int		 rc;
+	struct job	*j = payload;
 
 	/* One opened ahead (conn.c's spares) if there is one; a spare that
 	 * failed (a host key recorded meanwhile, a passphrase only the
 	 * first connection may ask for) is opened again here. */
-	if ((rc = conn_take_spare(j->conn, &c, &e)) != 0) {
-		error_clear(&e);
-		rc = conn_clone(&c, j->conn, &e);
-	}
-	pthread_mutex_lock(&j->mu);
-	if (rc == 0) {
-		w->conn = c;
-		w->s = conn_sftp(c);
-		log_msg(TS_LOG_DEBUG, "connection %d of %d open", w->id + 1,
-		    j->nw);
-	} else {
-		w->dead = true;
-		if (j->refused++ == 0)
-			j->refused_error = e;
-		pthread_cond_broadcast(&j->done_cv);
-	}
-	if (--j->connecting == 0 && j->refused > 0)
-		log_msg(TS_LOG_WARN, "the server took %d of %d connections "
-		    "(%s); carrying on with %d", j->nw - j->refused, j->nw,
-		    j->refused_error.msg, j->nw - j->refused);
-	pthread_mutex_unlock(&j->mu);
-	return rc;
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct worker	*w = arg;
-	struct job	*j = w->job;
-
-	if (w->conn == NULL && worker_connect(w) != 0)
-		return NULL;
-	for (;;) {
-		pthread_mutex_lock(&j->mu);
-		while (!j->quit && w->gen == j->gen)
-			pthread_cond_wait(&j->work_cv, &j->mu);
-		if (j->quit) {
-			pthread_mutex_unlock(&j->mu);
-			break;
-		}
-		w->gen = j->gen;
-		pthread_mutex_unlock(&j->mu);
-		worker_batch(w);
-	}
-	return NULL;
-}
-
-void
-workers_start(struct job *j, int want)
-{
-	struct rlimit	 rl;
-	int		 k;
-
-	if (want < 1)
-		want = 1;
-	if (want > JOB_MAX_WORKERS)
-		want = JOB_MAX_WORKERS;
-	for (k = 1; k < want; k++)
-		worker_init(&j->w[k], j, k, NULL, true);
-	/* Leave some descriptors for sockets, directories and the caller. */
-	j->fd_budget = JOB_MAX_FILES_OPEN;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		j->fd_budget = rl.rlim_cur > 64 + 16 * (rlim_t)want ?
-		    (size_t)((rl.rlim_cur - 64) / (rlim_t)want) : 16;
-	j->nw = want;
-	j->connecting = want - 1;
-	j->refused = 0;
-	for (k = 0; k < j->nw; k++)
-		if (pthread_create(&j->w[k].th, NULL, worker_main,
-		    &j->w[k]) == 0)
-			j->w[k].started = true;
-		else {
-			pthread_mutex_lock(&j->mu);
-			j->w[k].dead = true;
-			if (k > 0)
-				j->connecting--;
-			pthread_mutex_unlock(&j->mu);
-		}
-}
-
-void
-workers_stop(struct job *j)
-{
-	int	 k;
-
-	pthread_mutex_lock(&j->mu);
-	j->quit = true;
-	pthread_cond_broadcast(&j->work_cv);
-	pthread_mutex_unlock(&j->mu);
-	for (k = 0; k < j->nw; k++) {
-		if (j->w[k].started)
-			pthread_join(j->w[k].th, NULL);
-		j->w[k].started = false;
-	}
-	j->quit = false;
-}
-
-static int
-workers_alive(struct job *j)
-{
-	int	 k, n = 0;
-
-	for (k = 0; k < j->nw; k++)
-		n += j->w[k].started && !j->w[k].dead;
-	return n;
-}
-
-/* Every worker is dead: what is left fails with the last error. */
-static void
-job_fail_rest(struct job *j)
-{
-	size_t	 i;
-	char	 msg[300];
-
-	snprintf(msg, sizeof(msg), "no connection left: %s",
-	    j->last_conn_error.msg[0] != '\0' ? j->last_conn_error.msg :
-	    "connection lost");
-	for (i = 0; i < j->batch_n; i++)
-		if (j->batch[i] < j->plan.n && !j->out[j->batch[i]].done) {
-			j->out[j->batch[i]].done = true;
-			j->out[j->batch[i]].code = TS_ECONN;
-			j->out[j->batch[i]].error = strdup(msg);
-		}
-	/* Split files are in the batch as their ranges only. */
-	for (i = 0; i < j->nsplits; i++)
-		if (!j->out[j->splits[i].idx].done) {
-			j->out[j->splits[i].idx].done = true;
-			j->out[j->splits[i].idx].code = TS_ECONN;
-			j->out[j->splits[i].idx].error = strdup(msg);
-		}
-	j->nretry = 0;
-	j->batch_next = j->batch_n;
-	j->pending = 0;
+	if (spare && conn_take_spare(j->conn, out, err) == 0)
+		return 0;
+	error_clear(err);
+	return conn_clone(out, j->conn, err);
 }
 
 static void
@@ -1678,8 +1725,6 @@ job_progress(struct job *j)
 {
 	struct ts_progress	 p;
 	size_t			 i;
-	int			 k;
-
 	struct timespec		 ts;
 	double			 now;
 
@@ -1691,6 +1736,7 @@ job_progress(struct job *j)
 		return;
 	j->last_progress = now;
 	memset(&p, 0, sizeof(p));
+	pthread_mutex_lock(&j->mu);
 	for (i = 0; i < j->plan.n; i++) {
 		const struct action *a = &j->plan.v[i];
 
@@ -1701,67 +1747,74 @@ job_progress(struct job *j)
 		if (j->out[i].done)
 			p.files_done++;
 	}
+	pthread_mutex_unlock(&j->mu);
 	/* Bytes as they move, not as files end: on one connection every
 	 * small file may be in flight at once and end together. */
 	p.bytes_done = ratelimit_moved(j->rate);
 	if (p.bytes_done > p.bytes_total)	/* retried bytes count twice */
 		p.bytes_done = p.bytes_total;
-	for (k = 0; k < j->nw; k++)
-		p.connections += !j->w[k].dead && j->w[k].s != NULL;
+	p.connections = pool_connections(&j->pool);
 	p.elapsed = now - j->t0;
 	j->opts->progress(&p, j->opts->progress_payload);
+}
+
+static void
+act_tick(bool last, void *payload)
+{
+	struct job	*j = payload;
+
+	job_report(j);
+	if (!last)
+		job_progress(j);
+}
+
+const struct pool_ops act_pool_ops = {
+	.start = act_start,
+	.room = act_room,
+	.busy = act_busy,
+	.step = act_step,
+	.connected = act_connected,
+	.connect = act_connect,
+	.tick = act_tick,
+};
+
+/* Every connection is lost: what is left fails with the last error. */
+static void
+job_fail_rest(struct job *j, const size_t *idx, size_t n)
+{
+	struct ts_error	 last;
+	size_t		 i;
+	char		 msg[300];
+
+	pool_last_error(&j->pool, &last);
+	snprintf(msg, sizeof(msg), "no connection left: %s",
+	    last.msg[0] != '\0' ? last.msg : "connection lost");
+	pthread_mutex_lock(&j->mu);
+	for (i = 0; i < n; i++)
+		if (idx[i] < j->plan.n && !j->out[idx[i]].done) {
+			j->out[idx[i]].done = true;
+			j->out[idx[i]].code = TS_ECONN;
+			j->out[idx[i]].error = strdup(msg);
+		}
+	/* Split files are in the batch as their ranges only. */
+	for (i = 0; i < j->nsplits; i++)
+		if (!j->out[j->splits[i].idx].done) {
+			j->out[j->splits[i].idx].done = true;
+			j->out[j->splits[i].idx].code = TS_ECONN;
+			j->out[j->splits[i].idx].error = strdup(msg);
+		}
+	pthread_mutex_unlock(&j->mu);
 }
 
 void
 job_run(struct job *j, const size_t *idx, size_t n)
 {
-	struct timespec	 ts;
-
 	if (n == 0)
 		return;
-	pthread_mutex_lock(&j->mu);
-	j->batch = idx;
-	j->batch_n = n;
-	j->batch_next = 0;
-	j->pending = n;
-	j->gen++;
-	pthread_cond_broadcast(&j->work_cv);
-	while (j->pending > 0) {
-		if (workers_alive(j) == 0) {
-			job_fail_rest(j);
-			break;
-		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&j->done_cv, &j->mu, &ts);
-		pthread_mutex_unlock(&j->mu);
+	if (pool_run(&j->pool, idx, n) != 0) {
+		job_fail_rest(j, idx, n);
 		job_report(j);
-		pthread_mutex_lock(&j->mu);
-		job_progress(j);
 	}
-	pthread_mutex_unlock(&j->mu);
-	job_report(j);
-}
-
-/* The removals of job_sweep_orphans() in flight, and those done. */
-struct sweep {
-	size_t		 left, removed;
-};
-
-static void
-sweep_done(struct sftp *s, const struct sftp_reply *r, void *payload)
-{
-	struct sweep	*sw = payload;
-
-	sw->left--;
-	/* One whose OPEN never reached the server is not there: gone too. */
-	if (sftp_failed(s) == NULL && r->type == SSH_FXP_STATUS &&
-	    (r->status == SSH_FX_OK || r->status == SSH_FX_NO_SUCH_FILE))
-		sw->removed++;
 }
 
 /* pull: the local leftovers, relative to the root, removed at once. */
@@ -1787,10 +1840,8 @@ sweep_local(struct job *j)
 void
 job_sweep_orphans(struct job *j)
 {
-	struct worker	*w = NULL;
-	struct sweep	 sw = { 0, 0 };
-	size_t		 i = 0;
-	int		 k;
+	size_t	 removed;
+	long	 n;
 
 	if (j->norphans == 0)
 		return;
@@ -1798,40 +1849,23 @@ job_sweep_orphans(struct job *j)
 		j->sum->temps_removed = j->norphans;
 		return;
 	}
-	if (j->pull) {
-		sw.removed = sweep_local(j);
-		goto out;
-	}
-	for (k = 0; k < j->nw && w == NULL; k++)
-		if (!j->w[k].dead && j->w[k].s != NULL &&
-		    sftp_failed(j->w[k].s) == NULL)
-			w = &j->w[k];
-	if (w == NULL) {
+	if (j->pull)
+		removed = sweep_local(j);
+	else if ((n = pool_sweep(&j->pool, j->orphans, j->norphans)) >= 0)
+		removed = (size_t)n;
+	else {
 		log_msg(TS_LOG_WARN, "%zu temporary files could not be removed; "
 		    "the next run removes them", j->norphans);
 		return;
 	}
-	/* As many in flight as the engine takes: a run cut often leaves
-	 * more orphans than that. */
-	while (i < j->norphans || sw.left > 0) {
-		if (i < j->norphans && sftp_room(w->s, 0)) {
-			log_msg(TS_LOG_INFO, "removing \"%s\"", j->orphans[i]);
-			if (sftp_remove(w->s, j->orphans[i++], sweep_done,
-			    &sw) != 0)
-				break;
-			sw.left++;
-		} else if (sftp_pump(w->s, NULL) != 0)
-			break;
-	}
-out:
-	j->sum->temps_removed = sw.removed;
-	if (sw.removed < j->norphans) {
+	j->sum->temps_removed = removed;
+	if (removed < j->norphans) {
 		log_msg(TS_LOG_WARN, "%zu of %zu temporary files could not be "
 		    "removed; the next run removes them", j->norphans -
-		    sw.removed, j->norphans);
+		    removed, j->norphans);
 		return;
 	}
 	log_msg(TS_LOG_WARN, "removed %zu temporary file%s left by dropped "
-	    "connections or runs that ended (-v names them)", sw.removed,
-	    sw.removed == 1 ? "" : "s");
+	    "connections or runs that ended (-v names them)", removed,
+	    removed == 1 ? "" : "s");
 }
