@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "delta.h"
 #include "error.h"
+#include "path.h"
 #include "act.h"
 #include "job.h"
 #include "local_open.h"
@@ -385,7 +386,7 @@ op_new(struct actor *w, size_t idx, const char *rel)
 		return NULL;
 	op->w = w;
 	op->idx = idx;
-	if ((op->path = remote_path(j->remote_root, rel)) == NULL) {
+	if ((op->path = path_join(j->remote_root, rel)) == NULL) {
 		free(op);
 		return NULL;
 	}
@@ -824,7 +825,8 @@ job_local_op(struct actor *w, size_t idx)
 out:
 	free(tmp);
 	if (rc != 0) {
-		shown = local_path(j->local_root, a_path(j, idx));
+		shown = path_join(*j->local_root != '\0' ? j->local_root : ".",
+		    a_path(j, idx));
 		error_set_errno(&e, errno, "%s \"%s\"", what, shown != NULL ?
 		    shown : a_path(j, idx));
 		free(shown);
@@ -846,8 +848,9 @@ job_start_download(struct actor *w, size_t idx)
 	int			 dfd = -1;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (src = remote_path(j->remote_root, a->src->path)) == NULL ||
-	    (shown = local_path(j->local_root, a->src->path)) == NULL) {
+	    (src = path_join(j->remote_root, a->src->path)) == NULL ||
+	    (shown = path_join(*j->local_root != '\0' ?
+	    j->local_root : ".", a->src->path)) == NULL) {
 		job_finish(j, idx, TS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -950,7 +953,7 @@ job_start_hardlink(struct actor *w, size_t idx)
 	struct op	*op;
 
 	if ((op = op_new(w, idx, a_path(j, idx))) == NULL ||
-	    (op->tmp = remote_path(j->opts->link_dest, a_path(j, idx))) ==
+	    (op->tmp = path_join(j->opts->link_dest, a_path(j, idx))) ==
 	    NULL) {
 		if (op != NULL)
 			op_free(op);
@@ -1018,7 +1021,7 @@ job_start_hlink(struct actor *w, size_t idx)
 		return;
 	}
 	if ((op = op_new(w, idx, a->src->path)) == NULL ||
-	    (from = remote_path(j->remote_root, first->path)) == NULL ||
+	    (from = path_join(j->remote_root, first->path)) == NULL ||
 	    tempname_make(&op->tmp, op->path, TEMPNAME_TMP) != 0) {
 		free(from);
 		if (op != NULL)
@@ -1192,7 +1195,7 @@ upload_prepare(struct actor *w, struct upload *u, bool allow_delta,
 	if (sig != NULL) {
 		u->base_size = old->size;
 		u->base_mtime = old->mtime_ns / 1000000000;
-		if ((u->base = remote_path(root, old->path)) == NULL) {
+		if ((u->base = path_join(root, old->path)) == NULL) {
 			delta_sig_free(sig);
 			return error_set(err, TS_ENOMEM, "out of memory");
 		}
@@ -1251,7 +1254,7 @@ job_start_upload2(struct actor *w, size_t idx, bool allow_delta)
 	int			 fd, rc;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (dst = remote_path(j->remote_root, a->src->path)) == NULL) {
+	    (dst = path_join(j->remote_root, a->src->path)) == NULL) {
 		job_finish(j, idx, TS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1370,7 +1373,7 @@ split_prepare(struct job *j, struct job_split *js, struct ts_error *err)
 	o.fsync = j->opts->fsync;
 	o.mode_mask = j->xo.mode_mask;
 	o.rate = j->xo.rate;
-	if ((remote = remote_path(j->remote_root, a->src->path)) == NULL)
+	if ((remote = path_join(j->remote_root, a->src->path)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if (!j->pull) {
 		/* From the walk's root, never out of it (local_open.h). */

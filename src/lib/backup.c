@@ -35,6 +35,7 @@
 #include "conn.h"
 #include "entries.h"
 #include "error.h"
+#include "path.h"
 #include "hash.h"
 #include "local_open.h"
 #include "log.h"
@@ -411,10 +412,8 @@ backup_report(struct backup *b, const struct ts_item *it)
 
 	if (it->path == NULL || it->path[0] == '\0')
 		copy.path = b->base;
-	else if (asprintf(&p, "%s/%s", b->base, it->path) >= 0)
+	else if ((p = path_join(b->base, it->path)) != NULL)
 		copy.path = p;
-	else
-		p = NULL;
 	if ((it->code != TS_OK || it->action == TS_ITEM_CONFLICT ||
 	    (it->action == TS_ITEM_SKIP && it->code != TS_OK))) {
 		if (b->failed++ == 0)
@@ -571,7 +570,7 @@ send_file(struct backup *b, const char *path, const struct stat *st,
 	    (a.perm & 07777) == (st->st_mode & 07777)) {
 		/* A resumed snapshot may have it already: link anew. */
 		rfs_remove(b->s, dst, NULL);
-		if (rfs_wait(b->s, sftp_hardlink(b->s, link_from, dst,
+		if (sftp_call_wait(b->s, sftp_hardlink(b->s, link_from, dst,
 		    sftp_call_cb, &call), &call, "hard-link", dst, &e) == 0 &&
 		    (!b->o->sync.checksum || same_by_hash(b, path, dst))) {
 			report_one(b, TS_ITEM_HARDLINK, TS_TYPE_FILE,
@@ -635,14 +634,14 @@ send_record(struct backup *b, const char *const *paths, size_t npaths,
 	if ((rc = meta_write_temp(&local, paths,
 	    (const char *const *)b->bases, npaths, err)) != 0)
 		return rc;
-	if ((dst = rfs_join(b->ip_path, META_NAME)) == NULL ||
-	    (b->res->link_from[0] != '\0' && (from = rfs_join(b->root,
+	if ((dst = path_join(b->ip_path, META_NAME)) == NULL ||
+	    (b->res->link_from[0] != '\0' && (from = path_join(b->root,
 	    b->res->link_from)) == NULL) || stat(local, &st) != 0) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
 	}
 	if (from != NULL) {
-		char	*old = rfs_join(from, META_NAME);
+		char	*old = path_join(from, META_NAME);
 
 		free(from);
 		from = old;
@@ -653,7 +652,7 @@ send_record(struct backup *b, const char *const *paths, size_t npaths,
 	    (a.flags & SSH_FILEXFER_ATTR_SIZE) != 0 &&
 	    a.size == (uint64_t)st.st_size) {
 		rfs_remove(b->s, dst, NULL);
-		if (rfs_wait(b->s, sftp_hardlink(b->s, from, dst, sftp_call_cb,
+		if (sftp_call_wait(b->s, sftp_hardlink(b->s, from, dst, sftp_call_cb,
 		    &call), &call, "hard-link", dst, &e) == 0 &&
 		    same_by_hash(b, local, dst)) {
 			log_msg(TS_LOG_INFO, "metadata record unchanged: linked "
@@ -806,7 +805,7 @@ choose_names(struct backup *b, const struct root_list *rl,
 	if (newest != NULL)
 		snprintf(b->res->link_from, sizeof(b->res->link_from), "%s",
 		    newest);
-	if ((b->ip_path = rfs_join(b->root, b->res->in_progress)) == NULL)
+	if ((b->ip_path = path_join(b->root, b->res->in_progress)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if ((e = root_find(rl, b->res->in_progress)) != NULL) {
 		if (!e->is_dir)
@@ -842,9 +841,9 @@ send_paths(struct backup *b, const char *const *paths, size_t npaths,
 		b->base = b->bases[i];
 		from = NULL;
 		ld = NULL;
-		if ((dst = rfs_join(b->ip_path, b->base)) == NULL ||
-		    (b->res->link_from[0] != '\0' && ((from = rfs_join(b->root,
-		    b->res->link_from)) == NULL || (ld = rfs_join(from,
+		if ((dst = path_join(b->ip_path, b->base)) == NULL ||
+		    (b->res->link_from[0] != '\0' && ((from = path_join(b->root,
+		    b->res->link_from)) == NULL || (ld = path_join(from,
 		    b->base)) == NULL))) {
 			free(dst);
 			free(from);
@@ -879,10 +878,10 @@ backup_rename(struct backup *b, struct ts_error *err)
 	char			*to;
 	int			 rc;
 
-	if ((to = rfs_join(b->root, b->res->snapshot)) == NULL)
+	if ((to = path_join(b->root, b->res->snapshot)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	/* Plain v3 RENAME: it never replaces an existing name. */
-	rc = rfs_wait(b->s, sftp_rename(b->s, b->ip_path, to, sftp_call_cb,
+	rc = sftp_call_wait(b->s, sftp_rename(b->s, b->ip_path, to, sftp_call_cb,
 	    &call), &call, "rename", b->ip_path, err);
 	free(to);
 	return rc;

@@ -11,6 +11,7 @@
 #include "caseclash.h"
 #include "tempname.h"
 #include "error.h"
+#include "path.h"
 
 struct keyed {
 	const char	*path;
@@ -102,9 +103,8 @@ exists(struct sftp *s, const char *path, int *found, struct ts_error *err)
 
 	*found = -1;
 	memset(&c, 0, sizeof(c));
-	if ((rc = sftp_stat(s, path, false, sftp_call_cb, &c)) != 0)
-		return error_set(err, rc, "stat \"%s\": connection lost", path);
-	rc = sftp_call_wait(s, &c, "stat", path, NULL);
+	rc = sftp_call_wait(s, sftp_stat(s, path, false, sftp_call_cb, &c), &c,
+	    "stat", path, NULL);
 	sftp_call_dispose(&c);
 	if (sftp_failed(s) != NULL)
 		return error_set(err, sftp_failed(s)->code, "%s",
@@ -129,7 +129,7 @@ case_folds(struct sftp *s, const char *existing, const char *other,
 		return 0;
 	/* Named as our temporary files (tempname.h): no push copies or
 	 * deletes one, and a cut run's are swept. */
-	if (asprintf(&low, "%s/CASE", dir) < 0)
+	if ((low = path_join(dir, "CASE")) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	rc = tempname_make(&up, low, TEMPNAME_TMP);
 	free(low);
@@ -140,13 +140,13 @@ case_folds(struct sftp *s, const char *existing, const char *other,
 	memcpy(strrchr(low, '/') + 1, ".case", 5);
 	memset(&a, 0, sizeof(a));
 	memset(&c, 0, sizeof(c));
-	if ((rc = sftp_open(s, up, SSH_FXF_WRITE | SSH_FXF_CREAT |
-	    SSH_FXF_EXCL, &a, sftp_call_cb, &c)) != 0) {
-		rc = error_set(err, rc, "create \"%s\": connection lost", up);
-		goto out;
-	}
-	if (sftp_call_wait(s, &c, "create", up, NULL) != 0)
+	if (sftp_call_wait(s, sftp_open(s, up, SSH_FXF_WRITE | SSH_FXF_CREAT |
+	    SSH_FXF_EXCL, &a, sftp_call_cb, &c), &c, "create", up, NULL) != 0) {
+		if (sftp_failed(s) != NULL)
+			rc = error_set(err, sftp_failed(s)->code, "%s",
+			    sftp_failed(s)->msg);
 		goto out;		/* cannot tell: -1 */
+	}
 	sftp_close(s, &c.handle, NULL, NULL);
 	rc = exists(s, low, out, err);
 	sftp_remove(s, up, NULL, NULL);

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "local_open.h"
 #include "log.h"
+#include "path.h"
 #include "ratelimit.h"
 #include "spare.h"
 #include "ssh.h"
@@ -495,12 +496,10 @@ ts_stat(struct ts_stat *out, struct ts_conn *c, const char *path, bool follow,
 	struct sftp_call	 call = { 0 };
 	int			 rc;
 
-	if ((rc = sftp_stat(c->sftp, rpath(path), follow, sftp_call_cb,
-	    &call)) != 0 || (rc = sftp_call_wait(c->sftp, &call, "stat",
-	    rpath(path), err)) != 0)
-		return sftp_failed(c->sftp) != NULL && err != NULL &&
-		    err->code == TS_OK ? error_set(err, rc, "%s",
-		    sftp_failed(c->sftp)->msg) : rc;
+	if ((rc = sftp_call_wait(c->sftp, sftp_stat(c->sftp, rpath(path),
+	    follow, sftp_call_cb, &call), &call, "stat", rpath(path),
+	    err)) != 0)
+		return rc;
 	stat_from_attrs(out, &call.attrs);
 	return 0;
 }
@@ -513,24 +512,13 @@ ts_realpath(char **out, struct ts_conn *c, const char *path,
 	int			 rc;
 
 	*out = NULL;
-	if ((rc = sftp_realpath(c->sftp, rpath(path), sftp_call_cb,
-	    &call)) != 0 || (rc = sftp_call_wait(c->sftp, &call,
-	    "resolve", rpath(path), err)) != 0) {
+	if ((rc = sftp_call_wait(c->sftp, sftp_realpath(c->sftp, rpath(path),
+	    sftp_call_cb, &call), &call, "resolve", rpath(path), err)) != 0) {
 		sftp_call_dispose(&call);
 		return rc;
 	}
 	*out = call.name;
 	return 0;
-}
-
-/* A request that could not be sent: the session failed. */
-static int
-mkdir_unsent(struct ts_conn *c, int rc, struct ts_error *err)
-{
-	const struct ts_error	*f = sftp_failed(c->sftp);
-
-	return error_set(err, f != NULL ? f->code : rc, "%s", f != NULL ?
-	    f->msg : "mkdir: the request could not be sent");
 }
 
 /*
@@ -548,13 +536,14 @@ mkdir_parents(struct ts_conn *c, char *path, const char *shown,
 	char			*slash;
 	int			 rc;
 
-	if ((rc = sftp_mkdir(c->sftp, rpath(path), NULL, sftp_call_cb,
-	    &call)) != 0)
-		return mkdir_unsent(c, rc, err);
-	rc = sftp_call_wait(c->sftp, &call, "mkdir", path, NULL);
+	rc = sftp_call_wait(c->sftp, sftp_mkdir(c->sftp, rpath(path), NULL,
+	    sftp_call_cb, &call), &call, "mkdir", path, &e);
 	sftp_call_dispose(&call);
 	if (rc == 0)
 		return 0;
+	if (sftp_failed(c->sftp) != NULL)	/* no answer will come */
+		return error_set(err, e.code, "%s", e.msg);
+	error_clear(&e);
 	if ((rc = ts_stat(&st, c, path, true, NULL)) == 0) {
 		if ((st.mode & 0170000) == 0040000)
 			return 0;
@@ -572,10 +561,8 @@ mkdir_parents(struct ts_conn *c, char *path, const char *shown,
 	/* Again, now that the parent exists; its error is the answer,
 	 * unless another run made the directory meanwhile. */
 	memset(&call, 0, sizeof(call));
-	if ((rc = sftp_mkdir(c->sftp, rpath(path), NULL, sftp_call_cb,
-	    &call)) != 0)
-		return mkdir_unsent(c, rc, err);
-	rc = sftp_call_wait(c->sftp, &call, "mkdir", path, &e);
+	rc = sftp_call_wait(c->sftp, sftp_mkdir(c->sftp, rpath(path), NULL,
+	    sftp_call_cb, &call), &call, "mkdir", path, &e);
 	sftp_call_dispose(&call);
 	if (rc != 0 && ts_stat(&st, c, path, true, NULL) == 0 &&
 	    (st.mode & 0170000) == 0040000)
@@ -594,10 +581,8 @@ ts_mkdir(struct ts_conn *c, const char *path, bool parents,
 	int			 rc;
 
 	if (!parents) {
-		if ((rc = sftp_mkdir(c->sftp, rpath(path), NULL, sftp_call_cb,
-		    &call)) != 0)
-			return rc;
-		return sftp_call_wait(c->sftp, &call, "mkdir", path, err);
+		return sftp_call_wait(c->sftp, sftp_mkdir(c->sftp, rpath(path),
+		    NULL, sftp_call_cb, &call), &call, "mkdir", path, err);
 	}
 	if ((copy = strdup(path)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
@@ -693,9 +678,8 @@ ts_list(struct ts_conn *c, const char *path, bool links, ts_dirent_fn *fn,
 	char			*full;
 	int			 rc;
 
-	if ((rc = sftp_opendir(c->sftp, rpath(path), sftp_call_cb,
-	    &call)) != 0 || (rc = sftp_call_wait(c->sftp, &call, "list",
-	    rpath(path), err)) != 0) {
+	if ((rc = sftp_call_wait(c->sftp, sftp_opendir(c->sftp, rpath(path),
+	    sftp_call_cb, &call), &call, "list", rpath(path), err)) != 0) {
 		/* A file is listed as itself, as ls does. */
 		if (rc == TS_EREMOTE || rc == TS_ENOENT) {
 			struct ts_dirent d = { 0 };
@@ -734,11 +718,11 @@ ts_list(struct ts_conn *c, const char *path, bool links, ts_dirent_fn *fn,
 		qsort(l.ents, l.n, sizeof(*l.ents), dirent_cmp);
 	for (i = 0; i < l.n && rc == 0; i++) {
 		if (links && (l.ents[i].st.mode & 0170000) == 0120000 &&
-		    asprintf(&full, "%s/%s", rpath(path), l.ents[i].name) > 0) {
+		    (full = path_join(rpath(path), l.ents[i].name)) != NULL) {
 			memset(&call, 0, sizeof(call));
-			if (sftp_readlink(c->sftp, full, sftp_call_cb,
-			    &call) == 0 && sftp_call_wait(c->sftp, &call,
-			    "readlink", full, NULL) == 0)
+			if (sftp_call_wait(c->sftp, sftp_readlink(c->sftp,
+			    full, sftp_call_cb, &call), &call, "readlink", full,
+			    NULL) == 0)
 				l.ents[i].link = call.name;
 			else
 				sftp_call_dispose(&call);
@@ -748,8 +732,8 @@ ts_list(struct ts_conn *c, const char *path, bool links, ts_dirent_fn *fn,
 	}
 out:
 	memset(&call, 0, sizeof(call));
-	if (sftp_close(c->sftp, &h, sftp_call_cb, &call) == 0)
-		sftp_call_wait(c->sftp, &call, "close", rpath(path), NULL);
+	sftp_call_wait(c->sftp, sftp_close(c->sftp, &h, sftp_call_cb, &call),
+	    &call, "close", rpath(path), NULL);
 	listing_dispose(&l);
 	return rc;
 }
@@ -760,17 +744,8 @@ static char *
 join_basename(const char *dir, const char *src)
 {
 	const char	*base = strrchr(src, '/');
-	char		*out;
-	size_t		 n;
 
-	base = base != NULL ? base + 1 : src;
-	n = strlen(dir);
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	if (asprintf(&out, "%.*s%s%s", (int)n, dir,
-	    n > 0 && dir[n - 1] == '/' ? "" : "/", base) < 0)
-		return NULL;
-	return out;
+	return path_join(dir, base != NULL ? base + 1 : src);
 }
 
 /*

@@ -26,6 +26,7 @@
 #include "conn.h"
 #include "job.h"
 #include "error.h"
+#include "path.h"
 #include "hash.h"
 #include "idmap.h"
 #include "local_open.h"
@@ -49,31 +50,6 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* "root/rel" for the server; a root of "" is the login directory. */
-char *
-remote_path(const char *root, const char *rel)
-{
-	char	*p;
-	size_t	 n = strlen(root);
-
-	if (n == 0)
-		return strdup(*rel != '\0' ? rel : ".");
-	while (n > 1 && root[n - 1] == '/')
-		n--;
-	if (*rel == '\0')
-		return strndup(root, n);
-	if (asprintf(&p, "%.*s%s%s", (int)n, root, root[n - 1] == '/' ? "" :
-	    "/", rel) < 0)
-		return NULL;
-	return p;
-}
-
-char *
-local_path(const char *root, const char *rel)
-{
-	return remote_path(*root == '\0' ? "." : root, rel);
 }
 
 static enum ts_item_type
@@ -468,7 +444,7 @@ job_hash_pairs(struct job *j, struct ts_error *err)
 			continue;
 		lf[n] = j->pull ? j->plan.v[i].dst : j->plan.v[i].src;
 		rf[n] = j->pull ? j->plan.v[i].src : j->plan.v[i].dst;
-		if ((rpaths[n] = remote_path(j->remote_root, rf[n]->path)) ==
+		if ((rpaths[n] = path_join(j->remote_root, rf[n]->path)) ==
 		    NULL) {
 			rc = error_set(err, TS_ENOMEM, "out of memory");
 			goto out;
@@ -645,14 +621,14 @@ job_root_attrs(struct job *j)
 	if (remote_is_top(j->remote_root))
 		return;
 	if (stat(j->local_root, &st) != 0 || sftp_failed(s) != NULL ||
-	    (root = remote_path(j->remote_root, "")) == NULL)
+	    (root = path_join(j->remote_root, "")) == NULL)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.flags = SSH_FILEXFER_ATTR_PERMISSIONS | SSH_FILEXFER_ATTR_ACMODTIME;
 	a.perm = st.st_mode & 07777;
 	a.atime = a.mtime = (uint32_t)st.st_mtim.tv_sec;
-	if (sftp_setstat(s, root, &a, sftp_call_cb, &call) == 0 &&
-	    sftp_call_wait(s, &call, "set attributes of", root, &e) != 0)
+	if (sftp_call_wait(s, sftp_setstat(s, root, &a, sftp_call_cb, &call),
+	    &call, "set attributes of", root, &e) != 0)
 		log_msg(TS_LOG_WARN, "%s", e.msg);
 	free(root);
 }
@@ -821,7 +797,7 @@ job_partial_seen(struct job *j, const struct entry *e, const char *base,
 	if (asprintf(&rel, "%.*s%.*s", n, e->path, (int)(mark - base - 1),
 	    base + 1) < 0)
 		return;
-	if ((p = remote_path(j->remote_root, e->path)) == NULL) {
+	if ((p = path_join(j->remote_root, e->path)) == NULL) {
 		free(rel);
 		return;
 	}
@@ -871,7 +847,7 @@ job_set_aside_temps(struct job *j, struct entries *l,
 			j->temps_live++;
 			continue;
 		}
-		p = j->pull ? strdup(e->path) : remote_path(j->remote_root,
+		p = j->pull ? strdup(e->path) : path_join(j->remote_root,
 		    e->path);
 		if (p != NULL) {
 			job_orphan(j, p);
@@ -918,7 +894,7 @@ job_send_record(struct job *j, struct ts_error *err)
 
 	if ((rc = meta_write_temp(&local, paths, bases, 1, err)) != 0)
 		return rc;
-	if ((dst = remote_path(j->remote_root, META_NAME)) == NULL)
+	if ((dst = path_join(j->remote_root, META_NAME)) == NULL)
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 	po.verify = j->opts->verify;
 	po.keep_mode = false;
@@ -1135,8 +1111,8 @@ job_case_clashes(struct job *j, struct ts_error *err)
 		}
 	}
 	if ((dir = job_scratch_dir(j)) == NULL ||
-	    (ex != NULL && ((rex = remote_path(j->remote_root, ex)) == NULL ||
-	    (rot = remote_path(j->remote_root, ot)) == NULL))) {
+	    (ex != NULL && ((rex = path_join(j->remote_root, ex)) == NULL ||
+	    (rot = path_join(j->remote_root, ot)) == NULL))) {
 		rc = error_set(err, TS_ENOMEM, "out of memory");
 		goto out;
 	}

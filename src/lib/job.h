@@ -149,8 +149,6 @@ int	job_push_tree(struct ts_summary *out, struct ts_conn *c,
 	    const char *remote_dir, const struct ts_sync_opts *opts,
 	    ts_item_fn *fn, void *payload, struct ts_error *err);
 
-char	*remote_path(const char *root, const char *rel);
-char	*local_path(const char *root, const char *rel);
 const char *a_path(const struct job *j, size_t idx);
 
 /* Records the outcome of action idx (thread-safe).  A dropped connection

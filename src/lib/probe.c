@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "error.h"
+#include "path.h"
 #include "job.h"
 #include "log.h"
 #include "sftp.h"
@@ -73,14 +74,7 @@ static int
 call(struct sftp *s, struct sftp_call *c, int rc, const char *what,
     const char *path, struct ts_error *err)
 {
-	if (rc != 0) {
-		if (sftp_failed(s) != NULL)
-			return error_set(err, sftp_failed(s)->code, "%s",
-			    sftp_failed(s)->msg);
-		return error_set(err, rc, "%s \"%s\": connection lost", what,
-		    path);
-	}
-	return sftp_call_wait(s, c, what, path, err);
+	return sftp_call_wait(s, rc, c, what, path, err);
 }
 
 static void
@@ -314,11 +308,11 @@ probe_measure(struct ts_probe *p, struct sftp *s, const char *dir,
 {
 	struct sftp_call c;
 	struct ts_error	 e = { 0 };
-	char		*f = remote_path(dir, "file");
-	char		*cu = remote_path(dir, "Case-Probe");
-	char		*cl = remote_path(dir, "case-probe");
-	char		*r1 = remote_path(dir, "r1");
-	char		*r2 = remote_path(dir, "r2");
+	char		*f = path_join(dir, "file");
+	char		*cu = path_join(dir, "Case-Probe");
+	char		*cl = path_join(dir, "case-probe");
+	char		*r1 = path_join(dir, "r1");
+	char		*r2 = path_join(dir, "r2");
 	int		 rc;
 
 	if (f == NULL || cu == NULL || cl == NULL || r1 == NULL ||
@@ -410,7 +404,7 @@ probe_speed(struct ts_probe *p, struct sftp *s, const char *dir,
 	struct sftp_handle h;
 	struct speed	 sp;
 	uint8_t		*data = NULL;
-	char		*path = remote_path(dir, "speed");
+	char		*path = path_join(dir, "speed");
 	uint64_t	 off;
 	uint32_t	 sent, n, chunk;
 	double		 t;
@@ -501,7 +495,7 @@ probe_cleanup(struct sftp *s, const char *dir, struct ts_error *err)
 	char		*p;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if ((p = remote_path(dir, names[i])) == NULL)
+		if ((p = path_join(dir, names[i])) == NULL)
 			continue;
 		memset(&c, 0, sizeof(c));
 		call(s, &c, sftp_remove(s, p, sftp_call_cb, &c), "remove", p,
@@ -561,7 +555,7 @@ ts_probe(struct ts_probe *out, struct ts_conn *c, const char *path,
 
 	/* A temporary name (tempname.h): a probe cut short leaves a
 	 * directory the next run's sweep knows is no user's. */
-	if ((tmp = remote_path(path, "probe")) == NULL ||
+	if ((tmp = path_join(path, "probe")) == NULL ||
 	    tempname_make(&dir, tmp, TEMPNAME_TMP) != 0) {
 		free(tmp);
 		return error_set(err, TS_ENOMEM, "out of memory");

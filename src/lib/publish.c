@@ -27,6 +27,7 @@
 #include "conn.h"
 #include "entries.h"
 #include "error.h"
+#include "path.h"
 #include "job.h"
 #include "log.h"
 #include "ltree.h"
@@ -318,7 +319,7 @@ read_current(struct target *t, struct ts_error *err)
 		return error_set(err, TS_EREMOTE, "\"%s\" is not a symlink: "
 		    "publish switches it as one; move it away first",
 		    t->cur_path);
-	rc = rfs_wait(t->s, sftp_readlink(t->s, t->cur_path, sftp_call_cb,
+	rc = sftp_call_wait(t->s, sftp_readlink(t->s, t->cur_path, sftp_call_cb,
 	    &call), &call, "readlink", t->cur_path, err);
 	if (rc == 0 && (call.name == NULL || !publish_link_release(call.name,
 	    t->res->previous, sizeof(t->res->previous))))
@@ -347,10 +348,10 @@ check_symlinks(struct target *t, struct ts_error *err)
 		    "posix-rename@openssh.com, so \"current\" cannot be "
 		    "switched atomically: publish needs it; push into a "
 		    "directory instead");
-	if ((probe = rfs_join(t->root, PUBLISH_PROBE_NAME)) == NULL)
+	if ((probe = path_join(t->root, PUBLISH_PROBE_NAME)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	rfs_remove(t->s, probe, NULL);	/* a killed run's */
-	rc = rfs_wait(t->s, sftp_symlink(t->s, probe, "releases", sftp_call_cb,
+	rc = sftp_call_wait(t->s, sftp_symlink(t->s, probe, "releases", sftp_call_cb,
 	    &call), &call, "symlink", probe, &e);
 	if (rc == 0)
 		rc = rfs_remove(t->s, probe, err);
@@ -394,7 +395,7 @@ sweep_stale_tmp(struct target *t)
 
 	if (ts_list(t->c, t->root, false, collect_stale_tmp, &l, NULL) == 0)
 		for (i = 0; i < l.n; i++)
-			if ((p = rfs_join(t->root, l.names[i])) != NULL) {
+			if ((p = path_join(t->root, l.names[i])) != NULL) {
 				rfs_remove(t->s, p, NULL);
 				free(p);
 			}
@@ -420,7 +421,7 @@ check_root(struct target *t, bool create, struct ts_error *err)
 	if ((a.perm & 0170000) == 0120000) {
 		struct sftp_call call = { 0 };
 
-		rc = rfs_wait(t->s, sftp_stat(t->s, t->root, true,
+		rc = sftp_call_wait(t->s, sftp_stat(t->s, t->root, true,
 		    sftp_call_cb, &call), &call, "stat", t->root, err);
 		if (rc != 0)
 			return rc;
@@ -438,11 +439,11 @@ target_paths(struct target *t, const char *name)
 {
 	char	*ip = NULL;
 
-	if ((t->rel_dir = rfs_join(t->root, "releases")) == NULL ||
-	    (t->cur_path = rfs_join(t->root, "current")) == NULL ||
+	if ((t->rel_dir = path_join(t->root, "releases")) == NULL ||
+	    (t->cur_path = path_join(t->root, "current")) == NULL ||
 	    asprintf(&ip, ".%s.in-progress", name) < 0 ||
-	    (t->ip_path = rfs_join(t->rel_dir, ip)) == NULL ||
-	    (t->final_path = rfs_join(t->rel_dir, name)) == NULL) {
+	    (t->ip_path = path_join(t->rel_dir, ip)) == NULL ||
+	    (t->final_path = path_join(t->rel_dir, name)) == NULL) {
 		free(ip);
 		return TS_ENOMEM;
 	}
@@ -590,7 +591,7 @@ target_upload(struct target *t, const char *local_dir,
 	if (t->exists)
 		return 0;
 	if (t->res->previous[0] != '\0' &&
-	    (ld = rfs_join(t->rel_dir, t->res->previous)) == NULL)
+	    (ld = path_join(t->rel_dir, t->res->previous)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	so.dry_run = false;
 	so.delete_extra = true;
@@ -624,7 +625,7 @@ target_upload(struct target *t, const char *local_dir,
 	memset(&a, 0, sizeof(a));
 	a.flags = SSH_FILEXFER_ATTR_ACMODTIME;
 	a.mtime = a.atime = (uint32_t)(now > t->newest ? now : t->newest + 1);
-	if ((rc = rfs_wait(t->s, sftp_setstat(t->s, t->ip_path, &a,
+	if ((rc = sftp_call_wait(t->s, sftp_setstat(t->s, t->ip_path, &a,
 	    sftp_call_cb, &call), &call, "set the time of", t->ip_path,
 	    err)) != 0)
 		return rc;
@@ -650,11 +651,11 @@ switch_current(struct target *t, const char *name, struct ts_error *err)
 		free(to);
 		return error_set(err, TS_ENOMEM, "out of memory");
 	}
-	rc = rfs_wait(t->s, sftp_symlink(t->s, tmp, to, sftp_call_cb, &call),
+	rc = sftp_call_wait(t->s, sftp_symlink(t->s, tmp, to, sftp_call_cb, &call),
 	    &call, "symlink", tmp, err);
 	if (rc == 0) {
 		memset(&call, 0, sizeof(call));
-		rc = rfs_wait(t->s, sftp_posix_rename(t->s, tmp, t->cur_path,
+		rc = sftp_call_wait(t->s, sftp_posix_rename(t->s, tmp, t->cur_path,
 		    sftp_call_cb, &call), &call, "rename", tmp, err);
 		if (rc != 0)
 			rfs_remove(t->s, tmp, NULL);
@@ -674,7 +675,7 @@ target_switch(struct target *t, struct ts_error *err)
 
 	if ((rc = target_engine(t, err)) != 0)
 		return rc;
-	if (!t->exists && (rc = rfs_wait(t->s, sftp_rename(t->s, t->ip_path,
+	if (!t->exists && (rc = sftp_call_wait(t->s, sftp_rename(t->s, t->ip_path,
 	    t->final_path, sftp_call_cb, &call), &call, "rename", t->ip_path,
 	    err)) != 0)
 		return rc;
@@ -1109,7 +1110,7 @@ ts_publish_list(struct ts_conn *c, const char *root, ts_release_fn *fn,
 			r.complete = l.v[i].kind == BACKUP_COMPLETE;
 			r.current = r.complete &&
 			    strcmp(r.name, res.previous) == 0;
-			if ((dir = rfs_join(t.rel_dir, l.v[i].name)) == NULL) {
+			if ((dir = path_join(t.rel_dir, l.v[i].name)) == NULL) {
 				rc = error_set(err, TS_ENOMEM, "out of memory");
 				goto out;
 			}

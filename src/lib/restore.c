@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "path.h"
 #include "metadata.h"
 #include "version.h"
 
@@ -53,9 +54,7 @@ fetch_record(struct ts_conn *c, const char *remote_dir, char **dir,
 		return rc;
 	}
 	if (asprintf(path, "%s/record", *dir) < 0 ||
-	    asprintf(&src, "%s%s%s", remote_dir, *remote_dir != '\0' &&
-	    remote_dir[strlen(remote_dir) - 1] != '/' ? "/" : "",
-	    META_NAME) < 0) {
+	    (src = path_join(remote_dir, META_NAME)) == NULL) {
 		*path = NULL;
 		return error_set(err, TS_ENOMEM, "out of memory");
 	}

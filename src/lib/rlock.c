@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "path.h"
 #include "log.h"
 #include "rfs.h"
 #include "rlock.h"
@@ -52,7 +53,7 @@ lock_read(struct rlock *b, struct lock_read *l)
 	int			 rc = -1;
 
 	memset(l, 0, sizeof(*l));
-	if (rfs_wait(b->s, sftp_open(b->s, b->path, SSH_FXF_READ, NULL,
+	if (sftp_call_wait(b->s, sftp_open(b->s, b->path, SSH_FXF_READ, NULL,
 	    sftp_call_cb, &call), &call, "open", b->path, NULL) != 0)
 		return -1;
 	h = call.handle;
@@ -64,7 +65,7 @@ lock_read(struct rlock *b, struct lock_read *l)
 	}
 	l->buf[l->len] = '\0';
 	memset(&call, 0, sizeof(call));
-	rfs_wait(b->s, sftp_close(b->s, &h, sftp_call_cb, &call), &call,
+	sftp_call_wait(b->s, sftp_close(b->s, &h, sftp_call_cb, &call), &call,
 	    "close", b->path, NULL);
 	return rc;
 }
@@ -163,7 +164,7 @@ rlock_take(struct rlock *b, struct sftp *s, const char *root,
 	memset(b, 0, sizeof(*b));
 	b->s = s;
 	b->who = kind;
-	if ((b->path = rfs_join(root, name)) == NULL)
+	if ((b->path = path_join(root, name)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "unknown");
@@ -179,7 +180,7 @@ rlock_take(struct rlock *b, struct sftp *s, const char *root,
 	for (attempt = 0; ; attempt++) {
 		memset(&call, 0, sizeof(call));
 		error_clear(&e);
-		rc = rfs_wait(b->s, sftp_open(b->s, b->path, SSH_FXF_WRITE |
+		rc = sftp_call_wait(b->s, sftp_open(b->s, b->path, SSH_FXF_WRITE |
 		    SSH_FXF_CREAT | SSH_FXF_EXCL, &a, sftp_call_cb, &call), &call,
 		    "create lock", b->path, &e);
 		if (rc == 0)
@@ -204,10 +205,10 @@ rlock_take(struct rlock *b, struct sftp *s, const char *root,
 	b->held = true;
 	h = call.handle;
 	memset(&call, 0, sizeof(call));
-	rc = rfs_wait(b->s, sftp_write(b->s, &h, 0, text, (uint32_t)n,
+	rc = sftp_call_wait(b->s, sftp_write(b->s, &h, 0, text, (uint32_t)n,
 	    sftp_call_cb, &call), &call, "write lock", b->path, err);
 	memset(&call, 0, sizeof(call));
-	if (rfs_wait(b->s, sftp_close(b->s, &h, sftp_call_cb, &call), &call,
+	if (sftp_call_wait(b->s, sftp_close(b->s, &h, sftp_call_cb, &call), &call,
 	    "close lock", b->path, rc == 0 ? err : NULL) != 0 && rc == 0)
 		rc = err->code;
 	return rc;

@@ -6,6 +6,7 @@
 #include "cancel.h"
 #include "entries.h"
 #include "error.h"
+#include "path.h"
 #include "log.h"
 #include "rfs.h"
 #include "rmtree.h"
@@ -62,7 +63,7 @@ rm_send(struct rmq *q, enum rm_kind k, const char *dir, const char *rel,
 		return;
 	}
 	if ((op = calloc(1, sizeof(*op))) == NULL ||
-	    (op->path = rel != NULL ? rfs_join(dir, rel) : strdup(dir)) == NULL) {
+	    (op->path = rel != NULL ? path_join(dir, rel) : strdup(dir)) == NULL) {
 		free(op);
 		error_set(&q->err, TS_ENOMEM, "out of memory");
 		return;
@@ -215,15 +216,15 @@ rmtree_prune(struct sftp *s, const char *root, const char *name,
 	char			*from = NULL, *to = NULL, *tmp = NULL;
 	int			 rc;
 
-	if ((from = rfs_join(root, name)) == NULL)
+	if ((from = path_join(root, name)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if (rename_first) {
 		if (asprintf(&tmp, ".%s.removing", name) < 0 ||
-		    (to = rfs_join(root, tmp)) == NULL) {
+		    (to = path_join(root, tmp)) == NULL) {
 			rc = error_set(err, TS_ENOMEM, "out of memory");
 			goto out;
 		}
-		if (rfs_wait(s, sftp_rename(s, from, to, sftp_call_cb,
+		if (sftp_call_wait(s, sftp_rename(s, from, to, sftp_call_cb,
 		    &call), &call, "rename", from, NULL) == 0) {
 			free(from);
 			from = to;

@@ -725,9 +725,16 @@ sftp_call_cb(struct sftp *s, const struct sftp_reply *r, void *payload)
 }
 
 int
-sftp_call_wait(struct sftp *s, struct sftp_call *c, const char *what,
-    const char *path, struct ts_error *err)
+sftp_call_wait(struct sftp *s, int sent, struct sftp_call *c,
+    const char *what, const char *path, struct ts_error *err)
 {
+	const struct ts_error	*f;
+
+	if (sent != 0) {	/* the session failed: no reply will come */
+		f = sftp_failed(s);
+		return error_set(err, f != NULL ? f->code : TS_ECONN, "%s",
+		    f != NULL ? f->msg : "connection lost");
+	}
 	while (!c->done)
 		if (sftp_pump(s, err) != 0 && !c->done)
 			return sftp_failure(s, err);

@@ -150,10 +150,16 @@ struct sftp_call {
 	size_t		 ext_len;
 };
 void	sftp_call_cb(struct sftp *s, const struct sftp_reply *r, void *payload);
-/* Waits for the reply; returns 0 when it is not a failed STATUS, else the
- * error, recorded as `what "path": reason`. */
-int	sftp_call_wait(struct sftp *s, struct sftp_call *c, const char *what,
-	    const char *path, struct ts_error *err);
+/*
+ * The one "send a request and wait" of the library: sent is what sending
+ * the request with sftp_call_cb and c returned (the send is written in
+ * the call: sftp_call_wait(s, sftp_stat(s, p, ..., sftp_call_cb, &c), &c,
+ * ...)).  Pumps until the reply came; returns 0 when it is not a failed
+ * STATUS, else the error, recorded as `what "path": reason`, or the
+ * session's failure when the request could not be sent or answered.
+ */
+int	sftp_call_wait(struct sftp *s, int sent, struct sftp_call *c,
+	    const char *what, const char *path, struct ts_error *err);
 void	sftp_call_dispose(struct sftp_call *c);
 
 /* The one translation of a failed STATUS reply into a ts_error:

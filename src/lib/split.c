@@ -322,10 +322,7 @@ split_call(struct sftp *s, int sent, struct sftp_call *c, const char *what,
 {
 	int	 rc;
 
-	if (sent != 0)
-		return error_set(err, TS_ECONN, "%s", sftp_failed(s) != NULL ?
-		    sftp_failed(s)->msg : "connection lost");
-	rc = sftp_call_wait(s, c, what, path, err);
+	rc = sftp_call_wait(s, sent, c, what, path, err);
 	sftp_call_dispose(c);
 	return rc;
 }

@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "path.h"
 #include "symlink.h"
 #include "tempname.h"
 
@@ -291,8 +292,7 @@ symlink_learn(struct sftp *s, struct link_facts *f, const char *dir,
 		return 0;
 	/* Named as temporary files (tempname.h): a run cut here leaves
 	 * nothing a later run would take for the user's. */
-	if (asprintf(&base, "%s%slink", dir, dir[0] != '\0' &&
-	    dir[strlen(dir) - 1] != '/' ? "/" : "") < 0)
+	if ((base = path_join(dir, "link")) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	rc = tempname_make(&lp, base, TEMPNAME_TMP);
 	free(base);
