@@ -43,6 +43,7 @@
 #include "rfs.h"
 #include "rlock.h"
 #include "rmtree.h"
+#include "tempname.h"
 #include "sftp.h"
 #include "verify.h"
 #include "walk_remote.h"
@@ -121,7 +122,6 @@ snapshot_name_valid(const char *s, size_t n)
 enum backup_kind
 backup_name_kind(const char *name, char stamp[BACKUP_STAMP_LEN + 1])
 {
-	static const char ip[] = ".in-progress", rm[] = ".removing";
 	size_t		 n = strlen(name), k;
 
 	stamp[0] = '\0';
@@ -131,15 +131,14 @@ backup_name_kind(const char *name, char stamp[BACKUP_STAMP_LEN + 1])
 	}
 	if (name[0] != '.')
 		return BACKUP_FOREIGN;
-	if (n == 1 + BACKUP_STAMP_LEN + sizeof(ip) - 1 &&
-	    strcmp(name + 1 + BACKUP_STAMP_LEN, ip) == 0 &&
-	    snapshot_name_valid(name + 1, BACKUP_STAMP_LEN)) {
+	if (tempname_marked(name, TEMPNAME_IN_PROGRESS, &k) &&
+	    k == BACKUP_STAMP_LEN && snapshot_name_valid(name + 1, k)) {
 		memcpy(stamp, name + 1, BACKUP_STAMP_LEN);
 		stamp[BACKUP_STAMP_LEN] = '\0';
 		return BACKUP_IN_PROGRESS;
 	}
-	if (n > sizeof(rm) && strcmp(name + n - (sizeof(rm) - 1), rm) == 0 &&
-	    snapshot_name_valid(name + 1, (k = n - 1 - (sizeof(rm) - 1)))) {
+	if (tempname_marked(name, TEMPNAME_REMOVING, &k) &&
+	    snapshot_name_valid(name + 1, k)) {
 		memcpy(stamp, name + 1, k);
 		stamp[k] = '\0';
 		return BACKUP_REMOVING;
@@ -782,6 +781,7 @@ choose_names(struct backup *b, const struct root_list *rl,
 	const char		*newest = NULL;
 	char			 stamp[BACKUP_STAMP_LEN + 1];
 	char			 date[9];
+	char			*ip;
 	size_t			 i;
 
 	memcpy(date, b->stamp, 8);
@@ -795,8 +795,10 @@ choose_names(struct backup *b, const struct root_list *rl,
 		return error_set(err, TS_EINVAL, "\"%s\" and \"%s\" exist already "
 		    "under \"%s\": one backup a second at most", date, b->stamp,
 		    b->root);
-	snprintf(b->res->in_progress, sizeof(b->res->in_progress),
-	    ".%s.in-progress", b->stamp);
+	if ((ip = tempname_mark(b->stamp, TEMPNAME_IN_PROGRESS)) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	snprintf(b->res->in_progress, sizeof(b->res->in_progress), "%s", ip);
+	free(ip);
 	for (i = 0; i < rl->n; i++)
 		if (rl->v[i].is_dir && backup_name_kind(rl->v[i].name, stamp) ==
 		    BACKUP_COMPLETE && (newest == NULL ||

@@ -787,15 +787,16 @@ static void
 job_partial_seen(struct job *j, const struct entry *e, const char *base,
     time_t now)
 {
-	const char	*mark = strstr(base, ".treesync-prt.");
+	const char	*vis;
 	char		 key[TEMPNAME_KEY_LEN + 1], *rel = NULL, *p;
+	size_t		 vlen;
 	int		 n;
 
-	if (j->pull || mark == NULL || !tempname_part_key(base, key))
+	if (j->pull || !tempname_part_key(base, key) ||
+	    !tempname_visible(base, &vis, &vlen))
 		return;
 	n = (int)(base - e->path);
-	if (asprintf(&rel, "%.*s%.*s", n, e->path, (int)(mark - base - 1),
-	    base + 1) < 0)
+	if (asprintf(&rel, "%.*s%.*s", n, e->path, (int)vlen, vis) < 0)
 		return;
 	if ((p = path_join(j->remote_root, e->path)) == NULL) {
 		free(rel);

@@ -74,8 +74,7 @@ ts_publish_release_valid(const char *name)
 enum backup_kind
 publish_name_kind(const char *entry, const char **name, size_t *len)
 {
-	static const char ip[] = ".in-progress", rm[] = ".removing";
-	size_t		 n = strlen(entry);
+	size_t		 n = strlen(entry), k;
 
 	*name = entry;
 	*len = n;
@@ -84,11 +83,11 @@ publish_name_kind(const char *entry, const char **name, size_t *len)
 	if (entry[0] != '.')
 		return BACKUP_FOREIGN;
 	*name = entry + 1;
-	if (n > sizeof(ip) && strcmp(entry + n - (sizeof(ip) - 1), ip) == 0 &&
-	    name_valid(entry + 1, (*len = n - 1 - (sizeof(ip) - 1))))
+	if (tempname_marked(entry, TEMPNAME_IN_PROGRESS, &k) &&
+	    name_valid(entry + 1, (*len = k)))
 		return BACKUP_IN_PROGRESS;
-	if (n > sizeof(rm) && strcmp(entry + n - (sizeof(rm) - 1), rm) == 0 &&
-	    name_valid(entry + 1, (*len = n - 1 - (sizeof(rm) - 1))))
+	if (tempname_marked(entry, TEMPNAME_REMOVING, &k) &&
+	    name_valid(entry + 1, (*len = k)))
 		return BACKUP_REMOVING;
 	return BACKUP_FOREIGN;
 }
@@ -441,7 +440,7 @@ target_paths(struct target *t, const char *name)
 
 	if ((t->rel_dir = path_join(t->root, "releases")) == NULL ||
 	    (t->cur_path = path_join(t->root, "current")) == NULL ||
-	    asprintf(&ip, ".%s.in-progress", name) < 0 ||
+	    (ip = tempname_mark(name, TEMPNAME_IN_PROGRESS)) == NULL ||
 	    (t->ip_path = path_join(t->rel_dir, ip)) == NULL ||
 	    (t->final_path = path_join(t->rel_dir, name)) == NULL) {
 		free(ip);

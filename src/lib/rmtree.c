@@ -10,6 +10,7 @@
 #include "log.h"
 #include "rfs.h"
 #include "rmtree.h"
+#include "tempname.h"
 #include "walk_remote.h"
 
 #define RMTREE_CHMOD_PASSES	64		/* levels of locked dirs */
@@ -219,7 +220,7 @@ rmtree_prune(struct sftp *s, const char *root, const char *name,
 	if ((from = path_join(root, name)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if (rename_first) {
-		if (asprintf(&tmp, ".%s.removing", name) < 0 ||
+		if ((tmp = tempname_mark(name, TEMPNAME_REMOVING)) == NULL ||
 		    (to = path_join(root, tmp)) == NULL) {
 			rc = error_set(err, TS_ENOMEM, "out of memory");
 			goto out;

@@ -228,6 +228,45 @@ tempname_parse(const char *base, struct tempname_info *info)
 }
 
 bool
+tempname_visible(const char *base, const char **start, size_t *len)
+{
+	if (!tempname_parse(base, NULL))
+		return false;
+	*start = base + 1;
+	*len = strlen(base) - 1 - TAIL_LEN;
+	return true;
+}
+
+static const char *const tree_marks[] = {
+	[TEMPNAME_IN_PROGRESS] = ".in-progress",
+	[TEMPNAME_REMOVING] = ".removing",
+};
+
+char *
+tempname_mark(const char *name, enum tempname_mark m)
+{
+	size_t	 n = 1 + strlen(name) + strlen(tree_marks[m]) + 1;
+	char	*p;
+
+	if ((p = malloc(n)) == NULL)
+		return NULL;
+	snprintf(p, n, ".%s%s", name, tree_marks[m]);
+	return p;
+}
+
+bool
+tempname_marked(const char *entry, enum tempname_mark m, size_t *len)
+{
+	size_t	 n = strlen(entry), k = strlen(tree_marks[m]);
+
+	if (n < 2 + k || entry[0] != '.' ||
+	    strcmp(entry + n - k, tree_marks[m]) != 0)
+		return false;
+	*len = n - 1 - k;
+	return true;
+}
+
+bool
 tempname_is_orphan(const struct tempname_info *info, time_t now)
 {
 	pthread_once(&self_once, self_init);

@@ -11,6 +11,11 @@
  * started, on which machine (boot and pid namespace) and its pid;
  * <random> is 6 more.  A name is treesync's only when it has exactly this
  * form; anything else, however alike, is a user's file.
+ *
+ * Whole trees being built or removed beside their final names (backup's
+ * snapshots, publish's releases) are marked the same way, here too:
+ *
+ *	.<name>.in-progress	.<name>.removing
  */
 #ifndef TS_TEMPNAME_H
 #define TS_TEMPNAME_H
@@ -33,6 +38,9 @@ enum tempname_kind { TEMPNAME_TMP, TEMPNAME_OLD, TEMPNAME_PART };
  * the run's and random part's place (hex digits are base-36 digits). */
 #define TEMPNAME_KEY_LEN	24
 
+/* The marks of trees being built or removed (see above). */
+enum tempname_mark { TEMPNAME_IN_PROGRESS, TEMPNAME_REMOVING };
+
 /* What a temporary name says of the run that made it. */
 struct tempname_info {
 	enum tempname_kind kind;
@@ -52,6 +60,17 @@ int	tempname_make(char **out, const char *path, enum tempname_kind kind);
  * least TEMPNAME_KEY_LEN hex digits), owned by the caller; -1 when out
  * of memory. */
 int	tempname_make_part(char **out, const char *path, const char *key);
+
+/* The visible name in temporary name base (the final name, maybe cut):
+ * *start and *len; false when base is no temporary name. */
+bool	tempname_visible(const char *base, const char **start, size_t *len);
+
+/* The name of tree name marked m (".name.in-progress"), owned by the
+ * caller; NULL when out of memory. */
+char	*tempname_mark(const char *name, enum tempname_mark m);
+/* Whether entry is a non-empty name marked m; *len is that name's
+ * length (it starts at entry + 1). */
+bool	tempname_marked(const char *entry, enum tempname_mark m, size_t *len);
 
 /* Whether base (a last component) has exactly the form above; fills
  * *info when it does (info may be NULL).  Of a TEMPNAME_PART, only kind

@@ -108,11 +108,43 @@ test_tempname_foreign_runs_age_out(void **state)
 	assert_true(tempname_is_orphan(&i, 2 + TEMPNAME_FOREIGN_AGE));
 }
 
+/* The marks of whole trees, and the visible name in a temporary one. */
+static void
+test_tempname_marks_and_visible(void **state)
+{
+	const char	*vis;
+	size_t		 len;
+	char		*t;
+
+	(void)state;
+	t = tempname_mark("20261204", TEMPNAME_IN_PROGRESS);
+	assert_string_equal(t, ".20261204.in-progress");
+	assert_true(tempname_marked(t, TEMPNAME_IN_PROGRESS, &len));
+	assert_int_equal(len, 8);
+	assert_false(tempname_marked(t, TEMPNAME_REMOVING, &len));
+	free(t);
+	t = tempname_mark("r1", TEMPNAME_REMOVING);
+	assert_string_equal(t, ".r1.removing");
+	assert_true(tempname_marked(t, TEMPNAME_REMOVING, &len));
+	assert_int_equal(len, 2);
+	free(t);
+	assert_false(tempname_marked("..removing", TEMPNAME_REMOVING, &len));
+	assert_false(tempname_marked("x.removing", TEMPNAME_REMOVING, &len));
+	assert_int_equal(tempname_make_part(&t, "d/big.iso",
+	    "0123456789abcdef0123456789abcdef"), 0);
+	assert_true(tempname_visible(base_of(t), &vis, &len));
+	assert_int_equal(len, 7);
+	assert_memory_equal(vis, "big.iso", 7);
+	free(t);
+	assert_false(tempname_visible("big.iso", &vis, &len));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tempname_made_name_parses_as_ours),
+		cmocka_unit_test(test_tempname_marks_and_visible),
 		cmocka_unit_test(test_tempname_long_names_stay_within_255_bytes),
 		cmocka_unit_test(test_tempname_look_alikes_are_not_ours),
 		cmocka_unit_test(test_tempname_foreign_runs_age_out),
