@@ -17,6 +17,7 @@
 #include "error.h"
 #include "log.h"
 #include "pool.h"
+#include "rmtree.h"
 #include "sftp.h"
 
 static void
@@ -409,29 +410,10 @@ pool_last_error(struct pool *p, struct ts_error *out)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* The removals of pool_sweep() in flight, and those done. */
-struct sweep {
-	size_t		 left, removed;
-};
-
-static void
-sweep_done(struct sftp *s, const struct sftp_reply *r, void *payload)
-{
-	struct sweep	*sw = payload;
-
-	sw->left--;
-	/* One whose OPEN never reached the server is not there: gone too. */
-	if (sftp_failed(s) == NULL && r->type == SSH_FXP_STATUS &&
-	    (r->status == SSH_FX_OK || r->status == SSH_FX_NO_SUCH_FILE))
-		sw->removed++;
-}
-
 long
 pool_sweep(struct pool *p, char *const *paths, size_t n)
 {
 	struct pool_worker	*w = NULL;
-	struct sweep		 sw = { 0, 0 };
-	size_t			 i = 0;
 	int			 k;
 
 	for (k = 0; k < p->nw && w == NULL; k++)
@@ -440,17 +422,7 @@ pool_sweep(struct pool *p, char *const *paths, size_t n)
 			w = &p->w[k];
 	if (w == NULL)
 		return -1;
-	/* As many in flight as the engine takes: a run cut often leaves
-	 * more orphans than that. */
-	while (i < n || sw.left > 0) {
-		if (i < n && sftp_room(w->s, 0)) {
-			log_msg(TS_LOG_INFO, "removing \"%s\"", paths[i]);
-			if (sftp_remove(w->s, paths[i++], sweep_done,
-			    &sw) != 0)
-				break;
-			sw.left++;
-		} else if (sftp_pump(w->s, NULL) != 0)
-			break;
-	}
-	return (long)sw.removed;
+	/* A file whose OPEN never reached the server is not there: gone
+	 * too (rmtree counts it). */
+	return (long)rmtree_remove_files(w->s, paths, n);
 }

@@ -22,6 +22,8 @@ struct rmq {
 	struct sftp	*s;
 	size_t		 active;
 	struct ts_error	 err;
+	bool		 keep_going;	/* best effort: errors stop nothing */
+	size_t		 gone;		/* removed, or gone already */
 };
 
 struct rmop {
@@ -35,9 +37,12 @@ rm_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 {
 	struct rmop	*op = payload;
 
-	(void)s;
-	/* Gone already is what we wanted. */
-	if (r->type == SSH_FXP_STATUS && r->status != SSH_FX_OK &&
+	/* Gone already is what we wanted.  A failing session answers
+	 * every request: those are not gone. */
+	if (sftp_failed(s) == NULL && r->type == SSH_FXP_STATUS &&
+	    (r->status == SSH_FX_OK || r->status == SSH_FX_NO_SUCH_FILE))
+		op->q->gone++;
+	else if (r->type == SSH_FXP_STATUS && r->status != SSH_FX_OK &&
 	    r->status != SSH_FX_NO_SUCH_FILE)
 		sftp_status_error(&op->q->err, r->status, r->msg, r->msg_len,
 		    op->what, op->path);
@@ -57,9 +62,11 @@ rm_send(struct rmq *q, enum rm_kind k, const char *dir, const char *rel,
 
 	while (!sftp_room(q->s, 0) && sftp_failed(q->s) == NULL)
 		sftp_pump(q->s, NULL);
-	if (sftp_failed(q->s) != NULL || q->err.code != TS_OK)
+	if (sftp_failed(q->s) != NULL ||
+	    (q->err.code != TS_OK && !q->keep_going))
 		return;
-	if (cancel_requested()) {
+	/* A sweep after an interrupt is wanted: it runs to its end. */
+	if (!q->keep_going && cancel_requested()) {
 		error_set(&q->err, TS_ECANCELED, "interrupted");
 		return;
 	}
@@ -111,6 +118,20 @@ rm_wait(struct rmq *q, struct ts_error *err)
 	return 0;
 }
 
+size_t
+rmtree_remove_files(struct sftp *s, char *const *paths, size_t n)
+{
+	struct rmq	 q = { s, 0, { 0 }, true, 0 };
+	size_t		 i;
+
+	for (i = 0; i < n && sftp_failed(s) == NULL; i++) {
+		log_msg(TS_LOG_INFO, "removing \"%s\"", paths[i]);
+		rm_send(&q, RM_REMOVE, paths[i], NULL, 0);
+	}
+	(void)rm_wait(&q, NULL);
+	return q.gone;
+}
+
 static int
 depth_of(const char *path)
 {
@@ -135,7 +156,7 @@ rmtree_remove(struct sftp *s, const char *dir, struct ts_error *err)
 {
 	struct walk_problems	 wp;
 	struct entries		 l;
-	struct rmq		 q = { s, 0, { 0 } };
+	struct rmq		 q = { s, 0, { 0 }, false, 0 };
 	struct sftp_attrs	 a;
 	const struct entry	*e;
 	bool			 missing = false;
