@@ -16,19 +16,14 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "delta_put.h"
 #include "error.h"
-#include "local_open.h"
 #include "log.h"
 #include "path.h"
-#include "ratelimit.h"
 #include "spare.h"
 #include "ssh.h"
 #include "sshconf.h"
 #include "sshproc.h"
 #include "target.h"
-#include "verify.h"
-#include "xfer.h"
 #include "version.h"
 
 /* Spares (ts_conn_opts.spares) pay when the server is far: when the TCP
@@ -94,6 +89,14 @@ local_user(void)
 
 /* The others open now, behind c, their dozen round trips hidden by its
  * login and walk. */
+/* How spare.c opens and handles connections: ours, called back. */
+static const struct spare_ops conn_spare_ops = {
+	.open = conn_open_cancelable,
+	.uncancel = conn_uncancel,
+	.sftp = conn_sftp,
+	.free = ts_conn_free,
+};
+
 static void
 conn_start_spares(struct ts_conn *c, int n, const char *what, int ms)
 {
@@ -101,7 +104,8 @@ conn_start_spares(struct ts_conn *c, int n, const char *what, int ms)
 		return;
 	log_msg(TS_LOG_DEBUG, "%s took %d ms: opening %d more connection%s "
 	    "now", what, ms, n, n == 1 ? "" : "s");
-	c->spares = spares_start(c->target, &c->spare_opts, n);
+	c->spares = spares_start(c->target, &c->spare_opts, n,
+	    &conn_spare_ops);
 }
 
 /* ssh_opts.on_handshake of a connection that wants spares. */
@@ -736,249 +740,4 @@ out:
 	    &call, "close", rpath(path), NULL);
 	listing_dispose(&l);
 	return rc;
-}
-
-/* Where a copy of src lands when dst may name a directory: dst itself,
- * or dst/basename(src). */
-static char *
-join_basename(const char *dir, const char *src)
-{
-	const char	*base = strrchr(src, '/');
-
-	return path_join(dir, base != NULL ? base + 1 : src);
-}
-
-/*
- * After a put to target failed with TS_ENOENT: when what stands in the way
- * is a file (target's parent, or an ancestor of it), says so in err, for
- * "the directory does not exist" would send the user to create what is
- * there already.  Returns true when it did; one stat a level, failures
- * only.
- */
-static bool
-put_parent_is_file(struct ts_conn *c, const char *target, struct ts_error *err)
-{
-	struct ts_stat	 st;
-	char		*dir, *slash;
-	bool		 said = false;
-
-	if ((dir = strdup(target)) == NULL)
-		return false;
-	while ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (ts_stat(&st, c, dir, true, NULL) != 0)
-			continue;		/* missing too: look higher */
-		if ((st.mode & 0170000) != 0040000) {
-			error_set(err, TS_ENOENT, "put \"%s\": \"%s\" is a "
-			    "file, not a directory", target, dir);
-			said = true;
-		}
-		break;
-	}
-	free(dir);
-	return said;
-}
-
-static void
-xfer_wake(struct xfer *x, void *payload)
-{
-	(void)x;
-	*(bool *)payload = true;
-}
-
-/* Drives one transfer: to VERIFY, then through the hash check, to DONE. */
-static int
-run_one(struct ts_xfer_result *res, struct ts_conn *c, struct xfer *x,
-    bool *woke, bool upload, const char *remote, const char *what,
-    struct ts_error *err)
-{
-	char		 theirs[1][HASH_HEX_MAX];
-	struct ts_error	 why = { 0 };
-	const char	*paths[1];
-	int		 rc;
-
-	while (xfer_phase(x) == XFER_RUNNING) {
-		*woke = false;
-		xfer_kick(x);
-		while (!*woke)
-			if (sftp_pump(c->sftp, NULL) != 0)
-				break;
-		if (sftp_failed(c->sftp) != NULL && xfer_phase(x) ==
-		    XFER_RUNNING)
-			continue;	/* the failure reaches x as a reply */
-	}
-	if (xfer_phase(x) == XFER_VERIFY) {
-		/* Hash on the server; without exec, read the bytes back. */
-		paths[0] = upload ? xfer_tmp_path(x) : remote;
-		res->hash_method = "sha256sum";
-		rc = verify_remote_hash(c->ssh, HASH_SHA256, paths, 1, theirs,
-		    NULL);
-		if (rc != 0 && sftp_failed(c->sftp) == NULL) {
-			log_msg(TS_LOG_INFO, "the server cannot hash files; "
-			    "checking \"%s\" by read-back over SFTP", remote);
-			res->hash_method = "read-back";
-			rc = verify_read_back(c->sftp, paths[0], HASH_SHA256,
-			    theirs[0], &why);
-		}
-		if (rc == 0 && strcmp(theirs[0], xfer_hash(x)) != 0)
-			error_set(&why, TS_EVERIFY, "%s \"%s\": SHA-256 on the "
-			    "server (%.16s...) differs from the bytes %s "
-			    "(%.16s...)", what, remote, theirs[0],
-			    upload ? "sent" : "received", xfer_hash(x));
-		else if (rc != 0 && why.code == TS_OK)
-			error_set(&why, TS_EVERIFY, "%s \"%s\": could not hash "
-			    "it on the server", what, remote);
-		res->hash_checked = why.code == TS_OK;
-		*woke = false;
-		xfer_commit(x, why.code == TS_OK, &why);
-		while (xfer_phase(x) != XFER_DONE)
-			if (sftp_pump(c->sftp, NULL) != 0 &&
-			    xfer_phase(x) != XFER_DONE)
-				continue;
-	}
-	res->bytes = xfer_bytes(x);
-	res->rename_fallback = xfer_used_rename_fallback(x);
-	return xfer_result(x, err);
-}
-
-int
-ts_put(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
-    const char *dst, const struct ts_put_opts *opts, struct ts_error *err)
-{
-	struct ts_put_opts	 def = TS_PUT_OPTS_INIT;
-	struct ts_xfer_result	 res = { 0 };
-	struct xfer_opts	 xo = { 0 };
-	struct ts_stat		 st;
-	struct ts_error		 e = { 0 };
-	struct stat		 lst;
-	struct xfer		*x = NULL;
-	struct ratelimit	*rl = NULL;
-	char			*target = NULL;
-	bool			 woke = false;
-	int			 fd, rc;
-
-	if (opts == NULL)
-		opts = &def;
-	if ((rc = version_check_opts(opts->version, TS_PUT_OPTS_VERSION,
-	    "ts_put_opts", err)) != 0)
-		return rc;
-	if (stat(src, &lst) != 0)
-		return error_set_errno(err, errno, "local file \"%s\"", src);
-	if (S_ISDIR(lst.st_mode))
-		return error_set(err, TS_EINVAL, "\"%s\" is a directory; put "
-		    "copies one file (use push for trees)", src);
-	/* Opened first: a FIFO or a device is refused before the server is
-	 * asked anything, and never blocks. */
-	if ((rc = local_open_named(&fd, &lst, src, err)) != 0)
-		return rc;
-	/* An existing directory (or a path ending in '/') receives the file
-	 * under its own name. */
-	if (*dst == '\0' || dst[strlen(dst) - 1] == '/' ||
-	    (ts_stat(&st, c, dst, true, NULL) == 0 &&
-	    (st.mode & 0170000) == 0040000))
-		target = join_basename(*dst == '\0' ? "." : dst, src);
-	else
-		target = strdup(dst);
-	if (target == NULL) {
-		close(fd);
-		return error_set(err, TS_ENOMEM, "out of memory");
-	}
-	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
-	xo.fsync = opts->fsync;
-	if (opts->bwlimit > 0 && (rc = ratelimit_new(&rl, opts->bwlimit,
-	    &e)) != 0) {
-		close(fd);
-		free(target);
-		return error_set(err, e.code, "%s", e.msg);
-	}
-	xo.rate = rl;
-	if (opts->cache_dir != NULL && (uint64_t)lst.st_size >= DELTA_MIN_SIZE)
-		rc = delta_put(&res, c, fd, &lst, src, target, opts, &xo, &e);
-	else if ((rc = xfer_upload(&x, c->sftp, fd, &lst, src, target, &xo,
-	    xfer_wake, &woke, &e)) == 0)
-		rc = run_one(&res, c, x, &woke, true, target, "put", &e);
-	if (rc != 0 && !(rc == TS_ENOENT && sftp_failed(c->sftp) == NULL &&
-	    put_parent_is_file(c, target, err)) && err != NULL &&
-	    err->code == TS_OK)
-		*err = e;
-	if (res.rename_fallback)
-		log_msg(TS_LOG_WARN, "the server has no posix-rename: \"%s\" was "
-		    "replaced through a backup name, not atomically", target);
-	xfer_free(x);
-	ratelimit_free(rl);
-	free(target);
-	if (out != NULL)
-		*out = res;
-	return rc;
-}
-
-int
-ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
-    const char *dst, const struct ts_put_opts *opts, struct ts_error *err)
-{
-	struct ts_put_opts	 def = TS_PUT_OPTS_INIT;
-	struct ts_xfer_result	 res = { 0 };
-	struct xfer_opts	 xo = { 0 };
-	struct ts_stat		 st;
-	struct stat		 lst;
-	struct xfer		*x = NULL;
-	struct ratelimit	*rl = NULL;
-	char			*target = NULL;
-	bool			 woke = false;
-	int			 rc;
-
-	if (opts == NULL)
-		opts = &def;
-	if ((rc = version_check_opts(opts->version, TS_PUT_OPTS_VERSION,
-	    "ts_put_opts", err)) != 0)
-		return rc;
-	if (*src == '\0')
-		return error_set(err, TS_EINVAL, "get needs a remote file name");
-	/* A directory opens for reading on most servers and fails only at
-	 * the first read ("read: failure"): ask first, one round trip.  A
-	 * failed stat says nothing the download would not say better. */
-	if (ts_stat(&st, c, src, true, NULL) == 0 &&
-	    (st.mode & 0170000) == 0040000)
-		return error_set(err, TS_EINVAL, "\"%s\" is a directory on the "
-		    "server; get copies one file (use treesync pull for "
-		    "trees)", src);
-	if (*dst == '\0' || dst[strlen(dst) - 1] == '/' ||
-	    (stat(dst, &lst) == 0 && S_ISDIR(lst.st_mode)))
-		target = join_basename(*dst == '\0' ? "." : dst, src);
-	else
-		target = strdup(dst);
-	if (target == NULL)
-		return error_set(err, TS_ENOMEM, "out of memory");
-	xfer_opts_for(&xo, opts->verify, opts->keep_mode);
-	if (opts->bwlimit > 0 && (rc = ratelimit_new(&rl, opts->bwlimit,
-	    err)) != 0) {
-		free(target);
-		return rc;
-	}
-	xo.rate = rl;
-	if ((rc = xfer_download(&x, c->sftp, src, target, &xo, xfer_wake,
-	    &woke, err)) == 0)
-		rc = run_one(&res, c, x, &woke, false, src, "get", err);
-	if (rc == 0 && opts->cache_dir != NULL)
-		delta_keep_got(opts->cache_dir, target, src);
-	xfer_free(x);
-	ratelimit_free(rl);
-	free(target);
-	if (out != NULL)
-		*out = res;
-	return rc;
-}
-
-/* For delta_put.c, which drives uploads as ts_put does. */
-int
-conn_run_upload(struct ts_xfer_result *res, struct ts_conn *c, struct xfer *x,
-    bool *woke, const char *remote, struct ts_error *err)
-{
-	return run_one(res, c, x, woke, true, remote, "put", err);
-}
-
-void
-conn_xfer_wake(struct xfer *x, void *payload)
-{
-	xfer_wake(x, payload);
 }

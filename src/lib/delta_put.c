@@ -16,6 +16,7 @@
 #include "log.h"
 #include "sigstore.h"
 #include "ssh.h"
+#include "xfer_run.h"
 
 static const char *
 base_name(const char *path)
@@ -129,8 +130,8 @@ delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 			goto out;
 		}
 		if ((rc = xfer_upload_delta(&x, conn_sftp(c), dfd, st, src, dst,
-		    base, &d, ds, xo, conn_xfer_wake, &woke, &e)) == 0)
-			rc = conn_run_upload(res, c, x, &woke, dst, &e);
+		    base, &d, ds, xo, xfer_run_wake, &woke, &e)) == 0)
+			rc = xfer_run(res, c, x, &woke, true, dst, "put", &e);
 		xfer_free(x);
 		x = NULL;
 		if (rc == 0 && delta_stream_end(ds, hex)) {
@@ -192,8 +193,8 @@ whole:
 		xw.tap_payload = ds;
 	}
 	if ((rc = xfer_upload(&x, conn_sftp(c), fd, st, src, dst, &xw,
-	    conn_xfer_wake, &woke, err)) == 0)
-		rc = conn_run_upload(res, c, x, &woke, dst, err);
+	    xfer_run_wake, &woke, err)) == 0)
+		rc = xfer_run(res, c, x, &woke, true, dst, "put", err);
 	xfer_free(x);
 	if (rc == 0)
 		res->bytes_literal = res->bytes;

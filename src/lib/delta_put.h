@@ -28,9 +28,4 @@ int	delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 void	delta_keep_got(const char *cache_dir, const char *path,
 	    const char *remote);
 
-/* conn.c: drives one upload to its end, the hash check included. */
-int	conn_run_upload(struct ts_xfer_result *res, struct ts_conn *c,
-	    struct xfer *x, bool *woke, const char *remote, struct ts_error *err);
-void	conn_xfer_wake(struct xfer *x, void *payload);
-
 #endif

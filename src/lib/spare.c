@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "error.h"
 #include "sftp.h"
 #include "spare.h"
@@ -40,6 +39,7 @@ struct spares {
 	pthread_mutex_t	 mu;
 	const char	*target;
 	const struct ts_conn_opts *opts;
+	const struct spare_ops *ops;
 	/* Spares are taken in the order of order[]: those lent first, once
 	 * spares_keep() has sorted them.  next: the first not yet taken. */
 	int		*order;
@@ -52,14 +52,15 @@ spare_main(void *arg)
 {
 	struct spare	*sp = arg;
 
-	sp->rc = conn_open_cancelable(&sp->conn, sp->pool->target,
+	sp->rc = sp->pool->ops->open(&sp->conn, sp->pool->target,
 	    sp->pool->opts, sp->cancel[0], &sp->err);
 	atomic_store(&sp->done, true);
 	return NULL;
 }
 
 struct spares *
-spares_start(const char *target, const struct ts_conn_opts *opts, int n)
+spares_start(const char *target, const struct ts_conn_opts *opts, int n,
+    const struct spare_ops *ops)
 {
 	struct spares	*p;
 	struct spare	*sp;
@@ -75,6 +76,7 @@ spares_start(const char *target, const struct ts_conn_opts *opts, int n)
 	pthread_mutex_init(&p->mu, NULL);
 	p->target = target;
 	p->opts = opts;
+	p->ops = ops;
 	p->n = n;
 	for (i = 0; i < n; i++) {
 		p->order[i] = i;
@@ -100,7 +102,7 @@ spare_reap(struct spare *sp)
 		pthread_join(sp->th, NULL);
 	sp->started = false;
 	if (sp->conn != NULL)
-		conn_uncancel(sp->conn);
+		sp->pool->ops->uncancel(sp->conn);
 	if (sp->cancel[0] != -1)
 		close(sp->cancel[0]);
 	if (sp->cancel[1] != -1)
@@ -159,7 +161,7 @@ spares_lend(struct spares *p)
 		spare_reap(sp);		/* at once: its thread is done */
 	}
 	pthread_mutex_unlock(&p->mu);
-	return sp != NULL ? conn_sftp(sp->conn) : NULL;
+	return sp != NULL ? sp->pool->ops->sftp(sp->conn) : NULL;
 }
 
 int
@@ -176,12 +178,12 @@ spares_return(struct spares *p)
 		if (!sp->on_loan)
 			continue;
 		sp->on_loan = false;
-		if (sftp_failed(conn_sftp(sp->conn)) == NULL)
+		if (sftp_failed(sp->pool->ops->sftp(sp->conn)) == NULL)
 			continue;
 		/* Taken later, it fails as a spare that never opened. */
-		sp->err = *sftp_failed(conn_sftp(sp->conn));
+		sp->err = *sftp_failed(sp->pool->ops->sftp(sp->conn));
 		sp->rc = sp->err.code != TS_OK ? sp->err.code : TS_ECONN;
-		ts_conn_free(sp->conn);
+		sp->pool->ops->free(sp->conn);
 		sp->conn = NULL;
 		sp->lent = false;
 		n++;
@@ -211,7 +213,7 @@ spares_abandon(struct spares *p, int from)
 		sp = &p->v[p->order[i]];
 		if (!sp->gone) {
 			spare_join(sp);
-			ts_conn_free(sp->conn);
+			sp->pool->ops->free(sp->conn);
 			sp->conn = NULL;
 		}
 	}
