@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "conn_settings.h"
 #include "error.h"
 #include "log.h"
 #include "path.h"
@@ -255,16 +256,12 @@ int
 conn_open_cancelable(struct ts_conn **out, const char *target,
     const struct ts_conn_opts *opts, int cancel_fd, struct ts_error *err)
 {
-	static const char *const defaults[] = { "id_ed25519", "id_ecdsa",
-	    "id_rsa" };
 	struct ts_conn_opts	 none = TS_CONN_OPTS_INIT;
 	struct target		 t = { 0 };
 	struct sshconf		 cf = { 0 };
+	struct conn_settings	 cs;
 	struct ssh_opts		 so;
 	struct ts_conn		*c = NULL;
-	const char		*ids[24], *khs[6];
-	char			 defpaths[3][PATH_MAX], kh_default[PATH_MAX];
-	size_t			 nids = 0, nkh = 0, i;
 	int			 rc;
 
 	*out = NULL;
@@ -288,49 +285,22 @@ conn_open_cancelable(struct ts_conn **out, const char *target,
 	if ((rc = sshconf_load(&cf, opts->ssh_config, t.host, t.user,
 	    err)) != 0)
 		goto out;
+	/* Each setting from the first that sets it (conn_settings.c). */
+	conn_settings_choose(&cs, opts, &t, &cf, home_dir(), local_user(),
+	    NULL);
 	memset(&so, 0, sizeof(so));
-	so.host = cf.hostname != NULL ? cf.hostname : t.host;
-	so.port = opts->port != 0 ? opts->port : t.port != 0 ? t.port :
-	    cf.port != 0 ? cf.port : 22;
-	so.user = t.user != NULL ? t.user : cf.user != NULL ? cf.user :
-	    local_user();
-	/* Keys: --identity, then the config's IdentityFile lines, then the
-	 * usual defaults when neither named one (as ssh does). */
-	if (opts->identity != NULL)
-		ids[nids++] = opts->identity;
-	for (i = 0; i < (size_t)cf.n_identity_files && nids < 20; i++)
-		ids[nids++] = cf.identity_files[i];
-	if (nids == 0)
-		for (i = 0; i < 3; i++) {
-			snprintf(defpaths[i], sizeof(defpaths[i]), "%s/.ssh/%s",
-			    home_dir(), defaults[i]);
-			if (access(defpaths[i], R_OK) == 0)
-				ids[nids++] = defpaths[i];
-		}
-	so.identities = ids;
-	so.n_identities = nids;
-	so.identities_only = cf.identities_only == 1 || opts->identity != NULL;
-	if (opts->known_hosts != NULL)
-		khs[nkh++] = opts->known_hosts;
-	else {
-		for (i = 0; i < (size_t)cf.n_known_hosts && nkh < 4; i++)
-			khs[nkh++] = cf.known_hosts[i];
-		if (nkh == 0) {
-			snprintf(kh_default, sizeof(kh_default),
-			    "%s/.ssh/known_hosts", home_dir());
-			khs[nkh++] = kh_default;
-		}
-	}
-	so.known_hosts = khs;
-	so.n_known_hosts = nkh;
-	so.accept_new = opts->accept_new || cf.strict_host_key == 2 ||
-	    cf.strict_host_key == 0;
-	so.connect_timeout_ms = 1000 * (opts->connect_timeout > 0 ?
-	    opts->connect_timeout : cf.connect_timeout > 0 ?
-	    cf.connect_timeout : 30);
-	so.io_timeout_ms = 1000 * (opts->io_timeout > 0 ? opts->io_timeout : 60);
-	so.keepalive_s = opts->keepalive > 0 ? opts->keepalive :
-	    cf.server_alive_interval > 0 ? cf.server_alive_interval : 15;
+	so.host = cs.host;
+	so.port = cs.port;
+	so.user = cs.user;
+	so.identities = cs.ids;
+	so.n_identities = cs.nids;
+	so.identities_only = cs.identities_only;
+	so.known_hosts = cs.khs;
+	so.n_known_hosts = cs.nkh;
+	so.accept_new = cs.accept_new;
+	so.connect_timeout_ms = cs.connect_timeout_ms;
+	so.io_timeout_ms = cs.io_timeout_ms;
+	so.keepalive_s = cs.keepalive_s;
 	so.passphrase = opts->passphrase;
 	so.passphrase_payload = opts->passphrase_payload;
 	so.cancel_fd = cancel_fd;
