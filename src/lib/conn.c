@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,26 +66,45 @@ ts_global_cleanup(void)
 	libssh2_exit();
 }
 
+/* What the password database says of us, read once: getpwuid() is not
+ * thread-safe, and spares open connections on threads of their own
+ * (a data race ThreadSanitizer found). */
+static pthread_once_t	 who_once = PTHREAD_ONCE_INIT;
+static char		 who_home[PATH_MAX], who_user[256];
+
+static void
+who_init(void)
+{
+	struct passwd	 pw, *res = NULL;
+	char		 buf[16384];	/* getpwuid_r() scratch space */
+
+	if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0)
+		res = NULL;
+	if (res != NULL && res->pw_dir != NULL)
+		snprintf(who_home, sizeof(who_home), "%s", res->pw_dir);
+	if (res != NULL && res->pw_name != NULL)
+		snprintf(who_user, sizeof(who_user), "%s", res->pw_name);
+}
+
 static const char *
 home_dir(void)
 {
 	const char	*h = getenv("HOME");
-	struct passwd	*pw;
 
 	if (h != NULL && *h != '\0')
 		return h;
-	pw = getpwuid(getuid());
-	return pw != NULL ? pw->pw_dir : "/";
+	pthread_once(&who_once, who_init);
+	return who_home[0] != '\0' ? who_home : "/";
 }
 
 static const char *
 local_user(void)
 {
-	struct passwd	*pw = getpwuid(getuid());
 	const char	*u = getenv("USER");
 
-	if (pw != NULL)
-		return pw->pw_name;
+	pthread_once(&who_once, who_init);
+	if (who_user[0] != '\0')
+		return who_user;
 	return u != NULL ? u : "root";
 }
 
