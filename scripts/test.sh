@@ -4,6 +4,9 @@
 # under AddressSanitizer and UndefinedBehaviorSanitizer, with clang when
 # there is one), and runs every test, unit and sshd, in both; with clang,
 # a few seconds of each fuzz target too (label fuzz, build-asan/ only).
+# Then build-tsan/: the CLI alone under ThreadSanitizer, and the threaded
+# sshd tests (label tsan: faults, distant, split, pull) against it, under
+# libssh2; any data race fails them (TS_TSAN=0 skips it).
 # The sshd suite runs under each transport once: libssh2 in build/,
 # openssh (the code of ours that drives ssh, under the sanitizers) in
 # build-asan/; a third whole run would take CI past its time budget.
@@ -75,13 +78,39 @@ run_ctest build-asan "TS_TRANSPORT=${TS_TRANSPORT:-openssh}" \
     "ASAN_OPTIONS=detect_leaks=$detect_leaks:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1" \
     "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1" || status=1
 
+# ThreadSanitizer: only the CLI is built (the unit tests run above), and
+# only the tests labelled tsan run, with the caller's CTEST_ARGS if any.
+dirs=(build build-asan)
+if [ "${TS_TSAN:-1}" != 0 ]; then
+	echo "== build: build-tsan/ (ThreadSanitizer, $(basename "$cc"), the CLI only)"
+	cmake -S . -B build-tsan -DCMAKE_C_COMPILER="$cc" -DTS_WERROR=ON \
+	    -DTS_TEST_HOOKS=ON -DCMAKE_C_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
+	    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
+	cmake --build build-tsan --target treesync-cli -j "$jobs" >/dev/null
+	echo "== ctest: build-tsan/ (label tsan)"
+	set +e
+	env "TS_TRANSPORT=${TS_TRANSPORT:-libssh2}" \
+	    "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1" \
+	    ctest --test-dir build-tsan --output-on-failure --no-tests=ignore \
+	    -j "$jobs" -L tsan "${ctest_args[@]+"${ctest_args[@]}"}" 2>&1 |
+	    tee build-tsan/ctest.log
+	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+	set -e
+	dirs+=(build-tsan)
+fi
+
 # Both summaries again, then the total: the last line says it all.
 echo
 echo "== summary"
 passed=0 failed=0
-for dir in build build-asan; do
+for dir in "${dirs[@]}"; do
 	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' \
 	    "$dir/ctest.log" | tail -n 1 || true)
+	if [ -z "$line" ] && [ "$dir" = build-tsan ] &&
+	    grep -q 'No tests were found' "$dir/ctest.log"; then
+		echo "$dir: no tsan test among those asked for"
+		continue
+	fi
 	if [ -z "$line" ]; then
 		echo "$dir: no test summary (see above)"
 		status=1
