@@ -1530,6 +1530,19 @@ actor_start_part(struct actor *w, size_t item)
 	struct ts_error		 e = { 0 };
 	bool			 finished;
 
+	/* The ranges of one file are for as many connections: one that
+	 * moves a range of it already gives the next back to the queue, for
+	 * another to take, and takes nothing more until it has pumped.  Else
+	 * the first worker to wake could take every range (the pool hands
+	 * out items as fast as a worker has room) and the file would go over
+	 * one connection after all. */
+	for (r = w->parts; r != NULL && r->js != js; r = r->next)
+		;
+	if (r != NULL) {
+		w->yield = true;
+		pool_retry(&j->pool, item);
+		return;
+	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		error_set(&e, TS_ENOMEM, "out of memory");
 		finished = split_range_fail(js->sp, w->s, &e, split_hash, w,
@@ -1681,6 +1694,8 @@ act_room(struct pool_worker *pw, void *payload)
 {
 	struct actor	*w = actor_of(pw);
 
+	if (w->yield)
+		return false;
 	return w->transfers - w->released < actor_max_open(w) &&
 	    w->active < ACT_MAX_ACTIONS && (w->active == 0 ||
 	    sftp_room(w->s, 65536));
@@ -1696,6 +1711,7 @@ static void
 act_step(struct pool_worker *pw, void *payload)
 {
 	actor_step(actor_of(pw));
+	actor_of(pw)->yield = false;
 }
 
 /* A new connection: what was learnt of the old server process goes. */

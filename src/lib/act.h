@@ -41,6 +41,8 @@ struct actor {
 	struct upload	*verify_q[ACT_VERIFY_BATCH];
 	size_t		 nverify;
 	bool		 exec_probed, exec_ok, has_xxhsum;
+	bool		 yield;		/* gave a range back: takes nothing
+					 * more until it has pumped */
 };
 
 /* How the pool drives a job's actors: payload is the job, item a plan

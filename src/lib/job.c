@@ -1528,6 +1528,8 @@ job_fd_budget(struct job *j, int want)
 
 	if (want < 1)
 		want = 1;
+	if (want > POOL_MAX_WORKERS)	/* as pool_start() */
+		want = POOL_MAX_WORKERS;
 	j->fd_budget = ACT_MAX_FILES_OPEN;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		j->fd_budget = rl.rlim_cur > 64 + 16 * (rlim_t)want ?
