@@ -216,33 +216,54 @@ out:
 	return rc;
 }
 
-void
-delta_keep_got(const char *cache_dir, const char *path, const char *remote)
-{
-	struct sigstore	*store = NULL;
-	struct ts_error	 e = { 0 };
-	struct delta	 d;
-	struct stat	 st;
-	char		 hex[HASH_HEX_MAX], *tmp = NULL;
-	FILE		*f = NULL;
-	int		 fd;
+struct delta_got {
+	struct sigstore		*store;
+	struct delta_stream	*ds;
+	FILE			*sig;
+	char			*sigtmp;
+};
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return;
-	delta_init(&d);
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size >= DELTA_MIN_SIZE &&
-	    sigstore_open(&store, cache_dir, SIGSTORE_MAX_BYTES, &e) == 0 &&
-	    sigstore_begin(store, &f, &tmp, &e) == 0) {
-		if (delta_scan(fd, (uint64_t)st.st_size, NULL, 0, f, hex, NULL,
-		    &d, &e) == 0)
-			sigstore_commit(store, f, tmp, base_name(remote),
-			    (uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
-			    hex);
-		else
-			sigstore_abort(store, f, tmp);
+struct delta_got *
+delta_got_begin(const char *cache_dir, uint64_t size)
+{
+	struct delta_got	*g;
+	struct ts_error		 e = { 0 };
+
+	if (cache_dir == NULL || size < DELTA_MIN_SIZE ||
+	    (g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	if (sigstore_open(&g->store, cache_dir, SIGSTORE_MAX_BYTES, &e) != 0 ||
+	    sigstore_begin(g->store, &g->sig, &g->sigtmp, &e) != 0 ||
+	    delta_stream_new(&g->ds, size, g->sig, &e) != 0) {
+		log_msg(TS_LOG_DEBUG, "signature store: %s", e.msg);
+		delta_got_end(g, false, NULL, NULL);
+		return NULL;
 	}
-	delta_dispose(&d);
-	sigstore_free(store);
-	close(fd);
+	return g;
+}
+
+void
+delta_got_tap(const void *p, size_t n, void *payload)
+{
+	delta_stream_feed(((struct delta_got *)payload)->ds, p, n);
+}
+
+void
+delta_got_end(struct delta_got *g, bool ok, const char *path,
+    const char *remote)
+{
+	struct stat	 st;
+	char		 hex[HASH_HEX_MAX];
+
+	if (g == NULL)
+		return;
+	if (ok && g->ds != NULL && delta_stream_end(g->ds, hex) &&
+	    stat(path, &st) == 0)
+		sigstore_commit(g->store, g->sig, g->sigtmp, base_name(remote),
+		    (uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec, hex);
+	else if (g->sig != NULL)
+		sigstore_abort(g->store, g->sig, g->sigtmp);
+	delta_stream_free(g->ds);
+	sigstore_free(g->store);
+	free(g);
 }

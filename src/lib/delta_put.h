@@ -22,10 +22,19 @@ int	delta_put(struct ts_xfer_result *res, struct ts_conn *c, int fd,
 	    const struct ts_put_opts *opts, const struct xfer_opts *xo,
 	    struct ts_error *err);
 
-/* get with a store: keeps the signature of local file path, just
- * received from remote path remote, as what the server holds.  Best
- * effort. */
-void	delta_keep_got(const char *cache_dir, const char *path,
+/*
+ * get with a store: the signature of what the server holds, made from
+ * the bytes as they arrive (the download's tap, in file order), so the
+ * file is not read again.  delta_got_begin returns NULL when there is
+ * nothing to keep (a small file, no store); delta_got_end keeps the
+ * signature under remote path remote when ok and every one of the size
+ * bytes came, local file path (as received) giving its mtime, and frees
+ * g.  Best effort: a store that fails only costs the next delta.
+ */
+struct delta_got;
+struct delta_got *delta_got_begin(const char *cache_dir, uint64_t size);
+void	delta_got_tap(const void *p, size_t n, void *payload);
+void	delta_got_end(struct delta_got *g, bool ok, const char *path,
 	    const char *remote);
 
 #endif

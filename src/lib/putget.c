@@ -143,10 +143,12 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 	struct stat		 lst;
 	struct xfer		*x = NULL;
 	struct ratelimit	*rl = NULL;
+	struct delta_got	*got = NULL;
 	char			*target = NULL;
 	bool			 woke = false;
 	int			 rc;
 
+	memset(&st, 0, sizeof(st));
 	if (opts == NULL)
 		opts = &def;
 	if ((rc = version_check_opts(opts->version, TS_PUT_OPTS_VERSION,
@@ -176,11 +178,15 @@ ts_get(struct ts_xfer_result *out, struct ts_conn *c, const char *src,
 		return rc;
 	}
 	xo.rate = rl;
+	if (st.has_size && (got = delta_got_begin(opts->cache_dir,
+	    st.size)) != NULL) {
+		xo.tap = delta_got_tap;
+		xo.tap_payload = got;
+	}
 	if ((rc = xfer_download(&x, conn_sftp(c), src, target, &xo,
 	    xfer_run_wake, &woke, err)) == 0)
 		rc = xfer_run(&res, c, x, &woke, false, src, "get", err);
-	if (rc == 0 && opts->cache_dir != NULL)
-		delta_keep_got(opts->cache_dir, target, src);
+	delta_got_end(got, rc == 0, target, src);
 	xfer_free(x);
 	ratelimit_free(rl);
 	free(target);

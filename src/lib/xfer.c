@@ -69,7 +69,7 @@ struct xfer {
 	uint64_t	 next_off;	/* next offset to request */
 	uint64_t	 wire;		/* file bytes written or read: the
 					 * size, but for holes skipped (-S) */
-	uint64_t	 hashed;	/* bytes hashed, in order */
+	uint64_t	 hashed;	/* bytes taken in file order (hash, tap) */
 	uint32_t	 in_flight;	/* requests of the data phase: WRITEs
 					 * and the tail, or READs */
 	unsigned	 tail;		/* upload: tail requests sent so far */
@@ -508,6 +508,17 @@ upload_send_writes(struct xfer *x)
 }
 
 /* Download: hashes bytes in file order, keeping replies that came early. */
+/* The downloaded bytes in file order: the hash, the tap. */
+static void
+download_in_order(struct xfer *x, const uint8_t *data, uint32_t len)
+{
+	if (x->opts.hash)
+		hash_update(&x->hash, data, len);
+	if (x->opts.tap != NULL)
+		x->opts.tap(data, len, x->opts.tap_payload);
+	x->hashed += len;
+}
+
 static int
 download_take(struct xfer *x, uint64_t off, const uint8_t *data, uint32_t len)
 {
@@ -530,7 +541,7 @@ download_take(struct xfer *x, uint64_t off, const uint8_t *data, uint32_t len)
 			done += (size_t)n;
 		}
 	}
-	if (!x->opts.hash)
+	if (!x->opts.hash && x->opts.tap == NULL)
 		return 0;
 	if (off != x->hashed) {
 		if ((p = malloc(sizeof(*p) + len)) == NULL)
@@ -545,11 +556,9 @@ download_take(struct xfer *x, uint64_t off, const uint8_t *data, uint32_t len)
 		*pp = p;
 		return 0;
 	}
-	hash_update(&x->hash, data, len);
-	x->hashed += len;
+	download_in_order(x, data, len);
 	while ((p = x->ahead) != NULL && p->off == x->hashed) {
-		hash_update(&x->hash, p->data, p->len);
-		x->hashed += p->len;
+		download_in_order(x, p->data, p->len);
 		x->ahead = p->next;
 		free(p);
 	}

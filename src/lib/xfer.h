@@ -46,7 +46,8 @@ struct xfer_opts {
 					 * or the run is interrupted, for the
 					 * next run to continue; borrowed */
 	/* upload: called with the bytes read for sending, in file order
-	 * (a file sent whole; delta uploads read only their literals). */
+	 * (a file sent whole; delta uploads read only their literals);
+	 * download: with the bytes received, in file order. */
 	void		(*tap)(const void *p, size_t n, void *payload);
 	void		*tap_payload;
 };
