@@ -174,7 +174,8 @@ cli_usage(FILE *f)
 	    "                           before the rename (backup always does)\n"
 	    "  -W, --whole-file         push, backup: never send a delta\n"
 	    "  --cache-dir DIR          block signatures of what was sent, for deltas\n"
-	    "                           (default ~/.cache/treesync; docs/delta.md)\n"
+	    "                           (default ~/.cache/treesync; docs/delta.md;\n"
+	    "                           '' turns the store and deltas off)\n"
 	    "  --partial, --no-partial  push: keep an upload cut short for the next run\n"
 	    "                           to continue (default: files of 64 MiB or more)\n"
 	    "  -j, --jobs N             connections to use (4)\n"
@@ -631,6 +632,8 @@ cli_parse(struct cli *o, int argc, char **argv)
 	o->sync.verify = o->verify;
 	if (o->sync.cache_dir == NULL)
 		o->sync.cache_dir = default_cache_dir();
+	else if (*o->sync.cache_dir == '\0')
+		o->sync.cache_dir = NULL;	/* no store: no signatures made */
 	o->command = argv[optind];
 	o->args = argv + optind + 1;
 	o->nargs = argc - optind - 1;

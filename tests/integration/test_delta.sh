@@ -309,4 +309,17 @@ echo "backup day 4 (directory): $lit bytes sent of $SIZE"
 ts_files_equal "$TS_TMP/bk2/db/dump.sql" "$TS_REMOTE/snap/20261104/db/dump.sql"
 ts_no_temp_files "$TS_REMOTE"
 
+ts_step "--cache-dir '': no store is made or read, the change goes whole"
+cp -p "$DUMP" "$TS_TMP/nostore.sql"
+ts_expect_exit 0 env HOME="$TS_TMP/nohome" XDG_CACHE_HOME= \
+    "$TREESYNC" -F "$TS_SSH_CONFIG" --cache-dir '' put "$TS_TMP/nostore.sql" \
+    "tshost:$TS_REMOTE/nostore.sql"
+change_percent "$TS_TMP/nostore.sql"
+ts_expect_exit 0 env HOME="$TS_TMP/nohome" XDG_CACHE_HOME= \
+    "$TREESYNC" -F "$TS_SSH_CONFIG" --cache-dir '' put "$TS_TMP/nostore.sql" \
+    "tshost:$TS_REMOTE/nostore.sql"
+! grep -q "a delta" "$TS_OUT" || ts_fail "a delta without a store: $(cat "$TS_OUT")"
+[ ! -e "$TS_TMP/nohome" ] || ts_fail "a store was made: $(find "$TS_TMP/nohome")"
+ts_files_equal "$TS_TMP/nostore.sql" "$TS_REMOTE/nostore.sql"
+
 echo "PASS"
