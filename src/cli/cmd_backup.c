@@ -14,26 +14,6 @@ struct backup_ctx {
 	int		 keep;
 };
 
-/* Why a snapshot is kept or removed, for people. */
-static void
-write_reason(FILE *f, const char *reason, int keep)
-{
-	if (strcmp(reason, "newest") == 0)
-		fprintf(f, "one of the newest %d", keep);
-	else if (strcmp(reason, "current") == 0)
-		fputs("made by this run", f);
-	else if (strcmp(reason, "expired") == 0)
-		fprintf(f, "older than the newest %d", keep);
-	else if (strcmp(reason, "stale") == 0)
-		fputs("unfinished run, older than the newest snapshot", f);
-	else if (strcmp(reason, "in-progress") == 0)
-		fputs("unfinished run, not older than the newest snapshot", f);
-	else if (strcmp(reason, "removing") == 0)
-		fputs("unfinished removal", f);
-	else
-		report_write_name(f, reason);
-}
-
 /* One line per rotation decision: "keep NAME (why)", "remove NAME (why)",
  * with --prune-dry-run "would remove NAME (why)"; JSON: a "prune" line.
  * A failed removal is also said on stderr. */
@@ -45,12 +25,7 @@ on_prune(const struct ts_prune_item *p, void *payload)
 	if (x->json)
 		report_json_prune(stdout, p);
 	else if (!x->quiet) {
-		fputs(p->keep ? "keep " : p->dry_run ? "would remove " :
-		    "remove ", stdout);
-		report_write_name(stdout, p->name);
-		fputs(" (", stdout);
-		write_reason(stdout, p->reason, x->keep);
-		fputs(")\n", stdout);
+		report_prune_line(stdout, p, x->keep, "made by this run");
 	}
 	if (p->code != TS_OK) {
 		fputs("treesync: ", stderr);

@@ -32,26 +32,6 @@ usage(void)
 	    stderr);
 }
 
-/* Why a release is kept or removed, for people. */
-static void
-write_reason(FILE *f, const char *reason, int keep)
-{
-	if (strcmp(reason, "newest") == 0)
-		fprintf(f, "one of the newest %d", keep);
-	else if (strcmp(reason, "current") == 0)
-		fputs("current", f);
-	else if (strcmp(reason, "previous") == 0)
-		fputs("the one before current", f);
-	else if (strcmp(reason, "expired") == 0)
-		fprintf(f, "older than the newest %d", keep);
-	else if (strcmp(reason, "incomplete") == 0)
-		fputs("an upload that did not finish", f);
-	else if (strcmp(reason, "removing") == 0)
-		fputs("unfinished removal", f);
-	else
-		report_write_name(f, reason);
-}
-
 static void
 on_prune(const struct ts_prune_item *p, void *payload)
 {
@@ -60,11 +40,7 @@ on_prune(const struct ts_prune_item *p, void *payload)
 	if (x->json)
 		report_json_prune(stdout, p);
 	else if (!x->quiet) {
-		fputs(p->keep ? "keep " : "remove ", stdout);
-		report_write_name(stdout, p->name);
-		fputs(" (", stdout);
-		write_reason(stdout, p->reason, x->keep);
-		fputs(")\n", stdout);
+		report_prune_line(stdout, p, x->keep, "current");
 	}
 	if (p->code != TS_OK)
 		cli_say("%s", p->error != NULL ? p->error : "removal failed");

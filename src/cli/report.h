@@ -68,6 +68,14 @@ uint64_t report_canceled(const struct report *r);
  */
 void	report_write_name(FILE *f, const char *s);
 
+/*
+ * A rotation decision of backup or publish, for people: "keep NAME (why)",
+ * "remove NAME (why)", with a dry run "would remove NAME (why)".  keep:
+ * --keep; current: what the reason "current" means to that command.
+ */
+void	report_prune_line(FILE *f, const struct ts_prune_item *p, int keep,
+	    const char *current);
+
 /* --- internal: shared by report_human.c and report_json.c ------------ */
 
 /* report_write_name's escapes; with json, '"' as \" too: the result is

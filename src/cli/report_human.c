@@ -402,3 +402,38 @@ report_summary(struct report *r, const struct ts_summary *s, int rc,
 		write_stats(r, s);
 	fflush(r->out);
 }
+
+/* Why a snapshot or release is kept or removed (ts_prune_item.reason). */
+static void
+write_prune_reason(FILE *f, const char *reason, int keep, const char *current)
+{
+	if (strcmp(reason, "newest") == 0)
+		fprintf(f, "one of the newest %d", keep);
+	else if (strcmp(reason, "current") == 0)
+		fputs(current, f);
+	else if (strcmp(reason, "previous") == 0)
+		fputs("the one before current", f);
+	else if (strcmp(reason, "expired") == 0)
+		fprintf(f, "older than the newest %d", keep);
+	else if (strcmp(reason, "incomplete") == 0)
+		fputs("an upload that did not finish", f);
+	else if (strcmp(reason, "stale") == 0)
+		fputs("unfinished run, older than the newest snapshot", f);
+	else if (strcmp(reason, "in-progress") == 0)
+		fputs("unfinished run, not older than the newest snapshot", f);
+	else if (strcmp(reason, "removing") == 0)
+		fputs("unfinished removal", f);
+	else
+		report_write_name(f, reason);
+}
+
+void
+report_prune_line(FILE *f, const struct ts_prune_item *p, int keep,
+    const char *current)
+{
+	fputs(p->keep ? "keep " : p->dry_run ? "would remove " : "remove ", f);
+	report_write_name(f, p->name);
+	fputs(" (", f);
+	write_prune_reason(f, p->reason, keep, current);
+	fputs(")\n", f);
+}
