@@ -104,6 +104,9 @@ for ((r = 1; r <= runs; r++)); do
 	    bs=1M seek=$((mib / 2)) conv=notrunc status=none
 	touch -d "@$((1700000000 + r * 100))" "$src/f1.bin"
 	for tool in treesync treesync-W rsync; do
+		# The server's disk is this machine's: what an earlier push
+		# left to write back would slow the next tool down.
+		sync
 		count_start
 		s=$(date +%s.%N)
 		if [ "$tool" = treesync ]; then
