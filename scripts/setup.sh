@@ -29,12 +29,10 @@ esac
 # restore against its source with rsync -aHAXS --dry-run (docs/metadata.md).
 # clang and its runtimes (libFuzzer, the sanitizers) for build-asan/ and
 # the fuzz targets.
-# librsync-dev: block signatures and deltas for delta uploads
-# (docs/delta.md says why a library and why this one).
 # man-db: tests/install/test_install.sh renders the installed man page.
 packages=(
 	gcc libc6-dev make cmake pkg-config clang libclang-rt-14-dev
-	libssh2-1-dev libssl-dev libxxhash-dev libcmocka-dev librsync-dev
+	libssh2-1-dev libssl-dev libxxhash-dev libcmocka-dev
 	openssh-server openssh-client gesftpserver xxhash python3
 	python3-paramiko python3-asyncssh time
 	acl rsync man-db

@@ -5,7 +5,6 @@
  */
 #include <stdio.h>
 
-#include <librsync.h>
 #include <libssh2.h>
 #include <openssl/crypto.h>
 #include <xxhash.h>
@@ -23,5 +22,4 @@ cli_version(FILE *f)
 	/* XXH_versionNumber is MAJOR * 10000 + MINOR * 100 + RELEASE. */
 	fprintf(f, "xxHash %u.%u.%u\n", xxh / 10000, xxh / 100 % 100,
 	    xxh % 100);
-	fprintf(f, "%s\n", rs_librsync_version);	/* "librsync 2.3.2" */
 }

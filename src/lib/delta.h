@@ -1,7 +1,7 @@
 /*
  * Delta uploads: which bytes of a new file the server already holds in
- * the old one.  rsync's algorithm through librsync: the old file's block
- * signatures (rolling checksum and strong hash per block) against one
+ * the old one.  rsync's algorithm (delta.c, docs/delta.md): the old file's
+ * block signatures (rolling checksum and strong hash per block) against one
  * read of the new file give COPY commands (bytes the server copies from
  * the old file with copy-data) and LITERAL ones (bytes sent).
  */

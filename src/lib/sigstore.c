@@ -1,7 +1,7 @@
 /*
  * The signature store on disk (see sigstore.h):
  *
- *	DIR/sig/<the content's key>		librsync signature
+ *	DIR/sig/<the content's key>		its signature (delta.c)
  *	DIR/idx/<sha256 of name, size, mtime>	that content's hash
  *
  * Every file is written under a temporary name and renamed into place,
@@ -96,17 +96,20 @@ sigstore_free(struct sigstore *st)
 	free(st);
 }
 
-/* DIR/idx/<key>: the key hashes the three so any name fits. */
+/* DIR/idx/<key>: the key hashes the three so any name fits, and the
+ * signature format, so that records of librsync's signatures (what
+ * treesync wrote before delta.c had its own) are not found: such a file
+ * goes whole once more, and the store prunes the old signatures. */
 static void
 idx_path(const struct sigstore *st, const char *name, uint64_t size,
     int64_t mtime, char path[PATH_MAX])
 {
 	struct hash	 h;
-	char		 hex[HASH_HEX_MAX], num[48];
+	char		 hex[HASH_HEX_MAX], num[64];
 
 	hash_init(&h, HASH_SHA256);
 	hash_update(&h, name, strlen(name) + 1);
-	snprintf(num, sizeof(num), "%llu %lld", (unsigned long long)size,
+	snprintf(num, sizeof(num), "%llu %lld tsd1", (unsigned long long)size,
 	    (long long)mtime);
 	hash_update(&h, num, strlen(num));
 	hash_final(&h, hex);

@@ -1,5 +1,5 @@
 /*
- * delta.c: the commands librsync's delta turns into must rebuild the new
+ * delta.c: the commands a delta turns into must rebuild the new
  * file exactly from the old one, and send little when little changed.
  */
 #include <stdarg.h>
