@@ -413,6 +413,13 @@ conn_keep_spares(struct ts_conn *c, int keep)
 }
 
 void
+conn_hangup(struct ts_conn *c)
+{
+	if (c != NULL)
+		ssh_hangup(c->ssh);
+}
+
+void
 ts_conn_free(struct ts_conn *c)
 {
 	if (c == NULL)

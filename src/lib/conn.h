@@ -13,6 +13,9 @@ int	conn_open_cancelable(struct ts_conn **out, const char *target,
 	    struct ts_error *err);
 /* The connection no longer listens to its cancel_fd. */
 void	conn_uncancel(struct ts_conn *c);
+/* Done with c (ts_conn_free follows): its ssh may say goodbye now, with
+ * the other connections hung up at the same time.  NULL is fine. */
+void	conn_hangup(struct ts_conn *c);
 /* A connection opened ahead for c (opts.spares): as spares_take. */
 int	conn_take_spare(struct ts_conn *c, struct ts_conn **out,
 	    struct ts_error *err);

@@ -56,6 +56,10 @@ pool_dispose(struct pool *p)
 	int	 k;
 
 	pool_stop(p);
+	/* All say goodbye at once, then each is reaped. */
+	for (k = 0; k < p->nw; k++)
+		if (p->w[k].owned)
+			conn_hangup(p->w[k].conn);
 	for (k = 0; k < p->nw; k++)
 		if (p->w[k].owned)
 			ts_conn_free(p->w[k].conn);

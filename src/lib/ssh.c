@@ -805,6 +805,13 @@ ssh_set_broken(struct ssh *s)
 }
 
 void
+ssh_hangup(struct ssh *s)
+{
+	if (s != NULL && !s->broken)
+		sshproc_hangup(s->proc);
+}
+
+void
 ssh_free(struct ssh *s)
 {
 	int	 i;

@@ -58,6 +58,10 @@ struct ssh {
 int	ssh_connect(struct ssh **out, const struct ssh_opts *o,
 	    struct ts_error *err);
 void	ssh_free(struct ssh *s);		/* NULL is fine */
+/* No more use of s: under openssh, its ssh starts saying goodbye now, so
+ * that connections hung up together close in one round trip, not one
+ * each; ssh_free still follows. */
+void	ssh_hangup(struct ssh *s);
 /* The connection failed: no goodbye on free, and no new session rides
  * the same ssh connection (openssh). */
 void	ssh_set_broken(struct ssh *s);

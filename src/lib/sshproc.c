@@ -838,16 +838,22 @@ fail:
 }
 
 void
+sshproc_hangup(struct sshproc *p)
+{
+	if (p != NULL && p->fd != -1) {
+		close(p->fd);	/* the end of its stdin: ssh says goodbye */
+		p->fd = -1;
+	}
+}
+
+void
 sshproc_free(struct sshproc *p, bool broken)
 {
 	int	 i;
 
 	if (p == NULL)
 		return;
-	if (p->fd != -1) {
-		close(p->fd);	/* the end of its stdin: ssh says goodbye */
-		p->fd = -1;
-	}
+	sshproc_hangup(p);
 	(void)mux_master_leaves(p);
 	if (p->pid != -1) {
 		if (broken)

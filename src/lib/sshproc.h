@@ -47,6 +47,9 @@ int	sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
 	    struct ts_error *err);
 /* Ends the stream and reaps ssh: politely unless broken.  NULL is fine. */
 void	sshproc_free(struct sshproc *p, bool broken);
+/* Ends the stream only: ssh says goodbye to the server (a round trip)
+ * while the caller hangs up its other connections; sshproc_free reaps. */
+void	sshproc_hangup(struct sshproc *p);
 
 /* The connection failed: a session that stalls or dies most likely went
  * down with the connection it rides, so new ones log in afresh. */
