@@ -24,7 +24,7 @@ set_layer() {
 set_layer 0 treesync
 # 1 util: buffers, errors, logging, hashes, paths and names, versions, pure
 #   modules that touch no socket (entries, filter, plan, delta maths).
-set_layer 1 buf error log cancel hash path tempname ratelimit local_open \
+set_layer 1 buf error log cancel hash path tempname ratelimit local_open flush_ahead \
 	entries filter plan idmap metadata delta version
 # 2 transport: targets, ssh_config, the settings chosen from them, host
 #   keys, libssh2 (ssh) and the system's ssh as a child (sshproc).

@@ -10,6 +10,7 @@
 
 #include "cancel.h"
 #include "error.h"
+#include "flush_ahead.h"
 #include "part.h"
 
 enum part_state { P_OPEN, P_DATA, P_CLOSE, P_DONE };
@@ -26,6 +27,7 @@ struct part {
 	struct sftp_handle handle;
 	uint8_t		*chunk;		/* upload: the bytes of one WRITE */
 	struct ratelimit *rate;		/* --bwlimit, or NULL */
+	struct flush_ahead flushed;	/* download: written back early */
 	part_fn		*fn;
 	void		*payload;
 	struct ts_error	 err;
@@ -160,6 +162,7 @@ part_on_read(struct sftp *s, const struct sftp_reply *r, void *payload)
 			}
 			done += (uint32_t)n;
 		}
+		flush_ahead(&p->flushed, p->fd, done);
 		/* A short read is legal: ask again for the rest. */
 		if (!p->failing && r->data_len < len)
 			(void)part_send_read(p, off + r->data_len,

@@ -19,6 +19,7 @@
 
 #include "cancel.h"
 #include "error.h"
+#include "flush_ahead.h"
 #include "log.h"
 #include "tempname.h"
 #include "xfer.h"
@@ -70,6 +71,7 @@ struct xfer {
 	uint64_t	 wire;		/* file bytes written or read: the
 					 * size, but for holes skipped (-S) */
 	uint64_t	 hashed;	/* bytes taken in file order (hash, tap) */
+	struct flush_ahead flushed;	/* download: written back early */
 	uint32_t	 in_flight;	/* requests of the data phase: WRITEs
 					 * and the tail, or READs */
 	unsigned	 tail;		/* upload: tail requests sent so far */
@@ -540,6 +542,7 @@ download_take(struct xfer *x, uint64_t off, const uint8_t *data, uint32_t len)
 				    x->tmp);
 			done += (size_t)n;
 		}
+		flush_ahead(&x->flushed, x->fd, len);
 	}
 	if (!x->opts.hash && x->opts.tap == NULL)
 		return 0;
