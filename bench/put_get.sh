@@ -59,22 +59,35 @@ run_one() {
 	    "tshost:$TS_REMOTE/big.tso" ;;
 	ssh-cat-get) ssh "${sshopts[@]}" tshost "cat '$TS_REMOTE/big.src'" \
 	    >"$TS_LOCAL/got.cat" ;;
-	sftp-get) rm -f "$TS_LOCAL/got.sftp"
-	    sftp "${sshopts[@]}" -q -b - tshost >/dev/null \
+	sftp-get) sftp "${sshopts[@]}" -q -b - tshost >/dev/null \
 	    <<<"get $TS_REMOTE/big.src $TS_LOCAL/got.sftp" ;;
-	ts-libssh2-get) rm -f "$TS_LOCAL/got.ts2"
-	    ts --transport libssh2 -q get "tshost:$TS_REMOTE/big.src" \
+	ts-libssh2-get) ts --transport libssh2 -q get "tshost:$TS_REMOTE/big.src" \
 	    "$TS_LOCAL/got.ts2" ;;
-	ts-openssh-get) rm -f "$TS_LOCAL/got.tso"
-	    ts --transport openssh -e "$rsh" -q get \
+	ts-openssh-get) ts --transport openssh -e "$rsh" -q get \
 	    "tshost:$TS_REMOTE/big.src" "$TS_LOCAL/got.tso" ;;
 	esac
 }
 export -f run_one ts
+# The file a tool writes (under TS_REMOTE for puts, TS_LOCAL for gets).
+target_of() {
+	case $1 in
+	ssh-cat-put) echo big.cat ;; sftp-put) echo big.sftp ;;
+	ts-libssh2-put) echo big.ts2 ;; ts-openssh-put) echo big.tso ;;
+	ssh-cat-get) echo got.cat ;; sftp-get) echo got.sftp ;;
+	ts-libssh2-get) echo got.ts2 ;; ts-openssh-get) echo got.tso ;;
+	esac
+}
 export src rsh TS_SSH_CONFIG TS_REMOTE TS_LOCAL
 
 for ((r = 1; r <= runs; r++)); do
 	for t in "${tools[@]}"; do
+		# Every run writes a new file, removed before the clock
+		# starts: a put over the last run's copy would go as a delta
+		# (the signature store knows it).
+		case $t in
+		*-put) ts_ssh "rm -f '$TS_REMOTE/$(target_of "$t")'" ;;
+		*) rm -f "$TS_LOCAL/$(target_of "$t")" ;;
+		esac
 		# GNU time counts the children the tool waited for: its ssh.
 		/usr/bin/time -f "%e %U %S" -o "$TS_TMP/time" \
 		    bash -c "$(declare -p sshopts cipher); run_one $t"
