@@ -106,7 +106,8 @@ actor_probe_exec(struct actor *w)
 	if (w->exec_probed)
 		return;
 	w->exec_probed = true;
-	verify_server_tools(sftp_ssh(w->s), &t);
+	if (!tools_probe_take(&w->job->probe, &t))
+		verify_server_tools(sftp_ssh(w->s), &t);
 	w->exec_ok = t.exec;
 	w->has_xxhsum = t.xxhsum;
 	log_msg(TS_LOG_DEBUG, "server runs commands: %s, has xxhsum: %s",

@@ -1237,6 +1237,12 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 		wo.filter = NULL;
 		ro.descend_excluded = false;
 	}
+	/* A push that may send deltas, or any hash check, asks the server
+	 * what it runs while the trees are walked (verify.h). */
+	if (!j->opts->dry_run && (j->xo.hash || (!j->pull &&
+	    j->opts->cache_dir != NULL && !j->opts->whole_file &&
+	    sftp_has(j->s, SFTP_EXT_COPY_DATA))))
+		tools_probe_start(&j->probe, sftp_ssh(j->s));
 	lw.out = j->pull ? &j->dst : &j->src;
 	lw.root = j->local_root;
 	lw.opts = &wo;
@@ -1346,6 +1352,7 @@ job_dispose(struct job *j)
 {
 	size_t	 i;
 
+	tools_probe_dispose(&j->probe);
 	if (j->out != NULL)
 		for (i = 0; i < j->plan.n; i++)
 			free(j->out[i].error);
@@ -1396,6 +1403,7 @@ job_init(struct job *j, struct ts_summary *sum, struct ts_conn *c,
 		j->pool.w[k].user = &j->act[k];
 	}
 	pthread_mutex_init(&j->mu, NULL);
+	tools_probe_init(&j->probe);
 	j->local_root = local_dir;
 	j->remote_root = remote_dir;
 	j->fn = fn;

@@ -19,6 +19,7 @@
 #include "sftp.h"
 #include "symlink.h"
 #include "treesync.h"
+#include "verify.h"
 #include "xfer.h"
 
 #define JOB_HASH_BATCH		2000	/* names per remote hash command */
@@ -129,6 +130,7 @@ struct job {
 	struct link_facts links;	/* the server's SYMLINK order, learned
 					 * by the first links made (atomic) */
 	struct sigstore	*store;		/* push: signatures, or NULL */
+	struct tools_probe probe;	/* what the server runs, asked early */
 	/* push: partial uploads found on the server, or cut in this run
 	 * (size 0: not to continue from, only to remove once replaced);
 	 * under mu once workers run. */

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "ssh.h"
 #include "verify.h"
 #include "xfer.h"
 
@@ -138,6 +139,60 @@ verify_server_tools(struct ssh *ssh, struct server_tools *out)
 		    NULL;
 	}
 	buf_dispose(&buf);
+}
+
+void
+tools_probe_init(struct tools_probe *p)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->mu, NULL);
+}
+
+static void *
+tools_probe_main(void *arg)
+{
+	struct tools_probe	*p = arg;
+
+	verify_server_tools(p->ssh, &p->t);
+	return NULL;
+}
+
+void
+tools_probe_start(struct tools_probe *p, struct ssh *ssh)
+{
+	pthread_mutex_lock(&p->mu);
+	if (!p->started && ssh != NULL && ssh->proc != NULL) {
+		p->ssh = ssh;
+		p->started = pthread_create(&p->th, NULL, tools_probe_main,
+		    p) == 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+bool
+tools_probe_take(struct tools_probe *p, struct server_tools *out)
+{
+	bool	 started;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->started && !p->joined) {
+		pthread_join(p->th, NULL);
+		p->joined = true;
+	}
+	started = p->started;
+	if (started)
+		*out = p->t;
+	pthread_mutex_unlock(&p->mu);
+	return started;
+}
+
+void
+tools_probe_dispose(struct tools_probe *p)
+{
+	struct server_tools	 t;
+
+	(void)tools_probe_take(p, &t);
+	pthread_mutex_destroy(&p->mu);
 }
 
 int

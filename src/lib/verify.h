@@ -2,6 +2,9 @@
 #ifndef TS_VERIFY_H
 #define TS_VERIFY_H
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include "hash.h"
 #include "sftp.h"
 
@@ -24,6 +27,26 @@ struct server_tools {
 	bool		 sha256sum, xxhsum;
 };
 void	verify_server_tools(struct ssh *ssh, struct server_tools *out);
+
+/*
+ * The same question asked early, beside the walk: under openssh the
+ * command is an ssh process of its own, so a thread can wait for it
+ * while the connection lists the tree (three round trips taken off the
+ * first delta or hash check).  Under libssh2 a session is one thread's
+ * at a time: nothing starts, and tools_probe_take says so.
+ */
+struct tools_probe {
+	pthread_mutex_t	 mu;
+	pthread_t	 th;
+	struct ssh	*ssh;
+	bool		 started, joined;
+	struct server_tools t;
+};
+void	tools_probe_init(struct tools_probe *p);
+void	tools_probe_start(struct tools_probe *p, struct ssh *ssh);
+/* The answer, waited for: false when no probe was started. */
+bool	tools_probe_take(struct tools_probe *p, struct server_tools *out);
+void	tools_probe_dispose(struct tools_probe *p);	/* waits for it */
 
 /*
  * The parser behind verify_remote_hash, pure: fills hex[i] for each of
