@@ -409,6 +409,66 @@ test_delta_stream_short_is_no_signature(void **state)
 	fclose(f);
 }
 
+/* Fed a byte at a time (each sum computed byte by byte), the signature
+ * is the one a read of whole blocks makes (16 bytes at a step). */
+static void
+test_delta_sums_byte_by_byte(void **state)
+{
+	enum { N = (1u << 20) + 4321 };
+	struct delta_stream *ds;
+	struct ts_error	 err = { 0 };
+	struct delta	 d;
+	char		 hex[HASH_HEX_MAX], hex2[HASH_HEX_MAX];
+	uint8_t		*a = malloc(N);
+	FILE		*f1 = tmpfile(), *f2 = tmpfile();
+	size_t		 i, l1, l2;
+	char		*b1, *b2;
+	int		 fd;
+
+	(void)state;
+	fill(a, N, 21);
+	fd = file_of(a, N);
+	delta_init(&d);
+	assert_int_equal(delta_scan(fd, N, NULL, 0, f1, hex, NULL, &d, &err),
+	    0);
+	assert_int_equal(delta_stream_new(&ds, N, f2, &err), 0);
+	for (i = 0; i < N; i++)
+		delta_stream_feed(ds, a + i, 1);
+	assert_true(delta_stream_end(ds, hex2));
+	assert_string_equal(hex, hex2);
+	b1 = slurp(f1, &l1);
+	b2 = slurp(f2, &l2);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(b1, b2, l1);
+	delta_stream_free(ds);
+	free(b1);
+	free(b2);
+	fclose(f1);
+	fclose(f2);
+	close(fd);
+	free(a);
+}
+
+/* A signature of another kind (librsync's, as earlier versions stored
+ * them: magic "rs\x016", MD4) is refused, never read as entries. */
+static void
+test_delta_other_kind_is_refused(void **state)
+{
+	static const uint8_t rs_md4[] = { 0x72, 0x73, 0x01, 0x36, 0, 0, 8,
+	    0, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+	struct delta_sig *sig = NULL;
+	struct ts_error	 err = { 0 };
+	FILE		*f = tmpfile();
+
+	(void)state;
+	assert_int_equal(fwrite(rs_md4, 1, sizeof(rs_md4), f), sizeof(rs_md4));
+	rewind(f);
+	assert_int_not_equal(delta_sig_load(&sig, f, &err), 0);
+	assert_null(sig);
+	assert_non_null(strstr(err.msg, "another kind"));
+	fclose(f);
+}
+
 int
 main(void)
 {
@@ -422,6 +482,8 @@ main(void)
 		cmocka_unit_test(test_delta_stream_short_is_no_signature),
 		cmocka_unit_test(test_delta_signature_from_base),
 		cmocka_unit_test(test_delta_stream_scans_in_parts),
+		cmocka_unit_test(test_delta_sums_byte_by_byte),
+		cmocka_unit_test(test_delta_other_kind_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
