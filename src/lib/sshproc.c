@@ -261,6 +261,16 @@ nomem:
 	return error_set(err, TS_ENOMEM, "too many words in the ssh command");
 }
 
+/* Only spaces and carriage returns: a remote program clearing its
+ * progress line (xxhsum does, over big files), nothing said. */
+static bool
+blank(const char *s, size_t n)
+{
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\r'))
+		n--;
+	return n == 0;
+}
+
 /* Logs what ssh said, a line at a time, for -vv. */
 static void
 log_stderr(struct sshproc *p, bool all)
@@ -277,7 +287,7 @@ log_stderr(struct sshproc *p, bool all)
 		    p->err_len - p->err_logged;
 		if (n > 0 && p->err[p->err_logged + n - 1] == '\r')
 			n--;
-		if (n > 0)
+		if (n > 0 && !blank(p->err + p->err_logged, n))
 			log_msg(TS_LOG_DEBUG, "ssh: %.*s", (int)n,
 			    p->err + p->err_logged);
 		p->err_logged += n + (nl != NULL ? 1 : 0);
