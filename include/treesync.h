@@ -252,7 +252,9 @@ struct ts_progress {
 	int		 connections;	/* working now */
 	double		 elapsed;	/* seconds */
 };
-/* Called on the caller's thread, at most ten times a second. */
+/* Called on the caller's thread, at most ten times a second while files
+ * move, and once more when each phase of the run ends (the last call has
+ * the final counts). */
 typedef void	ts_progress_fn(const struct ts_progress *p, void *payload);
 
 #define TS_SYNC_OPTS_VERSION	1

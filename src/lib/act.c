@@ -1740,8 +1740,10 @@ act_connect(struct ts_conn **out, bool spare, void *payload,
 	return conn_clone(out, j->conn, err);
 }
 
+/* The status line, ten times a second at most; always at the end of a
+ * batch (force), so the last one drawn says where the run got to. */
 static void
-job_progress(struct job *j)
+job_progress(struct job *j, bool force)
 {
 	struct ts_progress	 p;
 	size_t			 i;
@@ -1752,7 +1754,7 @@ job_progress(struct job *j)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	if (now - j->last_progress < 0.1)	/* ten a second at most */
+	if (!force && now - j->last_progress < 0.1)
 		return;
 	j->last_progress = now;
 	memset(&p, 0, sizeof(p));
@@ -1784,8 +1786,7 @@ act_tick(bool last, void *payload)
 	struct job	*j = payload;
 
 	job_report(j);
-	if (!last)
-		job_progress(j);
+	job_progress(j, last);
 }
 
 const struct pool_ops act_pool_ops = {
