@@ -935,7 +935,7 @@ ssh_exec(struct ssh *s, const char *cmd, const void *in, size_t inlen,
 	size_t		 sent = 0;
 	bool		 eof_sent = false;
 	ssize_t		 n, e;
-	int		 rc;
+	int		 rc, slice, idle_ms = 0;
 
 	*exit_status = -1;
 	if (s->proc != NULL)
@@ -970,6 +970,15 @@ ssh_exec(struct ssh *s, const char *cmd, const void *in, size_t inlen,
 			if (n == 0 || n != LIBSSH2_ERROR_EAGAIN)
 				eof_sent = true;
 		}
+		/* stderr first: each read takes in whatever the socket has,
+		 * for either stream, so the read just before a wait must be
+		 * the one whose bytes (or end) decide the wait.  Read the
+		 * other way round, the command's last output and its end
+		 * could sit in libssh2's queue while we waited on a socket
+		 * with nothing more to come, until --timeout. */
+		while ((e = libssh2_channel_read_stderr(ch, tmp,
+		    sizeof(tmp))) > 0)
+			progress = true;
 		n = libssh2_channel_read(ch, tmp, sizeof(tmp));
 		if (n > 0) {
 			if (buf_append(out, tmp, (size_t)n) != 0) {
@@ -982,13 +991,25 @@ ssh_exec(struct ssh *s, const char *cmd, const void *in, size_t inlen,
 			rc = ssh_error(s, (int)n, err, "command");
 			goto out;
 		}
-		while ((e = libssh2_channel_read_stderr(ch, tmp,
-		    sizeof(tmp))) > 0)
-			progress = true;
-		if (n == 0 && libssh2_channel_eof(ch))
+		if (n <= 0 && libssh2_channel_eof(ch))
 			break;
-		if (!progress && (rc = ssh_wait(s, s->io_timeout_ms, true,
-		    err)) != 0)
+		if (progress) {
+			idle_ms = 0;
+			continue;
+		}
+		/* Waits of a second at most, reading again after each: a
+		 * wake-up lost in libssh2's queue costs a second, not the
+		 * whole --timeout. */
+		slice = s->io_timeout_ms < 1000 ? s->io_timeout_ms : 1000;
+		if ((rc = ssh_wait(s, slice, true, err)) == TS_ECONN) {
+			error_clear(err);	/* a slice, not the timeout */
+			if ((idle_ms += slice) < s->io_timeout_ms)
+				continue;
+			rc = error_set(err, TS_ECONN, "no answer from \"%s\" "
+			    "for %d s; the connection timed out (see "
+			    "--timeout)", s->host, s->io_timeout_ms / 1000);
+		}
+		if (rc != 0)
 			goto out;
 	}
 	while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN)

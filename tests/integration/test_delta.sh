@@ -260,9 +260,13 @@ ts_expect_exit 0 ts pull --cache-dir "$CACHE" "tshost:$TS_REMOTE/pulled" \
 head -c 1000 /dev/urandom | dd of="$TS_TMP/pulled/p.img" bs=1 seek=4096 \
     conv=notrunc status=none
 touch -d "@$((T + 1))" "$TS_TMP/pulled/p.img"
-ts_expect_exit 0 ts push --json --cache-dir "$CACHE" "$TS_TMP/pulled" \
+ts_expect_exit 0 ts push -v --json --cache-dir "$CACHE" "$TS_TMP/pulled" \
     "tshost:$TS_REMOTE/pulled"
-grep -q '"delta":true' "$TS_OUT" || ts_fail "push after pull: no delta"
+grep -q '"delta":true' "$TS_OUT" || {
+	_ts_show_output "push after pull"
+	ls -l --time-style=+%s "$CACHE/idx" "$CACHE/sig" "$TS_TMP/pulled" >&2
+	ts_fail "push after pull: no delta"
+}
 [ "$(literal)" -le $((256 * 1024)) ] || ts_fail "sent $(literal) bytes"
 ts_files_equal "$TS_TMP/pulled/p.img" "$TS_REMOTE/pulled/p.img"
 
