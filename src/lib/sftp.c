@@ -582,6 +582,10 @@ sftp_io(struct sftp *s, bool *progress, struct ts_error *err)
 		buf_consume(&s->out, s->out_off);
 		s->out_off = 0;
 	}
+	/* Before the reads: a send may take waiting packets into libssh2's
+	 * queue, and the last call before a wait must be the read that
+	 * empties it. */
+	ssh_keepalive(s->ssh);
 	for (;;) {
 		n = ssh_stream_read(s->ssh, s->ch, (char *)s->in + s->in_len,
 		    s->in_cap - s->in_len);
@@ -609,7 +613,6 @@ sftp_io(struct sftp *s, bool *progress, struct ts_error *err)
 			return sftp_fail_now(s, err, TS_EREMOTE, msg);
 		}
 	}
-	ssh_keepalive(s->ssh);
 	return 0;
 }
 
