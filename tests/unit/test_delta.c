@@ -256,6 +256,19 @@ slurp(FILE *f, size_t *len)
 	return b;
 }
 
+/* Two signatures written up to now hold the same bytes. */
+static void
+assert_same_bytes(FILE *f1, FILE *f2)
+{
+	size_t	 l1, l2;
+	char	*b1 = slurp(f1, &l1), *b2 = slurp(f2, &l2);
+
+	assert_int_equal(l1, l2);
+	assert_memory_equal(b1, b2, l1);
+	free(b1);
+	free(b2);
+}
+
 /* The new file's signature a delta makes (from the old one's entries
  * where a block was copied, computed for the others) is the one a read
  * of the new file alone makes; so is its SHA-256. */
@@ -268,8 +281,6 @@ sig_from_base_is_the_scan(const uint8_t *old, size_t oldn,
 	struct delta	 d;
 	char		 hex[HASH_HEX_MAX], hex1[HASH_HEX_MAX], hex2[HASH_HEX_MAX];
 	FILE		*so = tmpfile(), *s1 = tmpfile(), *s2 = tmpfile();
-	size_t		 l1, l2;
-	char		*b1, *b2;
 	int		 ofd = file_of(old, oldn), nfd = file_of(new, newn);
 
 	delta_init(&d);
@@ -282,12 +293,7 @@ sig_from_base_is_the_scan(const uint8_t *old, size_t oldn,
 	assert_int_equal(delta_scan(nfd, newn, sig, oldn, s2, hex2, NULL, &d,
 	    &err), 0);
 	assert_string_equal(hex1, hex2);
-	b1 = slurp(s1, &l1);
-	b2 = slurp(s2, &l2);
-	assert_int_equal(l1, l2);
-	assert_memory_equal(b1, b2, l1);
-	free(b1);
-	free(b2);
+	assert_same_bytes(s1, s2);
 	delta_sig_free(sig);
 	delta_dispose(&d);
 	fclose(so);
@@ -332,8 +338,7 @@ test_delta_stream_scans_in_parts(void **state)
 	uint8_t		*a = malloc(BIG), *b = malloc(BIG), *out = malloc(BIG);
 	FILE		*so = tmpfile(), *sn = tmpfile(), *sp = tmpfile();
 	uint64_t	 covered = 0;
-	size_t		 i, l1, l2;
-	char		*b1, *b2;
+	size_t		 i;
 	int		 ofd, nfd, r, steps = 0;
 
 	(void)state;
@@ -372,12 +377,7 @@ test_delta_stream_scans_in_parts(void **state)
 	assert_true(d.literal < 200000);
 	assert_true(delta_stream_end(ds, xxh));
 	assert_string_equal(xxh, hex);
-	b1 = slurp(sp, &l1);
-	b2 = slurp(sn, &l2);
-	assert_int_equal(l1, l2);
-	assert_memory_equal(b1, b2, l1);
-	free(b1);
-	free(b2);
+	assert_same_bytes(sp, sn);
 	fclose(sp);
 	delta_stream_free(ds);
 	delta_dispose(&d);
@@ -421,8 +421,7 @@ test_delta_sums_byte_by_byte(void **state)
 	char		 hex[HASH_HEX_MAX], hex2[HASH_HEX_MAX];
 	uint8_t		*a = malloc(N);
 	FILE		*f1 = tmpfile(), *f2 = tmpfile();
-	size_t		 i, l1, l2;
-	char		*b1, *b2;
+	size_t		 i;
 	int		 fd;
 
 	(void)state;
@@ -436,13 +435,8 @@ test_delta_sums_byte_by_byte(void **state)
 		delta_stream_feed(ds, a + i, 1);
 	assert_true(delta_stream_end(ds, hex2));
 	assert_string_equal(hex, hex2);
-	b1 = slurp(f1, &l1);
-	b2 = slurp(f2, &l2);
-	assert_int_equal(l1, l2);
-	assert_memory_equal(b1, b2, l1);
+	assert_same_bytes(f1, f2);
 	delta_stream_free(ds);
-	free(b1);
-	free(b2);
 	fclose(f1);
 	fclose(f2);
 	close(fd);
