@@ -837,6 +837,20 @@ out:
 	job_finish(j, idx, e.code, e.msg);
 }
 
+/* A transfer started on w: the owner set where asked, on w's list. */
+static void
+actor_adopt(struct actor *w, struct upload *u, const struct action *a)
+{
+	struct job	*j = w->job;
+
+	if (j->opts->owner || j->opts->group)
+		xfer_set_owner(u->x, owner_uid(j, a), owner_gid(j, a));
+	u->next = w->list;
+	w->list = u;
+	w->active++;
+	w->transfers++;
+}
+
 static void
 job_start_download(struct actor *w, size_t idx)
 {
@@ -868,13 +882,8 @@ job_start_download(struct actor *w, size_t idx)
 		job_finish(j, idx, e.code, e.msg);
 		goto out;
 	}
-	if (j->opts->owner || j->opts->group)
-		xfer_set_owner(u->x, owner_uid(j, a), owner_gid(j, a));
-	u->next = w->list;
-	w->list = u;
+	actor_adopt(w, u, a);
 	u = NULL;	/* transferred */
-	w->active++;
-	w->transfers++;
 out:
 	if (dfd != -1)
 		close(dfd);
@@ -1285,14 +1294,9 @@ job_start_upload2(struct actor *w, size_t idx, bool allow_delta)
 		job_finish_error(j, idx, &e);
 		goto out;
 	}
-	if (j->opts->owner || j->opts->group)
-		xfer_set_owner(u->x, owner_uid(j, a), owner_gid(j, a));
 	u->tmp = strdup(xfer_tmp_path(u->x));
-	u->next = w->list;
-	w->list = u;
+	actor_adopt(w, u, a);
 	u = NULL;	/* transferred */
-	w->active++;
-	w->transfers++;
 out:
 	upload_free(u);
 	free(dst);
