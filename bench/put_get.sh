@@ -88,6 +88,9 @@ for ((r = 1; r <= runs; r++)); do
 		*-put) ts_ssh "rm -f '$TS_REMOTE/$(target_of "$t")'" ;;
 		*) rm -f "$TS_LOCAL/$(target_of "$t")" ;;
 		esac
+		# The last tool's file is written out first: a tool that
+		# leaves it dirty (sftp, cat) would slow the next one down.
+		sync
 		# GNU time counts the children the tool waited for: its ssh.
 		/usr/bin/time -f "%e %U %S" -o "$TS_TMP/time" \
 		    bash -c "$(declare -p sshopts cipher); run_one $t"
