@@ -41,6 +41,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "ssh_ciphers.h"
 #include "sshproc.h"
 
 extern char **environ;
@@ -816,6 +817,10 @@ sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
 		log_msg(TS_LOG_DEBUG, "a session on the control master of "
 		    "\"%s\", no new login", o->host);
 	k = p->argc;
+	if (p->is_master && p->argc < SSHPROC_ARGS - 16 &&
+	    (p->argv[p->argc] = ssh_ciphers_prefer_gcm(p->argv, p->argc,
+	    o->host, p->mux->key)) != NULL)
+		p->argc++;
 	if (add_arg(p, "-oControlMaster=%s", p->is_master ? "yes" : "no") !=
 	    0 || add_arg(p, "-oControlPath=\"%s\"", p->mux->ctl) != 0 ||
 	    (p->is_master && add_arg(p, "-oControlPersist=no") != 0) ||

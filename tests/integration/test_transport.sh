@@ -47,6 +47,23 @@ ts_expect_exit 8 env PATH=/nonexistent "$TREESYNC" -F "$TS_SSH_CONFIG" \
     --transport openssh ls "tshost:$R"
 ts_expect_stderr_contains '"ssh"'
 
+ts_step "openssh: AES-GCM first where the CPU has AES, ssh's order where Ciphers is set"
+# ssh -v says which cipher the key exchange chose; -vv shows ssh's lines.
+if grep -qw aes /proc/cpuinfo &&
+    grep -qwE 'pclmulqdq|pmull' /proc/cpuinfo; then
+	ts_expect_exit 0 tso -F "$TS_SSH_CONFIG" -e "ssh -v" -vv ls "tshost:$R"
+	ts_expect_stderr_contains "asking ssh for AES-GCM first"
+	ts_expect_stderr_contains "cipher: aes128-gcm@openssh.com"
+fi
+{ cat "$TS_SSH_CONFIG"; printf '\tCiphers aes256-ctr,aes128-gcm@openssh.com\n'; } \
+    >"$T/ctr"
+ts_expect_exit 0 tso -F "$T/ctr" -e "ssh -v" -vv ls "tshost:$R"
+ts_expect_stderr_contains "cipher: aes256-ctr"
+grep -q "AES-GCM first" "$TS_ERR" && ts_fail "a config's Ciphers was overridden"
+ts_expect_exit 0 tso -F "$TS_SSH_CONFIG" -e "ssh -v -c aes256-ctr" -vv \
+    ls "tshost:$R"
+ts_expect_stderr_contains "cipher: aes256-ctr"
+
 ts_step "-e/--rsh: its words come first on ssh's command line"
 # The alias's Port is wrong; ssh's -p on the command line wins over it.
 cat >"$T/wrongport" <<EOF
