@@ -26,7 +26,8 @@
 
 enum xfer_state {
 	X_OPEN,			/* opening the remote file */
-	X_OPEN_BASE,		/* delta upload: opening the old file */
+	X_OPEN_BASE,		/* delta upload: the temp file open, the old
+				 * file's OPEN (sent with it) not answered */
 	X_FSTAT0,		/* download: size of the source */
 	X_DATA,			/* writes or reads in flight; an upload sends
 				 * its tail here too (upload_send_tail) */
@@ -87,6 +88,9 @@ struct xfer {
 	char		*base;		/* the old file, copied from */
 	struct sftp_handle bhandle;
 	bool		 have_bhandle;
+	bool		 base_opening;	/* its OPEN not answered yet: the
+					 * transfer cannot end before */
+	struct ts_error	 base_err;	/* why it could not be opened */
 	bool		 rename_fallback;
 	bool		 dst_replaced;	/* fallback renamed dst away */
 	bool		 set_owner;	/* -o/-g: uid, gid ((uint32_t)-1:
@@ -101,6 +105,8 @@ struct xfer {
 static void	xfer_on_reply(struct sftp *s, const struct sftp_reply *r,
 		    void *payload);
 static void	xfer_finish(struct xfer *x);
+static void	xfer_cleaned(struct xfer *x);
+static void	upload_base_opened(struct xfer *x);
 static sftp_cb	upload_on_write, upload_on_setstat, upload_on_fstat,
 		    upload_on_fsync, upload_on_close, upload_on_owner,
 		    upload_on_copy;
@@ -213,9 +219,19 @@ xfer_cleanup(struct xfer *x)
 	else {
 		if (!x->upload && x->tmp != NULL)
 			unlinkat(x->dirfd, x->tmpname, 0);
-		x->state = X_DONE;
-		xfer_finish(x);
+		xfer_cleaned(x);
 	}
+}
+
+/* Cleaned up: done, once the old file's OPEN has answered (its reply
+ * then calls xfer_cleanup again, to close what it opened). */
+static void
+xfer_cleaned(struct xfer *x)
+{
+	if (x->base_opening)
+		return;
+	x->state = X_DONE;
+	xfer_finish(x);
 }
 
 static void
@@ -956,8 +972,8 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		x->have_handle = true;
 		if (x->upload && x->delta != NULL) {
 			x->state = X_OPEN_BASE;
-			xfer_sent(x, sftp_open(x->s, x->base, SSH_FXF_READ,
-			    NULL, xfer_on_reply, x));
+			if (!x->base_opening)
+				upload_base_opened(x);
 		} else if (x->upload) {
 			x->state = X_DATA;
 			upload_send_writes(x);
@@ -966,12 +982,6 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 			xfer_sent(x, sftp_fstat(x->s, &x->handle, xfer_on_reply,
 			    x));
 		}
-		break;
-	case X_OPEN_BASE:	/* delta upload: the old file, to copy from */
-		x->bhandle = r->handle;
-		x->have_bhandle = true;
-		x->state = X_DATA;
-		upload_send_writes(x);
 		break;
 	case X_FSTAT0:		/* download: how much there is to read */
 		x->rattrs = r->attrs;
@@ -1088,15 +1098,50 @@ xfer_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 		}
 		if (!x->upload && x->tmp != NULL)
 			unlinkat(x->dirfd, x->tmpname, 0);
-		x->state = X_DONE;
-		xfer_finish(x);
+		xfer_cleaned(x);
 		break;
+	case X_OPEN_BASE:	/* upload_on_base_open's */
 	case X_DATA:
 	case X_CLOSING:
 	case X_VERIFY:
 	case X_DONE:
 		break;
 	}
+}
+
+/* Delta upload: both files are open, or the old one could not be. */
+static void
+upload_base_opened(struct xfer *x)
+{
+	if (!x->have_bhandle) {
+		x->err = x->base_err;
+		xfer_cleanup(x);
+		return;
+	}
+	x->state = X_DATA;
+	upload_send_writes(x);
+}
+
+/* The old file's OPEN, sent right behind the temp file's: one round trip
+ * for both.  The server may answer them in either order. */
+static void
+upload_on_base_open(struct sftp *s, const struct sftp_reply *r,
+    void *payload)
+{
+	struct xfer	*x = payload;
+
+	(void)s;
+	x->base_opening = false;
+	if (r->type == SSH_FXP_HANDLE) {
+		x->bhandle = r->handle;
+		x->have_bhandle = true;
+	} else
+		sftp_status_error(&x->base_err, r->status, r->msg, r->msg_len,
+		    "open", x->base);
+	if (x->state == X_OPEN_BASE)	/* the temp file's came first */
+		upload_base_opened(x);
+	else if (x->state == X_CLEANUP)	/* waited for this one */
+		xfer_cleanup(x);
 }
 
 int
@@ -1168,6 +1213,15 @@ xfer_upload_delta(struct xfer **out, struct sftp *s, int fd,
 	(*out)->base = b;
 	(*out)->delta = d;
 	(*out)->scan = ds;
+	if (sftp_open(s, b, SSH_FXF_READ, NULL, upload_on_base_open, *out) !=
+	    0) {
+		/* The engine failed: the temp file's OPEN fails with it. */
+		error_set(&(*out)->base_err, TS_ECONN, "%s",
+		    sftp_failed(s) != NULL ? sftp_failed(s)->msg :
+		    "request refused");
+		return 0;
+	}
+	(*out)->base_opening = true;
 	return 0;
 }
 
