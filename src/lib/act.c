@@ -189,9 +189,15 @@ actor_remote_hash(struct actor *w, enum hash_kind kind, bool on_server,
 
 	if (on_server) {
 		for (i = 0; i < n; i += k) {
+			struct ssh_cmd	*ready = NULL;
+
+			if (kind == HASH_XXH128) {
+				ready = w->xxh_ready;
+				w->xxh_ready = NULL;
+			}
 			k = n - i < JOB_HASH_BATCH ? n - i : JOB_HASH_BATCH;
-			rc = verify_remote_hash(sftp_ssh(w->s), kind,
-			    paths + i, k, hex + i, NULL);
+			rc = verify_remote_hash_started(sftp_ssh(w->s), ready,
+			    kind, paths + i, k, hex + i, NULL);
 			if (rc != 0) {
 				if (sftp_failed(w->s) != NULL)
 					return error_set(err, TS_ECONN, "%s",
@@ -1295,6 +1301,10 @@ job_start_upload2(struct actor *w, size_t idx, bool allow_delta)
 		goto out;
 	}
 	u->tmp = strdup(xfer_tmp_path(u->x));
+	/* Its check's command, started now: opening a session takes round
+	 * trips that the building of the file covers. */
+	if (u->delta && u->xxh && w->exec_ok && w->xxh_ready == NULL)
+		w->xxh_ready = verify_hash_start(sftp_ssh(w->s), HASH_XXH128);
 	actor_adopt(w, u, a);
 	u = NULL;	/* transferred */
 out:
@@ -1680,6 +1690,13 @@ actor_init(struct actor *w, struct job *j, struct sftp *s)
 	w->s = s;
 }
 
+void
+actor_dispose(struct actor *w)
+{
+	ssh_exec_drop(w->xxh_ready);
+	w->xxh_ready = NULL;
+}
+
 /* --- the pool's callbacks ------------------------------------------ */
 
 static struct actor *
@@ -1727,6 +1744,7 @@ act_connected(struct pool_worker *pw, void *payload)
 
 	w->s = pw->s;
 	w->exec_probed = false;
+	actor_dispose(w);	/* the old connection's */
 }
 
 static int

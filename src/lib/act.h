@@ -41,6 +41,9 @@ struct actor {
 	struct upload	*verify_q[ACT_VERIFY_BATCH];
 	size_t		 nverify;
 	bool		 exec_probed, exec_ok, has_xxhsum;
+	/* The XXH128 command, started with a delta upload: its session is
+	 * open by the time the file is built (ssh.h, ssh_exec_start). */
+	struct ssh_cmd	*xxh_ready;
 	bool		 yield;		/* gave a range back: takes nothing
 					 * more until it has pumped */
 };
@@ -51,6 +54,7 @@ extern const struct pool_ops act_pool_ops;
 
 /* An idle actor of job j on engine s (may be NULL until connected). */
 void	actor_init(struct actor *w, struct job *j, struct sftp *s);
+void	actor_dispose(struct actor *w);
 void	actor_probe_exec(struct actor *w);
 int	actor_remote_hash(struct actor *w, enum hash_kind kind,
 	    bool on_server, const char *const *paths, size_t n,

@@ -1363,6 +1363,8 @@ job_dispose(struct job *j)
 	for (i = 0; i < j->norphans; i++)
 		free(j->orphans[i]);
 	free(j->orphans);
+	for (i = 0; i < POOL_MAX_WORKERS; i++)
+		actor_dispose(&j->act[i]);
 	pool_dispose(&j->pool);
 	pthread_mutex_destroy(&j->mu);
 	if (j->root_fd != -1)

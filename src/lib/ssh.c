@@ -926,6 +926,51 @@ ssh_stream_read(struct ssh *s, LIBSSH2_CHANNEL *ch, void *data, size_t len)
 	return n;
 }
 
+/* A command started ahead of its input (openssh only: see ssh.h). */
+struct ssh_cmd {
+	struct sshproc	*c;
+};
+
+int
+ssh_exec_start(struct ssh *s, const char *cmd, struct ssh_cmd **out,
+    struct ts_error *err)
+{
+	struct ssh_cmd	*sc;
+	int		 rc;
+
+	*out = NULL;
+	if (s->proc == NULL)
+		return 0;
+	if ((sc = calloc(1, sizeof(*sc))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	if ((rc = sshproc_exec_start(s->proc, cmd, &sc->c, err)) != 0) {
+		free(sc);
+		return rc;
+	}
+	*out = sc;
+	return 0;
+}
+
+int
+ssh_exec_finish(struct ssh *s, struct ssh_cmd *sc, const void *in,
+    size_t inlen, struct buf *out, int *exit_status, struct ts_error *err)
+{
+	struct sshproc	*c = sc->c;
+
+	free(sc);
+	return sshproc_exec_finish(s->proc, c, in, inlen, out, exit_status,
+	    s->io_timeout_ms, s->cancel_fd, err);
+}
+
+void
+ssh_exec_drop(struct ssh_cmd *sc)
+{
+	if (sc == NULL)
+		return;
+	sshproc_exec_drop(sc->c);
+	free(sc);
+}
+
 int
 ssh_exec(struct ssh *s, const char *cmd, const void *in, size_t inlen,
     struct buf *out, int *exit_status, struct ts_error *err)

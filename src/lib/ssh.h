@@ -103,4 +103,20 @@ ssize_t	ssh_stream_read(struct ssh *s, LIBSSH2_CHANNEL *ch, void *data,
 int	ssh_exec(struct ssh *s, const char *cmd, const void *in, size_t inlen,
 	    struct buf *out, int *exit_status, struct ts_error *err);
 
+/*
+ * The same in two steps, under the openssh transport: ssh_exec_start
+ * opens the session and starts cmd now (*out NULL under libssh2, where a
+ * session belongs to one thread's loop: call ssh_exec then), and
+ * ssh_exec_finish feeds it in and collects later, with the session's
+ * round trips already behind.  ssh_exec_finish, or ssh_exec_drop when
+ * the command is not wanted, ends it.
+ */
+struct ssh_cmd;
+int	ssh_exec_start(struct ssh *s, const char *cmd, struct ssh_cmd **out,
+	    struct ts_error *err);
+int	ssh_exec_finish(struct ssh *s, struct ssh_cmd *c, const void *in,
+	    size_t inlen, struct buf *out, int *exit_status,
+	    struct ts_error *err);
+void	ssh_exec_drop(struct ssh_cmd *c);
+
 #endif

@@ -1119,22 +1119,19 @@ sshproc_error(struct sshproc *p, const char *host, const char *what,
 }
 
 int
-sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
-    size_t inlen, struct buf *out, int *exit_status, int timeout_ms,
-    int cancel_fd, struct ts_error *err)
+sshproc_exec_start(struct sshproc *p, const char *cmd, struct sshproc **out,
+    struct ts_error *err)
 {
-	struct sshproc	 c;		/* the command's ssh, as a stream */
-	struct pollfd	 pfd[SSHPROC_POLL_MAX + 1];
-	char		 tmp[16384], ctl[128];
+	struct sshproc	*c;		/* the command's ssh, as a stream */
+	char		 ctl[128];
 	char		*argv[SSHPROC_ARGS + 8];
-	size_t		 sent = 0;
-	ssize_t		 n;
-	int		 i, k = 0, rc, np, st;
+	int		 i, k = 0, rc;
 
-	*exit_status = -1;
-	memset(&c, 0, sizeof(c));
-	c.pid = -1;
-	c.fd = c.errfd = c.askfd = -1;
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return error_set(err, TS_ENOMEM, "out of memory");
+	c->pid = -1;
+	c->fd = c->errfd = c->askfd = -1;
 	for (i = 0; i < p->argc; i++)
 		argv[k++] = p->argv[i];
 	/* The master of our own connection; if it is gone, ssh logs in. */
@@ -1147,17 +1144,51 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 	argv[k++] = p->host;
 	argv[k++] = (char *)cmd;
 	argv[k] = NULL;
-	if ((rc = spawn(argv, NULL, &c.pid, &c.fd, &c.errfd, err)) != 0)
+	if ((rc = spawn(argv, NULL, &c->pid, &c->fd, &c->errfd, err)) != 0) {
+		free(c);
 		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+sshproc_exec_drop(struct sshproc *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd != -1)
+		close(c->fd);
+	if (c->pid != -1) {
+		kill(c->pid, SIGTERM);
+		(void)reap(c->pid, 1000);
+	}
+	if (c->errfd != -1)
+		close(c->errfd);
+	free(c);
+}
+
+int
+sshproc_exec_finish(struct sshproc *p, struct sshproc *c, const void *in,
+    size_t inlen, struct buf *out, int *exit_status, int timeout_ms,
+    int cancel_fd, struct ts_error *err)
+{
+	struct pollfd	 pfd[SSHPROC_POLL_MAX + 1];
+	char		 tmp[16384];
+	size_t		 sent = 0;
+	ssize_t		 n;
+	int		 rc, np, st;
+
+	*exit_status = -1;
 	if (inlen == 0)
-		shutdown(c.fd, SHUT_WR);
+		shutdown(c->fd, SHUT_WR);
 	/* Feed stdin and drain stdout together, so that neither side waits
 	 * on a full buffer. */
 	for (;;) {
 		bool	 progress = false;
 
 		if (sent < inlen) {
-			n = sshproc_write(&c, (const char *)in + sent,
+			n = sshproc_write(c, (const char *)in + sent,
 			    inlen - sent);
 			if (n > 0) {
 				sent += (size_t)n;
@@ -1165,9 +1196,9 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 			} else if (n == SSHPROC_DEAD)
 				sent = inlen;	/* it may not read it all */
 			if (sent == inlen)
-				shutdown(c.fd, SHUT_WR);
+				shutdown(c->fd, SHUT_WR);
 		}
-		n = sshproc_read(&c, tmp, sizeof(tmp));
+		n = sshproc_read(c, tmp, sizeof(tmp));
 		if (n > 0) {
 			if (buf_append(out, tmp, (size_t)n) != 0) {
 				rc = error_set(err, TS_EREMOTE, "command "
@@ -1180,7 +1211,7 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 			break;		/* the end of its stdout */
 		if (progress)
 			continue;
-		np = sshproc_poll_prepare(&c, true, pfd);
+		np = sshproc_poll_prepare(c, true, pfd);
 		if (sent == inlen)
 			pfd[0].events = POLLIN;
 		pfd[np].fd = cancel_fd;
@@ -1201,35 +1232,43 @@ sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 			    "\"%s\" abandoned", p->host);
 			goto out;
 		}
-		sshproc_polled(&c, pfd, np);
+		sshproc_polled(c, pfd, np);
 	}
-	close(c.fd);
-	c.fd = -1;
-	while (c.errfd != -1) {
-		struct pollfd	 e = { c.errfd, POLLIN, 0 };
+	close(c->fd);
+	c->fd = -1;
+	while (c->errfd != -1) {
+		struct pollfd	 e = { c->errfd, POLLIN, 0 };
 
 		if (poll(&e, 1, timeout_ms) <= 0)
 			break;
-		proc_drain(&c);
+		proc_drain(c);
 	}
-	st = reap(c.pid, timeout_ms);
-	c.pid = -1;
+	st = reap(c->pid, timeout_ms);
+	c->pid = -1;
 	/* 255 is ssh's own failure (OpenSSH ssh(1), EXIT STATUS). */
 	if (WIFEXITED(st) && WEXITSTATUS(st) != 255) {
 		*exit_status = WEXITSTATUS(st);
 		rc = 0;
 		goto out;
 	}
-	c.status = st;
-	rc = sshproc_error(&c, p->host, "command", err);
+	c->status = st;
+	rc = sshproc_error(c, p->host, "command", err);
 out:
-	if (c.fd != -1)
-		close(c.fd);
-	if (c.pid != -1) {
-		kill(c.pid, SIGTERM);
-		(void)reap(c.pid, 1000);
-	}
-	if (c.errfd != -1)
-		close(c.errfd);
+	sshproc_exec_drop(c);
 	return rc;
+}
+
+int
+sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
+    size_t inlen, struct buf *out, int *exit_status, int timeout_ms,
+    int cancel_fd, struct ts_error *err)
+{
+	struct sshproc	*c;
+	int		 rc;
+
+	*exit_status = -1;
+	if ((rc = sshproc_exec_start(p, cmd, &c, err)) != 0)
+		return rc;
+	return sshproc_exec_finish(p, c, in, inlen, out, exit_status,
+	    timeout_ms, cancel_fd, err);
 }

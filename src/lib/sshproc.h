@@ -80,6 +80,17 @@ int	sshproc_exec(struct sshproc *p, const char *cmd, const void *in,
 	    size_t inlen, struct buf *out, int *exit_status, int timeout_ms,
 	    int cancel_fd, struct ts_error *err);
 
+/* The same in two steps, so that a command starts (its session opened,
+ * the command running on the server) before its input is known:
+ * sshproc_exec_finish then feeds it in and collects; it, or
+ * sshproc_exec_drop when the command is not wanted, ends *out. */
+int	sshproc_exec_start(struct sshproc *p, const char *cmd,
+	    struct sshproc **out, struct ts_error *err);
+int	sshproc_exec_finish(struct sshproc *p, struct sshproc *c,
+	    const void *in, size_t inlen, struct buf *out, int *exit_status,
+	    int timeout_ms, int cancel_fd, struct ts_error *err);
+void	sshproc_exec_drop(struct sshproc *c);
+
 /* Where the program that runs for "ssh" (or the first word of rsh) is,
  * in out; returns false when it is not on PATH. */
 bool	sshproc_find(const char *rsh, char *out, size_t size);

@@ -69,10 +69,35 @@ verify_parse_output(enum hash_kind kind, const char *const *paths, size_t n,
 	return found;
 }
 
+static const char *
+hash_cmd(enum hash_kind kind)
+{
+	return kind == HASH_SHA256 ? VERIFY_CMD_SHA256 : VERIFY_CMD_XXH128;
+}
+
+struct ssh_cmd *
+verify_hash_start(struct ssh *ssh, enum hash_kind kind)
+{
+	struct ssh_cmd	*c = NULL;
+
+	if (ssh_exec_start(ssh, hash_cmd(kind), &c, NULL) != 0)
+		return NULL;
+	return c;
+}
+
 int
 verify_remote_hash(struct ssh *ssh, enum hash_kind kind,
     const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
     struct ts_error *err)
+{
+	return verify_remote_hash_started(ssh, NULL, kind, paths, n, hex,
+	    err);
+}
+
+int
+verify_remote_hash_started(struct ssh *ssh, struct ssh_cmd *started,
+    enum hash_kind kind, const char *const *paths, size_t n,
+    char (*hex)[HASH_HEX_MAX], struct ts_error *err)
 {
 	struct buf	 in, out;
 	size_t		 i, hexlen, outmax = 4096;
@@ -83,19 +108,37 @@ verify_remote_hash(struct ssh *ssh, enum hash_kind kind,
 		hex[i][0] = '\0';
 		outmax += hexlen + 4 + strlen(paths[i]);
 		/* xxhsum output is newline-separated: such names need sha256. */
-		if (kind == HASH_XXH128 && strpbrk(paths[i], "\n\\") != NULL)
+		if (kind == HASH_XXH128 && strpbrk(paths[i], "\n\\") != NULL) {
+			ssh_exec_drop(started);
 			return error_set(err, TS_EREMOTE, "xxhsum cannot report "
 			    "\"%s\"", paths[i]);
+		}
 	}
 	buf_init(&in, (size_t)-1);
 	buf_init(&out, outmax);
 	for (i = 0; i < n; i++)
 		if (buf_append(&in, paths[i], strlen(paths[i]) + 1) != 0) {
 			buf_dispose(&in);
+			ssh_exec_drop(started);
 			return error_set(err, TS_ENOMEM, "out of memory");
 		}
-	rc = ssh_exec(ssh, kind == HASH_SHA256 ? VERIFY_CMD_SHA256 :
-	    VERIFY_CMD_XXH128, in.data, in.len, &out, &status, err);
+	rc = -1;
+	if (started != NULL) {
+		struct ts_error	 e = { 0 };
+
+		rc = ssh_exec_finish(ssh, started, in.data, in.len, &out,
+		    &status, &e);
+		if (rc == TS_ECANCELED)
+			error_set(err, rc, "%s", e.msg);
+		else if (rc != 0) {	/* its session went: a new one */
+			log_msg(TS_LOG_DEBUG, "the hash command started ahead "
+			    "failed (%s): running it again", e.msg);
+			buf_reset(&out);
+		}
+	}
+	if (rc != 0 && rc != TS_ECANCELED)
+		rc = ssh_exec(ssh, hash_cmd(kind), in.data, in.len, &out,
+		    &status, err);
 	buf_dispose(&in);
 	if (rc != 0)
 		goto out;

@@ -20,6 +20,17 @@ int	verify_remote_hash(struct ssh *ssh, enum hash_kind kind,
 	    const char *const *paths, size_t n, char (*hex)[HASH_HEX_MAX],
 	    struct ts_error *err);
 
+/* The hash command of kind started now, ahead of its file names (its
+ * session's round trips then overlap the transfer), or NULL where the
+ * transport cannot (libssh2) or it failed: verify_remote_hash_started
+ * takes it, ssh_exec_drop drops it unused. */
+struct ssh_cmd *verify_hash_start(struct ssh *ssh, enum hash_kind kind);
+/* verify_remote_hash through started (taken; NULL: a new command).  A
+ * started command that failed is tried once more afresh. */
+int	verify_remote_hash_started(struct ssh *ssh, struct ssh_cmd *started,
+	    enum hash_kind kind, const char *const *paths, size_t n,
+	    char (*hex)[HASH_HEX_MAX], struct ts_error *err);
+
 /* What the server can run, found out with one command (no file name in
  * it): whether it runs commands at all, and which hash programs it has. */
 struct server_tools {
