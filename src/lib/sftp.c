@@ -7,10 +7,12 @@
  * on one channel.
  */
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "log.h"
@@ -193,6 +195,48 @@ sftp_write(struct sftp *s, const struct sftp_handle *h, uint64_t off,
 {
 	SFTP_SEND(s, SSH_FXP_WRITE, SSH_FXP_STATUS, len, cb, payload,
 	    sftp_enc_write(&s->out, id, h, off, data, len));
+}
+
+int
+sftp_write_pread(struct sftp *s, const struct sftp_handle *h, int fd,
+    uint64_t off, uint32_t len, const uint8_t **data, ssize_t *n,
+    sftp_cb *cb, void *payload)
+{
+	struct sftp_slot *sl;
+	uint8_t		*room;
+	size_t		 start;
+	ssize_t		 got;
+
+	*data = NULL;
+	*n = -1;
+	if (s->failed)
+		return s->err.code;
+	sl = sftp_slot_new(s, SSH_FXP_WRITE, SSH_FXP_STATUS, len, cb,
+	    payload);
+	if ((room = sftp_enc_write_room(&s->out, sl->id, h, off, len,
+	    &start)) == NULL)
+		return sftp_queued(s, sl, -1);
+	do {
+		got = pread(fd, room, len, (off_t)off);
+	} while (got == -1 && errno == EINTR);
+	if (got <= 0) {		/* nothing to send: the caller says why */
+		int	 saved = errno;
+
+		s->out.len = start;
+		sftp_slot_free(s, sl);
+		*n = got;
+		errno = saved;
+		return 0;
+	}
+	if ((uint32_t)got < len) {
+		sftp_enc_write_shrink(&s->out, start, len, (uint32_t)got);
+		s->bytes_in_flight -= len - (uint32_t)got;
+		sl->bytes = (uint32_t)got;
+		room = s->out.data + s->out.len - (size_t)got;
+	}
+	*data = room;
+	*n = got;
+	return 0;
 }
 
 int

@@ -82,6 +82,14 @@ int	sftp_read(struct sftp *s, const struct sftp_handle *h, uint64_t off,
 	    uint32_t len, sftp_cb *cb, void *payload);
 int	sftp_write(struct sftp *s, const struct sftp_handle *h, uint64_t off,
 	    const void *data, uint32_t len, sftp_cb *cb, void *payload);
+/* A WRITE of what pread() gives of fd at off, up to len bytes, read
+ * straight into the request (one copy fewer than sftp_write).  *n is
+ * pread's result: when it is 0 or -1 (errno set) nothing was queued and
+ * cb is not called.  *data then points at the bytes queued, until the
+ * next call on s. */
+int	sftp_write_pread(struct sftp *s, const struct sftp_handle *h, int fd,
+	    uint64_t off, uint32_t len, const uint8_t **data, ssize_t *n,
+	    sftp_cb *cb, void *payload);
 int	sftp_fstat(struct sftp *s, const struct sftp_handle *h, sftp_cb *cb,
 	    void *payload);
 int	sftp_fsetstat(struct sftp *s, const struct sftp_handle *h,

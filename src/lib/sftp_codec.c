@@ -237,6 +237,35 @@ sftp_enc_write(struct buf *b, uint32_t id, const struct sftp_handle *h,
 	return pkt_end(&e);
 }
 
+uint8_t *
+sftp_enc_write_room(struct buf *b, uint32_t id, const struct sftp_handle *h,
+    uint64_t offset, uint32_t len, size_t *start)
+{
+	struct enc	 e;
+
+	pkt_start_id(&e, b, SSH_FXP_WRITE, id);
+	enc_handle(&e, h);
+	enc_u64(&e, offset);
+	enc_u32(&e, len);
+	if (e.failed || buf_reserve(b, len) != 0) {
+		b->len = e.start;
+		return NULL;
+	}
+	b->len += len;
+	put_u32(b->data + e.start, (uint32_t)(b->len - e.start - 4));
+	*start = e.start;
+	return b->data + b->len - len;
+}
+
+void
+sftp_enc_write_shrink(struct buf *b, size_t start, uint32_t len,
+    uint32_t used)
+{
+	b->len -= len - used;
+	put_u32(b->data + start, (uint32_t)(b->len - start - 4));
+	put_u32(b->data + b->len - used - 4, used);
+}
+
 int
 sftp_enc_setstat(struct buf *b, uint32_t id, const char *path,
     const struct sftp_attrs *a)

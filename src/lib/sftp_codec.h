@@ -162,6 +162,15 @@ int	sftp_enc_read(struct buf *b, uint32_t id, const struct sftp_handle *h,
 	    uint64_t offset, uint32_t len);
 int	sftp_enc_write(struct buf *b, uint32_t id, const struct sftp_handle *h,
 	    uint64_t offset, const void *data, uint32_t len);
+/* A WRITE whose len data bytes are filled in after: returns where they
+ * go (the buf's end), *start the packet's offset, or NULL when it does not
+ * fit.  Then, if fewer were filled in, sftp_enc_write_shrink makes the
+ * packet (still the buf's last) carry only those. */
+uint8_t	*sftp_enc_write_room(struct buf *b, uint32_t id,
+	    const struct sftp_handle *h, uint64_t offset, uint32_t len,
+	    size_t *start);
+void	sftp_enc_write_shrink(struct buf *b, size_t start, uint32_t len,
+	    uint32_t used);
 int	sftp_enc_setstat(struct buf *b, uint32_t id, const char *path,
 	    const struct sftp_attrs *a);
 int	sftp_enc_fsetstat(struct buf *b, uint32_t id,

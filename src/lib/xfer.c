@@ -478,6 +478,7 @@ static void
 upload_send_writes(struct xfer *x)
 {
 	uint32_t	 max = sftp_max_write(x->s);
+	const uint8_t	*data;
 	ssize_t		 n;
 	uint32_t	 want;
 
@@ -493,9 +494,12 @@ upload_send_writes(struct xfer *x)
 		    (uint32_t)(x->size - x->next_off) : max;
 		if (x->opts.sparse && (want = upload_skip_hole(x, want)) == 0)
 			continue;
-		do {
-			n = pread(x->fd, x->chunk, want, (off_t)x->next_off);
-		} while (n == -1 && errno == EINTR);
+		/* Read straight into the request: no copy in between. */
+		if (sftp_write_pread(x->s, &x->handle, x->fd, x->next_off,
+		    want, &data, &n, upload_on_write, x) != 0) {
+			xfer_sent(x, -1);
+			return;
+		}
 		if (n <= 0) {
 			if (n == 0) {
 				error_set(&x->err, TS_ELOCAL, "\"%s\" shrank "
@@ -508,15 +512,10 @@ upload_send_writes(struct xfer *x)
 			return;
 		}
 		if (x->opts.hash)
-			hash_update(&x->hash, x->chunk, (size_t)n);
-		ratelimit_take(x->opts.rate, (uint64_t)n);
+			hash_update(&x->hash, data, (size_t)n);
 		if (x->opts.tap != NULL)
-			x->opts.tap(x->chunk, (size_t)n, x->opts.tap_payload);
-		if (sftp_write(x->s, &x->handle, x->next_off, x->chunk,
-		    (uint32_t)n, upload_on_write, x) != 0) {
-			xfer_sent(x, -1);
-			return;
-		}
+			x->opts.tap(data, (size_t)n, x->opts.tap_payload);
+		ratelimit_take(x->opts.rate, (uint64_t)n);
 		x->in_flight++;
 		x->next_off += (uint64_t)n;
 		x->wire += (uint64_t)n;
