@@ -423,6 +423,48 @@ test_sftp_codec_enc_write(void **state)
 	buf_dispose(&b);
 }
 
+/* A WRITE filled in after, and shrunk to what was read: the same bytes
+ * as one encoded whole, behind a packet already in the buf. */
+static void
+test_sftp_codec_enc_write_room(void **state)
+{
+	static const uint8_t	 data[] = { 9, 8, 7, 6 };
+	struct sftp_handle	 h;
+	struct buf		 room, whole;
+	uint8_t			*p;
+	size_t			 start;
+
+	(void)state;
+	make_handle(&h, 4);
+	buf_init(&room, BIG);
+	buf_init(&whole, BIG);
+	assert_int_equal(sftp_enc_write(&room, 5, &h, 0, data, 2), 0);
+	assert_int_equal(sftp_enc_write(&whole, 5, &h, 0, data, 2), 0);
+	p = sftp_enc_write_room(&room, 6, &h, 4096, 100, &start);
+	assert_non_null(p);
+	assert_int_equal(start, whole.len);
+	assert_ptr_equal(p + 100, room.data + room.len);
+	memcpy(p, data, sizeof(data));
+	sftp_enc_write_shrink(&room, start, 100, sizeof(data));
+	assert_int_equal(sftp_enc_write(&whole, 6, &h, 4096, data,
+	    sizeof(data)), 0);
+	assert_int_equal(room.len, whole.len);
+	assert_memory_equal(room.data, whole.data, whole.len);
+	/* Filled in whole: no shrinking needed. */
+	p = sftp_enc_write_room(&room, 7, &h, 8, sizeof(data), &start);
+	memcpy(p, data, sizeof(data));
+	assert_int_equal(sftp_enc_write(&whole, 7, &h, 8, data,
+	    sizeof(data)), 0);
+	assert_memory_equal(room.data, whole.data, whole.len);
+	/* Past the buf's maximum: NULL, the buf as it was. */
+	start = room.len;
+	room.max = room.len + 40;
+	assert_null(sftp_enc_write_room(&room, 8, &h, 0, 100, &start));
+	assert_int_equal(room.len, whole.len);
+	buf_dispose(&room);
+	buf_dispose(&whole);
+}
+
 static void
 test_sftp_codec_enc_setstat(void **state)
 {
@@ -1794,6 +1836,7 @@ main(void)
 		T(enc_path_op),
 		T(enc_read),
 		T(enc_write),
+		T(enc_write_room),
 		T(enc_setstat),
 		T(enc_fsetstat),
 		T(enc_mkdir),
