@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #if defined(__aarch64__) && defined(__linux__)
@@ -88,23 +87,13 @@ resolver_start(struct resolver *r, char *const *argv)
 	return 0;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads both outputs to their ends, or until the time is up. */
 static bool
 resolvers_read(struct resolver *r, int n)
 {
-	long long	 end = now_ms() + CIPHERS_WAIT_MS;
 	struct pollfd	 pfd[2];
 	ssize_t		 got;
-	int		 i, open;
+	int		 i, k, open, waits = 0, rc, which[2];
 
 	for (;;) {
 		open = 0;
@@ -112,19 +101,22 @@ resolvers_read(struct resolver *r, int n)
 			if (r[i].fd != -1) {
 				pfd[open].fd = r[i].fd;
 				pfd[open].events = POLLIN;
-				open++;
+				pfd[open].revents = 0;
+				which[open++] = i;
 			}
 		if (open == 0)
 			return true;
-		if (now_ms() >= end ||
-		    poll(pfd, (nfds_t)open, (int)(end - now_ms())) < 0) {
-			if (errno == EINTR)
-				continue;
+		/* A tenth of a second at a time: a signal cuts one short. */
+		if ((rc = poll(pfd, (nfds_t)open, 100)) < 0 && errno != EINTR)
 			return false;
-		}
-		for (i = 0; i < n; i++) {
-			if (r[i].fd == -1)
+		if (rc <= 0 && ++waits >= CIPHERS_WAIT_MS / 100)
+			return false;
+		if (rc <= 0)
+			continue;
+		for (k = 0; k < open; k++) {
+			if (pfd[k].revents == 0)	/* a read would wait */
 				continue;
+			i = which[k];
 			got = read(r[i].fd, r[i].out + r[i].len,
 			    CIPHERS_OUT_MAX - r[i].len);
 			if (got < 0 && (errno == EINTR || errno == EAGAIN))
