@@ -28,7 +28,7 @@ set_layer 1 buf error log cancel hash path tempname ratelimit local_open flush_a
 	entries filter plan idmap metadata delta version
 # 2 transport: targets, ssh_config, the settings chosen from them, host
 #   keys, libssh2 (ssh) and the system's ssh as a child (sshproc).
-set_layer 2 target sshconf conn_settings hostkey ssh sshproc
+set_layer 2 target sshconf conn_settings hostkey ssh sshproc ssh_ciphers
 # 3 SFTP engine: the codec, the pipelined engine, one-request steps.
 set_layer 3 sftp_codec sftp rfs
 # 4 connections: ts_conn (transport + engine) and its one-off calls,
