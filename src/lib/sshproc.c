@@ -63,6 +63,13 @@ struct sshmux {
 	/* The master's ssh, once its own connection left while others still
 	 * ride it: the last to leave reaps it.  -1 otherwise. */
 	pid_t		 master;
+	/* Riders that left while the master still served: their ssh ends
+	 * once the master has closed their session (a round trip), which
+	 * the last to leave waits for, so that the master's own goodbye is
+	 * said meanwhile.  Each with its stderr, kept open until then. */
+	pid_t		 rider[SSHPROC_MUX_USERS];
+	int		 rider_err[SSHPROC_MUX_USERS];
+	int		 nriders;
 	char		 dir[80];	/* private: holds the socket */
 	char		 ctl[96];
 };
@@ -737,6 +744,25 @@ mux_master_leaves(struct sshproc *p)
 
 /* p is done with its mux: the last one out reaps a master left running
  * and removes the directory. */
+/* A rider that says goodbye while others are still on its master: its
+ * ssh is left to the last of them to reap (sshmux.rider). */
+static void
+mux_rider_leaves(struct sshproc *p)
+{
+	struct sshmux	*m = p->mux;
+
+	if (m == NULL || p->is_master || p->pid == -1)
+		return;
+	pthread_mutex_lock(&mux_mu);
+	if (m->users > 1 && m->nriders < SSHPROC_MUX_USERS) {
+		m->rider[m->nriders] = p->pid;
+		m->rider_err[m->nriders++] = p->errfd;
+		p->pid = -1;
+		p->errfd = -1;
+	}
+	pthread_mutex_unlock(&mux_mu);
+}
+
 static void
 mux_leave(struct sshproc *p)
 {
@@ -755,6 +781,11 @@ mux_leave(struct sshproc *p)
 		return;
 	if (m->master != -1)
 		(void)reap(m->master, 2000);
+	for (int i = 0; i < m->nriders; i++) {
+		(void)reap(m->rider[i], 2000);
+		if (m->rider_err[i] != -1)
+			close(m->rider_err[i]);
+	}
 	unlink(m->ctl);		/* a killed master leaves it */
 	rmdir(m->dir);
 	free(m->key);
@@ -870,6 +901,8 @@ sshproc_free(struct sshproc *p, bool broken)
 		return;
 	sshproc_hangup(p);
 	(void)mux_master_leaves(p);
+	if (!broken)
+		mux_rider_leaves(p);
 	if (p->pid != -1) {
 		if (broken)
 			kill(p->pid, SIGTERM);
