@@ -132,6 +132,18 @@ sftp_slot_new(struct sftp *s, uint8_t type, uint8_t expect, uint32_t bytes,
 	return sl;
 }
 
+void
+sftp_forget(struct sftp *s, const void *payload)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(s->slots) / sizeof(s->slots[0]); i++)
+		if (s->slots[i].in_use && s->slots[i].payload == payload) {
+			s->slots[i].cb = NULL;
+			s->slots[i].payload = NULL;
+		}
+}
+
 static void
 sftp_slot_free(struct sftp *s, struct sftp_slot *sl)
 {

@@ -71,6 +71,9 @@ int	sftp_pump(struct sftp *s, struct ts_error *err);
 void	sftp_pump_many(struct sftp *const *v, size_t n);
 /* Pumps until no request is in flight. */
 int	sftp_drain(struct sftp *s, struct ts_error *err);
+/* The replies to the requests in flight with payload will not be looked
+ * at: their callbacks are dropped, so payload may be freed. */
+void	sftp_forget(struct sftp *s, const void *payload);
 
 /* Requests: each returns 0 when queued, or an error (the session failed;
  * cb is then not called).  cb may be NULL to ignore the reply. */

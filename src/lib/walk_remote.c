@@ -138,6 +138,8 @@ struct walker {
 	char		*lbuf;		/* a symlink target, NUL-terminated */
 	size_t		 lcap;
 	uint32_t	 inflight;	/* our requests in the engines */
+	uint32_t	 closing;	/* of them, CLOSEs: the walk ends
+					 * without waiting for their replies */
 	struct rdir	*root_slot;	/* while the root is open(ing) */
 	enum root_stat	 root_stat;
 	bool		 root_missing;
@@ -703,6 +705,8 @@ dir_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 
 	w->inflight--;
 	d->pending--;
+	if (d->state == RD_CLOSING)
+		w->closing--;
 	if (sftp_failed(s) != NULL) {	/* the handle died with it */
 		session_failed(w, s);
 		return;
@@ -824,7 +828,8 @@ dir_send(struct walker *w, struct rdir *d)
 	switch (d->state) {
 	case RD_CLOSE:
 		d->state = RD_CLOSING;	/* the handle is gone once sent */
-		sent(w, s, d, sftp_close(s, &d->handle, dir_on_reply, d));
+		if (sent(w, s, d, sftp_close(s, &d->handle, dir_on_reply, d)))
+			w->closing++;
 		break;
 	case RD_LISTING:
 		while (!d->eof && d->pending < d->window && w->phead == NULL &&
@@ -947,10 +952,37 @@ walker_kick(struct walker *w)
 		open_next(w, e);
 }
 
+/*
+ * Once only CLOSEs are in flight, the walk is done: their replies change
+ * nothing (a failed CLOSE leaves nothing to do), and waiting for them
+ * held every push back by a round trip.  The engines keep them, their
+ * replies unseen: the slots go with the walk.
+ */
+static void
+forget_closes(struct walker *w)
+{
+	struct engine	*e;
+	struct rdir	*d;
+	size_t		 i, k;
+
+	for (k = 0; k < w->neng; k++)
+		for (e = &w->eng[k], i = 0; i < e->nslots; i++) {
+			d = &e->slots[i];
+			if (d->state != RD_CLOSING)
+				continue;
+			sftp_forget(e->s, d);
+			d->pending--;
+			w->inflight--;
+			w->closing--;
+			slot_free(w, d);
+		}
+}
+
 static bool
 walker_has_work(const struct walker *w)
 {
-	return w->inflight > 0 || w->busy > 0 || w->qn > 0 || w->phead != NULL;
+	return w->inflight > w->closing || w->busy > w->closing || w->qn > 0 ||
+	    w->phead != NULL;
 }
 
 /* Adds engine s, with as many directory slots as it may open handles. */
@@ -1160,6 +1192,7 @@ walk_remote(struct entries *out, struct sftp *s, const char *root,
 			sv[k] = w.eng[k].s;
 		sftp_pump_many(sv, w.neng);
 	}
+	forget_closes(&w);
 	assert(w.inflight == 0 && w.busy == 0);
 	if (w.neng > 1)
 		log_engines(&w);
