@@ -60,6 +60,13 @@ struct upload {
 					 * replaced): removed once done */
 	char		 resumed_key[32]; /* its content key */
 	bool		 xxh;		/* a delta checked by XXH128 */
+	bool		 tools_unsure;	/* a delta begun before the probe
+					 * answered (actor_settle_probe) */
+	bool		 tools_retry;	/* abandoned for what the probe
+					 * said: sent again, the store's
+					 * record kept (delta again with
+					 * allow) */
+	bool		 tools_allow;
 	bool		 from_partial;	/* base is that partial upload */
 	struct delta_stream *stream;	/* its signature and SHA-256, from
 					 * the bytes sent; a delta's commands */
@@ -112,6 +119,17 @@ actor_probe_exec(struct actor *w)
 	w->has_xxhsum = t.xxhsum;
 	log_msg(TS_LOG_DEBUG, "server runs commands: %s, has xxhsum: %s",
 	    w->exec_ok ? "yes" : "no", w->has_xxhsum ? "yes" : "no");
+}
+
+/* Whether the probe has answered (a question asked without one, or
+ * with none started, answers at once): never waits for it. */
+static bool
+actor_probe_known(struct actor *w)
+{
+	if (!w->exec_probed && tools_probe_pending(&w->job->probe))
+		return false;
+	actor_probe_exec(w);
+	return true;
 }
 
 struct readback {
@@ -711,6 +729,14 @@ upload_on_phase(struct xfer *x, void *payload)
 		j->out[u->idx].literal = u->d.literal;
 		j->out[u->idx].matched = u->d.matched;
 	}
+	/* Begun before the probe said what the server lacks for it. */
+	if (u->tools_retry && e.code == TS_EVERIFY) {
+		log_msg(TS_LOG_DEBUG, "\"%s\": %s; sending it again %s",
+		    a_path(j, u->idx), e.msg, u->tools_allow ?
+		    "checked by SHA-256" : "whole");
+		job_start_upload2(w, u->idx, u->tools_allow);
+		return;
+	}
 	/* A delta that failed for any reason but the connection or the
 	 * local file (the old copy was not what the store said, copy-data
 	 * refused): its record goes, and the file is sent whole. */
@@ -898,6 +924,39 @@ out:
 	free(shown);
 }
 
+/*
+ * A delta begun before the probe answered (upload_prepare), once it has:
+ * kept where the server runs commands and has xxhsum (its check's
+ * command started now), else abandoned and sent again, whole without
+ * commands, or as a delta checked by SHA-256 without xxhsum.  False
+ * while it cannot be abandoned yet (its OPENs unanswered): asked again.
+ */
+static bool
+actor_settle_probe(struct actor *w, struct upload *u)
+{
+	const char	*why = w->exec_ok ? "the server has no xxhsum" :
+			    "the server runs no commands";
+	struct ts_error	 e = { 0 };
+
+	if (w->exec_ok && w->has_xxhsum) {
+		u->tools_unsure = false;
+		if (w->xxh_ready == NULL)
+			w->xxh_ready = verify_hash_start(sftp_ssh(w->s),
+			    HASH_XXH128);
+		return true;
+	}
+	if (xfer_phase(u->x) == XFER_VERIFY) {
+		error_set(&e, TS_EVERIFY, "%s", why);
+		xfer_commit(u->x, false, &e);
+	} else if (xfer_phase(u->x) == XFER_RUNNING &&
+	    !xfer_abandon(u->x, TS_EVERIFY, why))
+		return false;
+	u->tools_unsure = false;
+	u->tools_retry = true;
+	u->tools_allow = w->exec_ok;
+	return true;
+}
+
 /* Checks uploads v[0..n) waiting at their temporary names, all hashed
  * here with kind, with one remote hash command (or by reading them
  * back), then lets them finish. */
@@ -952,11 +1011,18 @@ job_verify_batch(struct actor *w)
 	if (n == 0)
 		return;
 	w->nverify = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (w->verify_q[i]->tools_unsure) {
+			actor_probe_exec(w);	/* by now, answered */
+			if (actor_settle_probe(w, w->verify_q[i]) &&
+			    w->verify_q[i]->tools_retry)
+				continue;	/* abandoned */
+		}
 		if (w->verify_q[i]->delta && w->verify_q[i]->xxh)
 			xxh[nx++] = w->verify_q[i];
 		else
 			sha[ns++] = w->verify_q[i];
+	}
 	verify_group(w, HASH_SHA256, sha, ns);
 	verify_group(w, HASH_XXH128, xxh, nx);
 }
@@ -1193,8 +1259,12 @@ upload_prepare(struct actor *w, struct upload *u, bool allow_delta,
 	/* A delta-built file is checked by hash on the server: without
 	 * commands there, no delta. */
 	if (old != NULL) {
-		actor_probe_exec(w);
-		if (!w->exec_ok)
+		/* Not waited for: the probe takes a new session's round
+		 * trips, the OPENs need none.  Commands and xxhsum are
+		 * assumed until it answers (actor_settle_probe). */
+		if (!actor_probe_known(w))
+			u->tools_unsure = true;
+		else if (!w->exec_ok)
 			old = NULL;
 	}
 	if (old != NULL && sigstore_find(j->store, base_name(a->src->path),
@@ -1226,7 +1296,8 @@ upload_prepare(struct actor *w, struct upload *u, bool allow_delta,
 	 * before a byte is read; a cut keeps the signature of what was read
 	 * under that name (upload_on_phase). */
 	u->delta = sig != NULL;
-	u->xxh = u->delta && w->has_xxhsum;
+	u->xxh = u->delta && (w->has_xxhsum || u->tools_unsure);
+	u->tools_unsure = u->tools_unsure && u->delta;
 	if ((sig == NULL ? delta_stream_new(&u->stream,
 	    (uint64_t)u->st.st_size, u->sig, &e) :
 	    delta_stream_new_delta(&u->stream, (uint64_t)u->st.st_size, u->sig,
@@ -1237,6 +1308,7 @@ upload_prepare(struct actor *w, struct upload *u, bool allow_delta,
 		u->sig = NULL;
 		u->sigtmp = NULL;
 		u->delta = u->part = u->from_partial = false;
+		u->tools_unsure = false;
 		return 0;
 	}
 	if (!u->delta) {
@@ -1624,6 +1696,10 @@ actor_step(struct actor *w)
 
 	for (u = w->list; u != NULL; u = u->next) {
 		transfers++;
+		/* One waiting in VERIFY is queued: job_verify_batch's. */
+		if (u->tools_unsure && xfer_phase(u->x) == XFER_RUNNING &&
+		    actor_probe_known(w))
+			(void)actor_settle_probe(w, u);
 		if (xfer_phase(u->x) == XFER_RUNNING)
 			xfer_kick(u->x);
 		else if (xfer_phase(u->x) == XFER_VERIFY)

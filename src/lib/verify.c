@@ -189,14 +189,21 @@ tools_probe_init(struct tools_probe *p)
 {
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->answer, NULL);
 }
 
 static void *
 tools_probe_main(void *arg)
 {
 	struct tools_probe	*p = arg;
+	struct server_tools	 t;
 
-	verify_server_tools(p->ssh, &p->t);
+	verify_server_tools(p->ssh, &t);
+	pthread_mutex_lock(&p->mu);
+	p->t = t;
+	p->answered = true;
+	pthread_cond_broadcast(&p->answer);
+	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
@@ -218,10 +225,8 @@ tools_probe_take(struct tools_probe *p, struct server_tools *out)
 	bool	 started;
 
 	pthread_mutex_lock(&p->mu);
-	if (p->started && !p->joined) {
-		pthread_join(p->th, NULL);
-		p->joined = true;
-	}
+	while (p->started && !p->answered)
+		pthread_cond_wait(&p->answer, &p->mu);
 	started = p->started;
 	if (started)
 		*out = p->t;
@@ -229,12 +234,25 @@ tools_probe_take(struct tools_probe *p, struct server_tools *out)
 	return started;
 }
 
+bool
+tools_probe_pending(struct tools_probe *p)
+{
+	bool	 pending;
+
+	pthread_mutex_lock(&p->mu);
+	pending = p->started && !p->answered;
+	pthread_mutex_unlock(&p->mu);
+	return pending;
+}
+
 void
 tools_probe_dispose(struct tools_probe *p)
 {
-	struct server_tools	 t;
-
-	(void)tools_probe_take(p, &t);
+	if (p->started && !p->joined) {
+		pthread_join(p->th, NULL);
+		p->joined = true;
+	}
+	pthread_cond_destroy(&p->answer);
 	pthread_mutex_destroy(&p->mu);
 }
 

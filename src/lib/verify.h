@@ -48,15 +48,19 @@ void	verify_server_tools(struct ssh *ssh, struct server_tools *out);
  */
 struct tools_probe {
 	pthread_mutex_t	 mu;
+	pthread_cond_t	 answer;	/* signalled with answered */
 	pthread_t	 th;
 	struct ssh	*ssh;
 	bool		 started, joined;
+	bool		 answered;	/* the thread has set t */
 	struct server_tools t;
 };
 void	tools_probe_init(struct tools_probe *p);
 void	tools_probe_start(struct tools_probe *p, struct ssh *ssh);
 /* The answer, waited for: false when no probe was started. */
 bool	tools_probe_take(struct tools_probe *p, struct server_tools *out);
+/* Whether a started probe is still waiting for the server's answer. */
+bool	tools_probe_pending(struct tools_probe *p);
 void	tools_probe_dispose(struct tools_probe *p);	/* waits for it */
 
 /*

@@ -1309,6 +1309,16 @@ xfer_holds_files(const struct xfer *x)
 	return x->fd != -1 || x->have_handle || x->have_bhandle;
 }
 
+bool
+xfer_abandon(struct xfer *x, int code, const char *msg)
+{
+	if (!x->upload || x->state != X_DATA)
+		return false;
+	error_set(&x->err, code, "%s", msg);
+	xfer_fail_data(x);
+	return true;
+}
+
 enum xfer_phase
 xfer_phase(const struct xfer *x)
 {

@@ -113,6 +113,10 @@ enum xfer_phase xfer_phase(const struct xfer *x);
 /* Whether it still holds a server handle or a local file descriptor (an
  * upload gives both up once its bytes are checked, before the rename). */
 bool	xfer_holds_files(const struct xfer *x);
+/* An upload still sending its data stops (code and msg its error): its
+ * temporary file goes, and it ends DONE.  False, doing nothing, before
+ * its data (its OPENs unanswered) or once all of it is sent. */
+bool	xfer_abandon(struct xfer *x, int code, const char *msg);
 /* In VERIFY: finishes (ok) or abandons (!ok, with err's message) it. */
 void	xfer_commit(struct xfer *x, bool ok, const struct ts_error *why);
 /* In VERIFY or DONE: the temporary path (remote for uploads), the hash of

@@ -40,14 +40,26 @@ ln -s "$(command -v xargs)" "$S/sha-only/xargs"
 ln -s "$(command -v sha256sum)" "$S/sha-only/sha256sum"
 chmod 755 "$S"/liar/* "$S"/recording/*
 
-# server PATH: an sshd whose sessions (commands and the sftp server) run
-# with PATH as given.
+# server PATH [PROBE]: an sshd whose sessions (commands and the sftp
+# server) run with PATH as given.  PROBE: what treesync's "which tools?"
+# probe meets, late: "slow" answers it after 2 s, "refused" fails it
+# after 2 s as a server running no commands does (and then so does every
+# command), so a delta has begun before the answer.
 server() {
-	local w=$S/wrapper.$RANDOM
+	local w=$S/wrapper.$RANDOM probe=
+	case ${2:-} in
+	slow) probe='*treesync-exec*) /bin/sleep 2 ;;' ;;
+	refused) probe='*sftp-server*) ;;
+*treesync-exec*) /bin/sleep 2; exit 1 ;;
+*) exit 1 ;;' ;;
+	esac
 	cat >"$w" <<EOF
 #!/bin/sh
 PATH=$1
 export PATH
+case \$SSH_ORIGINAL_COMMAND in
+$probe
+esac
 case \$SSH_ORIGINAL_COMMAND in
 *sftp-server*) exec $TS_SFTP_SERVER ;;
 esac
@@ -138,4 +150,61 @@ ts_expect_exit 0 ts check --json "$L" "tshost:$R"
     ts_fail "hash is $(ts_json_summary "$TS_OUT" hash), not sha256"
 [ "$(ts_json_summary "$TS_OUT" hash_where)" = server ] ||
     ts_fail "hashed $(ts_json_summary "$TS_OUT" hash_where), not on the server"
+
+# --- a delta begun before the probe answered ------------------------------
+
+# The probe runs beside the walk, and a delta does not wait for it: it
+# assumes commands and xxhsum.  Each server here answers late, so the
+# delta is under way when it learns otherwise.
+CACHE=$TS_TMP/cache
+D=$TS_LOCAL/big
+mkdir -p "$D"
+head -c 3000000 /dev/urandom >"$D/img"
+touch -d @1650000000 "$D/img"
+# change_img MTIME: 1000 bytes in the middle changed, and the mtime.
+change_img() {
+	head -c 1000 /dev/urandom | dd of="$D/img" bs=1000 seek=1500 \
+	    conv=notrunc status=none
+	touch -d "@$1" "$D/img"
+}
+literal() { ts_json_summary "$TS_OUT" bytes_literal; }
+
+ts_step "sha256sum only, the probe late: the delta goes again, checked by SHA-256"
+ts_expect_exit 0 ts push -q --cache-dir "$CACHE" "$D" "tshost:$TS_REMOTE/big"
+server "$S/sha-only" slow
+change_img 1650000100
+ts_expect_exit 0 ts push -vv --json --cache-dir "$CACHE" "$D" \
+    "tshost:$TS_REMOTE/big"
+ts_expect_stderr_contains 'the server has no xxhsum; sending it again checked by SHA-256'
+ts_files_equal "$D/img" "$TS_REMOTE/big/img"
+[ "$(literal)" -lt 100000 ] ||
+    ts_fail "bytes_literal $(literal): not sent as a delta"
+ts_no_temp_files "$TS_REMOTE/big"
+
+ts_step "no commands, the probe late: the delta is dropped, the file sent whole"
+server "/usr/bin:/bin" refused
+change_img 1650000200
+ts_expect_exit 0 ts push -vv --json --cache-dir "$CACHE" "$D" \
+    "tshost:$TS_REMOTE/big"
+ts_expect_stderr_contains 'the server runs no commands; sending it again whole'
+ts_files_equal "$D/img" "$TS_REMOTE/big/img"
+[ "$(literal)" -ge 3000000 ] ||
+    ts_fail "bytes_literal $(literal): not sent whole"
+ts_no_temp_files "$TS_REMOTE/big"
+
+ts_step "xxhsum, the probe late: the delta goes on, checked by XXH128"
+server "$S/recording:/usr/bin:/bin" slow
+change_img 1650000300
+rm -f "$S/xxhsum.calls"
+ts_expect_exit 0 ts push -vv --json --cache-dir "$CACHE" "$D" \
+    "tshost:$TS_REMOTE/big"
+ts_files_equal "$D/img" "$TS_REMOTE/big/img"
+[ "$(literal)" -lt 100000 ] ||
+    ts_fail "bytes_literal $(literal): not sent as a delta"
+grep -q -e '-H2' "$S/xxhsum.calls" 2>/dev/null ||
+    ts_fail "the delta was not checked by the server's xxhsum"
+if grep -q 'sending it again' "$TS_ERR"; then
+	cat "$TS_ERR" >&2
+	ts_fail "the delta was sent again"
+fi
 echo "ok"
