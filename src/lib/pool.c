@@ -379,7 +379,11 @@ pool_done(struct pool *p, size_t n)
 {
 	pthread_mutex_lock(&p->mu);
 	p->pending = p->pending > n ? p->pending - n : 0;
-	pthread_cond_broadcast(&p->done_cv);
+	/* The waiting caller reports and draws progress on its own ticks;
+	 * woken for every item, it took a context switch per file from the
+	 * processes that move them. */
+	if (p->pending == 0)
+		pthread_cond_broadcast(&p->done_cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
