@@ -40,18 +40,22 @@ ln -s "$(command -v xargs)" "$S/sha-only/xargs"
 ln -s "$(command -v sha256sum)" "$S/sha-only/sha256sum"
 chmod 755 "$S"/liar/* "$S"/recording/*
 
-# server PATH [PROBE]: an sshd whose sessions (commands and the sftp
-# server) run with PATH as given.  PROBE: what treesync's "which tools?"
-# probe meets, late: "slow" answers it after 2 s, "refused" fails it
-# after 2 s as a server running no commands does (and then so does every
-# command), so a delta has begun before the answer.
+# server PATH [MODE]: an sshd whose sessions (commands and the sftp
+# server) run with PATH as given.  MODE: "slow" answers treesync's
+# "which tools?" probe after 2 s; "refused" fails it after 2 s as a
+# server running no commands does (and then so does every command), so a
+# delta has begun before the answer; "check-dies" ends the first xxhsum
+# check command at once, as a command the server kills would.
 server() {
 	local w=$S/wrapper.$RANDOM probe=
+	rm -f "$S/died"
 	case ${2:-} in
 	slow) probe='*treesync-exec*) /bin/sleep 2 ;;' ;;
 	refused) probe='*sftp-server*) ;;
 *treesync-exec*) /bin/sleep 2; exit 1 ;;
 *) exit 1 ;;' ;;
+	check-dies) probe="*treesync-exec*) ;;
+*xxhsum*) [ -e '$S/died' ] || { : >'$S/died'; exit 1; } ;;" ;;
 	esac
 	cat >"$w" <<EOF
 #!/bin/sh
@@ -207,4 +211,18 @@ if grep -q 'sending it again' "$TS_ERR"; then
 	cat "$TS_ERR" >&2
 	ts_fail "the delta was sent again"
 fi
+
+ts_step "the first check command dies: a new one checks the delta"
+server "$S/recording:/usr/bin:/bin" check-dies
+change_img 1650000400
+rm -f "$S/xxhsum.calls"
+ts_expect_exit 0 ts push --json --cache-dir "$CACHE" "$D" \
+    "tshost:$TS_REMOTE/big"
+[ -e "$S/died" ] || ts_fail "no check command was ended"
+grep -q -e '-H2' "$S/xxhsum.calls" 2>/dev/null ||
+    ts_fail "no xxhsum checked the delta after the first command died"
+ts_files_equal "$D/img" "$TS_REMOTE/big/img"
+[ "$(literal)" -lt 100000 ] ||
+    ts_fail "bytes_literal $(literal): not sent as a delta"
+ts_no_temp_files "$TS_REMOTE/big"
 echo "ok"
