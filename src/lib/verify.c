@@ -134,6 +134,15 @@ verify_remote_hash_started(struct ssh *ssh, struct ssh_cmd *started,
 			log_msg(TS_LOG_DEBUG, "the hash command started ahead "
 			    "failed (%s): running it again", e.msg);
 			buf_reset(&out);
+		} else if (n > 0 && verify_parse_output(kind, paths, n,
+		    out.data, out.len, hex) == 0) {
+			/* Ended before it read a name (killed, say): a new
+			 * one costs a session, a read-back the whole file. */
+			log_msg(TS_LOG_DEBUG, "the hash command started ahead "
+			    "answered nothing (exit status %d): running it "
+			    "again", status);
+			buf_reset(&out);
+			rc = -1;
 		}
 	}
 	if (rc != 0 && rc != TS_ECANCELED)
