@@ -37,7 +37,7 @@ set_layer 4 conn spare
 # 5 transfers: one file (xfer, xfer_run, delta_put), big files as ranges
 #   (split, part), verification, signatures, links, remote tree removal,
 #   the lock, the walks, case checks.
-set_layer 5 xfer xfer_run split part delta_put verify range_check sigstore symlink \
+set_layer 5 xfer xfer_run split part delta_put verify sigstore symlink \
 	rmtree rlock walk_local walk_remote caseclash
 # 6 pool: threads, queue, retries, reconnects, the orphan sweep.
 set_layer 6 pool

@@ -29,7 +29,6 @@
 #include "local_open.h"
 #include "log.h"
 #include "pool.h"
-#include "range_check.h"
 #include "ratelimit.h"
 #include "sigstore.h"
 #include "split.h"
@@ -68,8 +67,6 @@ struct upload {
 					 * record kept (delta again with
 					 * allow) */
 	bool		 tools_allow;
-	struct range_check *ranges;	/* a delta checked range by range
-					 * as it is built (range_check.h) */
 	bool		 from_partial;	/* base is that partial upload */
 	struct delta_stream *stream;	/* its signature and SHA-256, from
 					 * the bytes sent; a delta's commands */
@@ -635,7 +632,6 @@ upload_free(struct upload *u)
 	if (u->sig != NULL)
 		sigstore_abort(u->w->job->store, u->sig, u->sigtmp);
 	free(u->resumed);
-	range_check_drop(u->ranges);
 	xfer_free(u->x);
 	delta_stream_free(u->stream);
 	delta_dispose(&u->d);
@@ -928,70 +924,6 @@ out:
 	free(shown);
 }
 
-/* A delta checked by XXH128, of two ranges or more: its check command
- * starts with it, and hashes each range once built (actor_ask_ranges). */
-static void
-upload_start_ranges(struct actor *w, struct upload *u)
-{
-	if (u->delta && u->xxh && u->stream != NULL && u->ranges == NULL &&
-	    delta_stream_ranges(u->stream) > 1)
-		u->ranges = range_check_start(sftp_ssh(w->s),
-		    xfer_remote_path(u->x), (uint64_t)u->st.st_size,
-		    (uint32_t)(DELTA_RANGE >> 20));
-}
-
-/* The ranges of u built on the server (every request writing them has
- * answered) and read here are asked to be hashed there. */
-static void
-actor_ask_ranges(struct actor *w, struct upload *u)
-{
-	struct ts_error	 e = { 0 };
-	uint64_t	 k, end, acked = xfer_data_acked(u->x);
-
-	(void)w;
-	while ((k = range_check_asked(u->ranges)) <
-	    range_check_ranges(u->ranges)) {
-		end = (k + 1) * DELTA_RANGE;
-		if (end > (uint64_t)u->st.st_size)
-			end = (uint64_t)u->st.st_size;
-		if (end > acked ||
-		    delta_stream_range_hash(u->stream, k) == NULL ||
-		    range_check_ask_next(u->ranges, &e) != 0 ||
-		    range_check_asked(u->ranges) == k)
-			break;
-	}
-}
-
-/* In VERIFY: a delta checked by ranges is decided here (true), unless
- * the server could not answer every range: then the whole file's hash
- * decides (false). */
-static bool
-upload_finish_ranges(struct upload *u)
-{
-	struct ts_error	 why = { 0 };
-	const char	**local;
-	uint64_t	 k, n;
-	int		 r;
-
-	if (u->ranges == NULL)
-		return false;
-	n = range_check_ranges(u->ranges);
-	if ((local = calloc(n, sizeof(*local))) == NULL) {
-		range_check_drop(u->ranges);
-		u->ranges = NULL;
-		return false;
-	}
-	for (k = 0; k < n; k++)
-		local[k] = delta_stream_range_hash(u->stream, k);
-	r = range_check_finish(u->ranges, local, &why);
-	u->ranges = NULL;
-	free(local);
-	if (r < 0)
-		return false;
-	xfer_commit(u->x, r == 1, &why);
-	return true;
-}
-
 /*
  * A delta begun before the probe answered (upload_prepare), once it has:
  * kept where the server runs commands and has xxhsum (its check's
@@ -1008,8 +940,7 @@ actor_settle_probe(struct actor *w, struct upload *u)
 
 	if (w->exec_ok && w->has_xxhsum) {
 		u->tools_unsure = false;
-		upload_start_ranges(w, u);
-		if (u->ranges == NULL && w->xxh_ready == NULL)
+		if (w->xxh_ready == NULL)
 			w->xxh_ready = verify_hash_start(sftp_ssh(w->s),
 			    HASH_XXH128);
 		return true;
@@ -1087,8 +1018,6 @@ job_verify_batch(struct actor *w)
 			    w->verify_q[i]->tools_retry)
 				continue;	/* abandoned */
 		}
-		if (upload_finish_ranges(w->verify_q[i]))
-			continue;	/* decided by its ranges */
 		if (w->verify_q[i]->delta && w->verify_q[i]->xxh)
 			xxh[nx++] = w->verify_q[i];
 		else
@@ -1446,10 +1375,7 @@ job_start_upload2(struct actor *w, size_t idx, bool allow_delta)
 	u->tmp = strdup(xfer_tmp_path(u->x));
 	/* Its check's command, started now: opening a session takes round
 	 * trips that the building of the file covers. */
-	if (u->delta && u->xxh && w->exec_ok && w->has_xxhsum)
-		upload_start_ranges(w, u);
-	if (u->delta && u->xxh && w->exec_ok && u->ranges == NULL &&
-	    w->xxh_ready == NULL)
+	if (u->delta && u->xxh && w->exec_ok && w->xxh_ready == NULL)
 		w->xxh_ready = verify_hash_start(sftp_ssh(w->s), HASH_XXH128);
 	actor_adopt(w, u, a);
 	u = NULL;	/* transferred */
@@ -1774,8 +1700,6 @@ actor_step(struct actor *w)
 		if (u->tools_unsure && xfer_phase(u->x) == XFER_RUNNING &&
 		    actor_probe_known(w))
 			(void)actor_settle_probe(w, u);
-		if (u->ranges != NULL && xfer_phase(u->x) == XFER_RUNNING)
-			actor_ask_ranges(w, u);
 		if (xfer_phase(u->x) == XFER_RUNNING)
 			xfer_kick(u->x);
 		else if (xfer_phase(u->x) == XFER_VERIFY)

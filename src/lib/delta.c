@@ -95,11 +95,6 @@ struct delta_stream {
 	uint8_t		*buf;
 	size_t		 cur;		/* the command at the next block */
 	char		 hex[HASH_HEX_MAX], check[HASH_HEX_MAX];
-	/* With xxh: each DELTA_RANGE bytes' XXH128 (delta_stream_range_hash) */
-	struct hash	 rh;		/* the range being read */
-	bool		 has_rh;
-	uint64_t	 nranges, ranges_done;
-	char		(*rhex)[HASH_HEX_MAX];
 };
 
 void
@@ -706,12 +701,6 @@ stream_new_delta(struct delta_stream **out, uint64_t size, FILE *sig,
 		if (hash_init(&ds->hs, HASH_SHA256) != 0)
 			ds->failed = true;
 		ds->has_hs = !ds->failed;
-	} else if (size > 0) {
-		ds->nranges = (size + DELTA_RANGE - 1) / DELTA_RANGE;
-		if ((ds->rhex = calloc(ds->nranges, sizeof(*ds->rhex))) ==
-		    NULL || hash_init(&ds->rh, HASH_XXH128) != 0)
-			ds->failed = true;
-		ds->has_rh = !ds->failed;
 	}
 	if (ds->failed || (ds->buf = malloc(size < ds->part ? size + 1 :
 	    ds->part)) == NULL) {
@@ -784,46 +773,6 @@ sign_part(struct delta_stream *ds, const uint8_t *b, size_t n,
 	}
 }
 
-/* The n bytes at p, at offset off of the file, into the range hashes. */
-static void
-range_feed(struct delta_stream *ds, const uint8_t *p, size_t n,
-    uint64_t off)
-{
-	uint64_t	 end, take;
-
-	while (n > 0 && ds->ranges_done < ds->nranges) {
-		end = (ds->ranges_done + 1) * DELTA_RANGE;
-		if (end > ds->size)
-			end = ds->size;
-		take = end - off < n ? end - off : n;
-		hash_update(&ds->rh, p, (size_t)take);
-		p += take;
-		n -= (size_t)take;
-		off += take;
-		if (off == end) {
-			hash_final(&ds->rh, ds->rhex[ds->ranges_done++]);
-			hash_dispose(&ds->rh);
-			if (ds->ranges_done < ds->nranges &&
-			    hash_init(&ds->rh, HASH_XXH128) != 0) {
-				ds->has_rh = false;
-				return;
-			}
-		}
-	}
-}
-
-uint64_t
-delta_stream_ranges(const struct delta_stream *ds)
-{
-	return ds->has_rh || ds->ranges_done == ds->nranges ? ds->nranges : 0;
-}
-
-const char *
-delta_stream_range_hash(const struct delta_stream *ds, uint64_t k)
-{
-	return !ds->failed && k < ds->ranges_done ? ds->rhex[k] : NULL;
-}
-
 int
 delta_stream_scan(struct delta_stream *ds, int fd, struct delta *d,
     struct ts_error *err)
@@ -846,8 +795,6 @@ delta_stream_scan(struct delta_stream *ds, int fd, struct delta *d,
 	hash_update(&ds->h, ds->buf, n);
 	if (ds->has_hs)
 		hash_update(&ds->hs, ds->buf, n);
-	if (ds->has_rh)
-		range_feed(ds, ds->buf, n, start);
 	sign_part(ds, ds->buf, n, start, d);
 	ds->fed = end;
 	if (end < ds->size)
@@ -974,9 +921,6 @@ delta_stream_free(struct delta_stream *ds)
 	hash_dispose(&ds->h);
 	if (ds->has_hs)
 		hash_dispose(&ds->hs);
-	if (ds->has_rh && ds->ranges_done < ds->nranges)
-		hash_dispose(&ds->rh);
-	free(ds->rhex);
 	if (ds->own_base)
 		delta_sig_free(ds->base);
 	free(ds->buf);

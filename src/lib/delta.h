@@ -93,18 +93,6 @@ int	delta_stream_scan(struct delta_stream *ds, int fd, struct delta *d,
 /* The hash the server's is compared with, once scanned; else NULL. */
 const char *delta_stream_check(const struct delta_stream *ds);
 
-/*
- * A delta checked by XXH128 also hashes each DELTA_RANGE bytes of the
- * file on its own (the last range may be shorter), so the server can
- * check a range as soon as it is built instead of the whole file at the
- * end.  Ranges cover the file once, in order.  The hash of range k once
- * scanned, else NULL; delta_stream_ranges: how many there are.
- */
-#define DELTA_RANGE	(32ull << 20)
-uint64_t	 delta_stream_ranges(const struct delta_stream *ds);
-const char	*delta_stream_range_hash(const struct delta_stream *ds,
-		    uint64_t k);
-
 bool	delta_stream_end(struct delta_stream *ds, char hex[HASH_HEX_MAX]);
 /* Ends the signature where the bytes stopped (an upload cut short): the
  * signature of what was fed, for the next run to continue from.  Returns

@@ -132,12 +132,6 @@ sftp_slot_new(struct sftp *s, uint8_t type, uint8_t expect, uint32_t bytes,
 	return sl;
 }
 
-uint32_t
-sftp_last_id(const struct sftp *s)
-{
-	return s->next_id - 1;
-}
-
 void
 sftp_forget(struct sftp *s, const void *payload)
 {

@@ -56,8 +56,6 @@ uint32_t sftp_max_handles(const struct sftp *s);
  * limits on requests and bytes in flight. */
 bool	sftp_room(const struct sftp *s, uint32_t data);
 uint32_t sftp_in_flight(const struct sftp *s);
-/* The id of the request queued last (its reply carries it). */
-uint32_t sftp_last_id(const struct sftp *s);
 /* The session's failure, or NULL while it works. */
 const struct ts_error *sftp_failed(const struct sftp *s);
 

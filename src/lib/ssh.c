@@ -962,13 +962,6 @@ ssh_exec_finish(struct ssh *s, struct ssh_cmd *sc, const void *in,
 	    s->io_timeout_ms, s->cancel_fd, err);
 }
 
-int
-ssh_exec_feed(struct ssh *s, struct ssh_cmd *sc, const void *in,
-    size_t inlen, struct buf *out, struct ts_error *err)
-{
-	return sshproc_exec_feed(sc->c, in, inlen, out, s->io_timeout_ms, err);
-}
-
 void
 ssh_exec_drop(struct ssh_cmd *sc)
 {

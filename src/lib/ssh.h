@@ -118,10 +118,5 @@ int	ssh_exec_finish(struct ssh *s, struct ssh_cmd *c, const void *in,
 	    size_t inlen, struct buf *out, int *exit_status,
 	    struct ts_error *err);
 void	ssh_exec_drop(struct ssh_cmd *c);
-/* In between: more of its stdin now, and what it has printed so far
- * appended to out (not waited for).  0, or an error: it is gone (end it
- * still, by ssh_exec_finish or ssh_exec_drop). */
-int	ssh_exec_feed(struct ssh *s, struct ssh_cmd *c, const void *in,
-	    size_t inlen, struct buf *out, struct ts_error *err);
 
 #endif

@@ -1201,52 +1201,6 @@ sshproc_exec_drop(struct sshproc *c)
 	free(c);
 }
 
-/* Appends what c's stdout holds now to out: 0, or TS_EREMOTE when out
- * would pass its limit. */
-static int
-exec_take_output(struct sshproc *c, struct buf *out, struct ts_error *err)
-{
-	char	 tmp[4096];
-	ssize_t	 n;
-
-	while ((n = sshproc_read(c, tmp, sizeof(tmp))) > 0)
-		if (buf_append(out, tmp, (size_t)n) != 0)
-			return error_set(err, TS_EREMOTE, "command output "
-			    "too large");
-	return 0;
-}
-
-int
-sshproc_exec_feed(struct sshproc *c, const void *in, size_t inlen,
-    struct buf *out, int timeout_ms, struct ts_error *err)
-{
-	struct pollfd	 pfd[SSHPROC_POLL_MAX];
-	size_t		 sent = 0;
-	ssize_t		 n;
-	int		 np, rc;
-
-	while (sent < inlen) {
-		n = sshproc_write(c, (const char *)in + sent, inlen - sent);
-		if (n > 0) {
-			sent += (size_t)n;
-			continue;
-		}
-		if (n == SSHPROC_DEAD)
-			return error_set(err, TS_EREMOTE, "the command ended");
-		if (exec_take_output(c, out, err) != 0)
-			return err->code;
-		np = sshproc_poll_prepare(c, true, pfd);
-		do {
-			rc = poll(pfd, (nfds_t)np, timeout_ms);
-		} while (rc == -1 && errno == EINTR);
-		if (rc <= 0)
-			return error_set(err, TS_ECONN, "a command did not "
-			    "take its input for %d s", timeout_ms / 1000);
-		sshproc_polled(c, pfd, np);
-	}
-	return exec_take_output(c, out, err);
-}
-
 int
 sshproc_exec_finish(struct sshproc *p, struct sshproc *c, const void *in,
     size_t inlen, struct buf *out, int *exit_status, int timeout_ms,

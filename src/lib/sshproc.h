@@ -90,12 +90,6 @@ int	sshproc_exec_finish(struct sshproc *p, struct sshproc *c,
 	    const void *in, size_t inlen, struct buf *out, int *exit_status,
 	    int timeout_ms, int cancel_fd, struct ts_error *err);
 void	sshproc_exec_drop(struct sshproc *c);
-/* Between the two: writes in[0..inlen) to the started command's stdin
- * (waiting for room up to timeout_ms, its output read meanwhile), then
- * appends what it has written so far to out, without waiting.  0, or an
- * error: the command is gone. */
-int	sshproc_exec_feed(struct sshproc *c, const void *in, size_t inlen,
-	    struct buf *out, int timeout_ms, struct ts_error *err);
 
 /* Where the program that runs for "ssh" (or the first word of rsh) is,
  * in out; returns false when it is not on PATH. */

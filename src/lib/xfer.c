@@ -73,16 +73,6 @@ struct xfer {
 					 * size, but for holes skipped (-S) */
 	uint64_t	 hashed;	/* bytes taken in file order (hash, tap) */
 	struct flush_ahead flushed;	/* download: written back early */
-	/* A delta upload's data requests in the order sent, each its id and
-	 * the end of the bytes it puts in the file: the file is built below
-	 * acked once every request before it has answered. */
-	struct acked_req {
-		uint32_t	 id;
-		bool		 done;
-		uint64_t	 end;
-	}		*acks;
-	size_t		 ack_cap, ack_head, ack_n;
-	uint64_t	 acked;
 	uint32_t	 in_flight;	/* requests of the data phase: WRITEs
 					 * and the tail, or READs */
 	unsigned	 tail;		/* upload: tail requests sent so far */
@@ -117,7 +107,6 @@ static void	xfer_on_reply(struct sftp *s, const struct sftp_reply *r,
 static void	xfer_finish(struct xfer *x);
 static void	xfer_cleaned(struct xfer *x);
 static void	upload_base_opened(struct xfer *x);
-static void	ack_sent(struct xfer *x, uint64_t end);
 static sftp_cb	upload_on_write, upload_on_setstat, upload_on_fstat,
 		    upload_on_fsync, upload_on_close, upload_on_owner,
 		    upload_on_copy;
@@ -479,7 +468,6 @@ upload_send_delta(struct xfer *x)
 			return;
 		}
 		x->in_flight++;
-		ack_sent(x, x->next_off);
 	}
 }
 
@@ -873,64 +861,10 @@ upload_flight_reply(struct xfer *x, const struct sftp_reply *r,
 		upload_landed(x);
 }
 
-/* A delta's data request just queued, putting bytes up to end. */
-static void
-ack_sent(struct xfer *x, uint64_t end)
-{
-	struct acked_req *v;
-	size_t		 i, cap;
-
-	if (x->ack_n == x->ack_cap) {
-		cap = x->ack_cap > 0 ? x->ack_cap * 2 : 64;
-		if ((v = malloc(cap * sizeof(*v))) == NULL) {
-			free(x->acks);	/* no more tracking: acked stays */
-			x->acks = NULL;
-			x->ack_cap = x->ack_n = 0;
-			x->ack_head = 0;
-			return;
-		}
-		for (i = 0; i < x->ack_n; i++)
-			v[i] = x->acks[(x->ack_head + i) % x->ack_cap];
-		free(x->acks);
-		x->acks = v;
-		x->ack_cap = cap;
-		x->ack_head = 0;
-	}
-	v = &x->acks[(x->ack_head + x->ack_n++) % x->ack_cap];
-	v->id = sftp_last_id(x->s);
-	v->done = false;
-	v->end = end;
-}
-
-/* Its reply r: acked moves past every request answered in order. */
-static void
-ack_answered(struct xfer *x, const struct sftp_reply *r)
-{
-	struct acked_req *a;
-	size_t		 i;
-
-	if (x->acks == NULL || r->type != SSH_FXP_STATUS ||
-	    r->status != SSH_FX_OK)
-		return;
-	for (i = 0; i < x->ack_n; i++) {
-		a = &x->acks[(x->ack_head + i) % x->ack_cap];
-		if (a->id == r->id) {
-			a->done = true;
-			break;
-		}
-	}
-	while (x->ack_n > 0 && (a = &x->acks[x->ack_head])->done) {
-		x->acked = a->end;
-		x->ack_head = (x->ack_head + 1) % x->ack_cap;
-		x->ack_n--;
-	}
-}
-
 static void
 upload_on_write(struct sftp *s, const struct sftp_reply *r, void *payload)
 {
 	(void)s;
-	ack_answered(payload, r);
 	upload_flight_reply(payload, r, "write");
 }
 
@@ -938,7 +872,6 @@ static void
 upload_on_copy(struct sftp *s, const struct sftp_reply *r, void *payload)
 {
 	(void)s;
-	ack_answered(payload, r);
 	upload_flight_reply(payload, r, "copy-data into");
 }
 
@@ -1498,12 +1431,5 @@ xfer_free(struct xfer *x)
 	free(x->backup);
 	free(x->base);
 	free(x->chunk);
-	free(x->acks);
 	free(x);
-}
-
-uint64_t
-xfer_data_acked(const struct xfer *x)
-{
-	return x->acked;
 }

@@ -117,9 +117,6 @@ bool	xfer_holds_files(const struct xfer *x);
  * temporary file goes, and it ends DONE.  False, doing nothing, before
  * its data (its OPENs unanswered) or once all of it is sent. */
 bool	xfer_abandon(struct xfer *x, int code, const char *msg);
-/* A delta upload: the temporary file holds its final bytes below this
- * offset (every request writing there has answered). */
-uint64_t xfer_data_acked(const struct xfer *x);
 /* In VERIFY: finishes (ok) or abandons (!ok, with err's message) it. */
 void	xfer_commit(struct xfer *x, bool ok, const struct ts_error *why);
 /* In VERIFY or DONE: the temporary path (remote for uploads), the hash of

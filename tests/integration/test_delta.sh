@@ -73,12 +73,8 @@ ts_step "1000 bytes changed in the middle: a delta"
 head -c 1000 /dev/urandom |
     dd of="$F" bs=1 seek=$((SIZE / 2)) conv=notrunc status=none
 changed
-push_json -i -vv
+push_json -i
 expect_delta $((256 * 1024))
-# Under openssh the server checks each 32 MiB as soon as it is built.
-if [ "$(ts_transport)" = openssh ]; then
-	ts_expect_stderr_contains 'XXH128 of its 2 ranges equal on the server'
-fi
 
 ts_step "the same through a counting proxy: few bytes on the wire"
 FP_LOG=$TS_TMP/proxy.log
@@ -161,9 +157,6 @@ head -c 1000 /dev/urandom | dd of="$F" bs=1 seek=300 conv=notrunc status=none
 changed
 push_json -v
 ts_expect_stderr_contains "did not check out"
-if [ "$(ts_transport)" = openssh ]; then
-	ts_expect_stderr_contains "XXH128 of MiB 0-32 on the server"
-fi
 expect_whole
 push_json			# the dropped record was replaced
 expect_whole_or_nothing() { [ "$(literal)" -eq 0 ] || ts_fail "sent again"; }

@@ -390,76 +390,6 @@ test_delta_stream_scans_in_parts(void **state)
 	free(out);
 }
 
-/* A delta checked by XXH128 hashes each DELTA_RANGE bytes too: each
- * range's hash is XXH128 of exactly its bytes, known once scanned; a
- * delta checked by SHA-256 has no ranges. */
-static void
-test_delta_stream_range_hashes(void **state)
-{
-	enum { BIG = 40u << 20 };
-	struct delta_stream *ds = NULL, *dsha = NULL;
-	struct delta_sig *sig = NULL, *sig2 = NULL;
-	struct ts_error	 err = { 0 };
-	struct delta	 d, d2;
-	struct hash	 h;
-	char		 hex[HASH_HEX_MAX], want[HASH_HEX_MAX];
-	uint8_t		*a = malloc(BIG), *b = malloc(BIG);
-	FILE		*so = tmpfile(), *sn = tmpfile(), *sn2 = tmpfile();
-	int		 ofd, nfd, r;
-
-	(void)state;
-	fill(a, BIG, 18);
-	memcpy(b, a, BIG);
-	fill(b + BIG / 2, 5000, 19);
-	ofd = file_of(a, BIG);
-	nfd = file_of(b, BIG);
-	delta_init(&d);
-	delta_init(&d2);
-	assert_int_equal(delta_scan(ofd, BIG, NULL, 0, so, hex, NULL, &d,
-	    &err), 0);
-	delta_dispose(&d);
-	delta_init(&d);
-	rewind(so);
-	assert_int_equal(delta_sig_load(&sig, so, &err), 0);
-	rewind(so);
-	assert_int_equal(delta_sig_load(&sig2, so, &err), 0);
-	assert_int_equal(delta_stream_new_delta(&ds, BIG, sn, sig, BIG, true,
-	    &err), 0);
-	assert_true(delta_stream_ranges(ds) == 2);
-	assert_null(delta_stream_range_hash(ds, 1));
-	do {
-		r = delta_stream_scan(ds, nfd, &d, &err);
-		assert_true(r >= 0);
-	} while (r == 0);
-	assert_null(delta_stream_range_hash(ds, 2));
-	for (r = 0; r < 2; r++) {
-		size_t	 off = (size_t)r * DELTA_RANGE;
-		size_t	 len = r == 0 ? DELTA_RANGE : BIG - DELTA_RANGE;
-
-		assert_int_equal(hash_init(&h, HASH_XXH128), 0);
-		hash_update(&h, b + off, len);
-		hash_final(&h, want);
-		hash_dispose(&h);
-		assert_non_null(delta_stream_range_hash(ds, (uint64_t)r));
-		assert_string_equal(delta_stream_range_hash(ds, (uint64_t)r),
-		    want);
-	}
-	assert_int_equal(delta_stream_new_delta(&dsha, BIG, sn2, sig2, BIG,
-	    false, &err), 0);
-	assert_true(delta_stream_ranges(dsha) == 0);
-	delta_stream_free(ds);
-	delta_stream_free(dsha);
-	delta_dispose(&d);
-	delta_dispose(&d2);
-	fclose(so);
-	fclose(sn);
-	fclose(sn2);
-	close(ofd);
-	close(nfd);
-	free(a);
-	free(b);
-}
-
 /* Fewer bytes than the size: no signature. */
 static void
 test_delta_stream_short_is_no_signature(void **state)
@@ -546,7 +476,6 @@ main(void)
 		cmocka_unit_test(test_delta_stream_short_is_no_signature),
 		cmocka_unit_test(test_delta_signature_from_base),
 		cmocka_unit_test(test_delta_stream_scans_in_parts),
-		cmocka_unit_test(test_delta_stream_range_hashes),
 		cmocka_unit_test(test_delta_sums_byte_by_byte),
 		cmocka_unit_test(test_delta_other_kind_is_refused),
 	};
