@@ -172,39 +172,43 @@ change_img() {
 	touch -d "@$1" "$D/img"
 }
 literal() { ts_json_summary "$TS_OUT" bytes_literal; }
+# push_img MTIME: the image changed and pushed with the store (-vv on
+# stderr, JSON on $TS_OUT); it must end right, whichever way it went.
+push_img() {
+	change_img "$1"
+	ts_expect_exit 0 ts push -vv --json --cache-dir "$CACHE" "$D" \
+	    "tshost:$TS_REMOTE/big"
+	ts_files_equal "$D/img" "$TS_REMOTE/big/img"
+	ts_no_temp_files "$TS_REMOTE/big"
+}
+# sent_as delta|whole: how the last push_img sent it.
+sent_as() {
+	case $1 in
+	delta) [ "$(literal)" -lt 100000 ] ||
+	    ts_fail "bytes_literal $(literal): not sent as a delta" ;;
+	whole) [ "$(literal)" -ge 3000000 ] ||
+	    ts_fail "bytes_literal $(literal): not sent whole" ;;
+	esac
+}
 
 ts_step "sha256sum only, the probe late: the delta goes again, checked by SHA-256"
 ts_expect_exit 0 ts push -q --cache-dir "$CACHE" "$D" "tshost:$TS_REMOTE/big"
 server "$S/sha-only" slow
-change_img 1650000100
-ts_expect_exit 0 ts push -vv --json --cache-dir "$CACHE" "$D" \
-    "tshost:$TS_REMOTE/big"
+push_img 1650000100
 ts_expect_stderr_contains 'the server has no xxhsum; sending it again checked by SHA-256'
-ts_files_equal "$D/img" "$TS_REMOTE/big/img"
-[ "$(literal)" -lt 100000 ] ||
-    ts_fail "bytes_literal $(literal): not sent as a delta"
-ts_no_temp_files "$TS_REMOTE/big"
+sent_as delta
 
 ts_step "no commands, the probe late: the delta is dropped, the file sent whole"
 server "/usr/bin:/bin" refused
-change_img 1650000200
-ts_expect_exit 0 ts push -vv --json --cache-dir "$CACHE" "$D" \
-    "tshost:$TS_REMOTE/big"
+push_img 1650000200
 ts_expect_stderr_contains 'the server runs no commands; sending it again whole'
-ts_files_equal "$D/img" "$TS_REMOTE/big/img"
-[ "$(literal)" -ge 3000000 ] ||
-    ts_fail "bytes_literal $(literal): not sent whole"
-ts_no_temp_files "$TS_REMOTE/big"
+sent_as whole
 
 ts_step "xxhsum, the probe late: the delta goes on, checked by XXH128"
 server "$S/recording:/usr/bin:/bin" slow
-change_img 1650000300
 rm -f "$S/xxhsum.calls"
-ts_expect_exit 0 ts push -vv --json --cache-dir "$CACHE" "$D" \
-    "tshost:$TS_REMOTE/big"
-ts_files_equal "$D/img" "$TS_REMOTE/big/img"
-[ "$(literal)" -lt 100000 ] ||
-    ts_fail "bytes_literal $(literal): not sent as a delta"
+push_img 1650000300
+sent_as delta
 grep -q -e '-H2' "$S/xxhsum.calls" 2>/dev/null ||
     ts_fail "the delta was not checked by the server's xxhsum"
 if grep -q 'sending it again' "$TS_ERR"; then
@@ -214,15 +218,10 @@ fi
 
 ts_step "the first check command dies: a new one checks the delta"
 server "$S/recording:/usr/bin:/bin" check-dies
-change_img 1650000400
 rm -f "$S/xxhsum.calls"
-ts_expect_exit 0 ts push --json --cache-dir "$CACHE" "$D" \
-    "tshost:$TS_REMOTE/big"
+push_img 1650000400
+sent_as delta
 [ -e "$S/died" ] || ts_fail "no check command was ended"
 grep -q -e '-H2' "$S/xxhsum.calls" 2>/dev/null ||
     ts_fail "no xxhsum checked the delta after the first command died"
-ts_files_equal "$D/img" "$TS_REMOTE/big/img"
-[ "$(literal)" -lt 100000 ] ||
-    ts_fail "bytes_literal $(literal): not sent as a delta"
-ts_no_temp_files "$TS_REMOTE/big"
 echo "ok"
