@@ -84,6 +84,9 @@ struct xfer {
 	uint8_t		*chunk;		/* upload read buffer */
 	struct delta	*delta;		/* delta upload: the commands, */
 	struct delta_stream *scan;	/* made by this as they are sent */
+	bool		 prescan_failed; /* the first part's scan, done while
+					 * the OPENs were out: fails the
+					 * upload at its first send (err) */
 	size_t		 dnext;		/* the command at next_off */
 	char		*base;		/* the old file, copied from */
 	struct sftp_handle bhandle;
@@ -411,6 +414,11 @@ upload_send_delta(struct xfer *x)
 	bool			 scanned = false;
 	int			 rc;
 
+	if (x->prescan_failed) {
+		x->prescan_failed = false;
+		xfer_fail_data(x);
+		return;
+	}
 	while (x->state == X_DATA) {
 		while (x->dnext < x->delta->n &&
 		    x->delta->v[x->dnext].off + x->delta->v[x->dnext].len <=
@@ -1221,6 +1229,13 @@ xfer_upload_delta(struct xfer **out, struct sftp *s, int fd,
 		return 0;
 	}
 	(*out)->base_opening = true;
+	/* The first part is matched while the OPENs are out: its commands
+	 * go as soon as both handles are in. */
+	if (delta_stream_scan(ds, (*out)->fd, d, &(*out)->err) < 0) {
+		if ((*out)->err.sys_errno == 0 && (*out)->err.code == TS_ELOCAL)
+			(*out)->err.sys_errno = EAGAIN;
+		(*out)->prescan_failed = true;
+	}
 	return 0;
 }
 
