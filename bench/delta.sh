@@ -6,14 +6,17 @@
 # sshd on 127.0.0.1 (the same cipher for both, as bench/race.sh).
 #
 #	bench/delta.sh [--files N] [--mib M] [--change-mib C] [--runs R]
-#	    [--rtt-ms MS] [--rate BYTES_PER_SEC]
+#	    [--rtt-ms MS] [--rate BYTES_PER_SEC] [--no-count]
 #
 # --rtt-ms adds bench/latency_proxy.py behind the counting proxy; --rate
 # makes the counting proxy a slow link (per connection and direction).  Prints
 # a markdown table: median seconds over R runs, bytes up and down the
 # wire, and for treesync its bytes_literal and the memory of the push
 # (maximum RSS) and the signatures' size per GiB of file; treesync-W is
-# treesync sending the file whole (-W), as before deltas.
+# treesync sending the file whole (-W), as before deltas.  --no-count
+# times the pushes without the counting proxy (a Python process on the
+# path: on this VM it made some 20 ms pushes 0.2-0.4 s slower, more often
+# treesync's than rsync's) and reports no wire bytes.
 # TS_BENCH_WRAP runs the measured treesync push under a command, for a
 # profile: TS_BENCH_WRAP="perf record -g -o /tmp/perf.data".
 set -euo pipefail
@@ -21,7 +24,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export TS_SOURCE_DIR=${TS_SOURCE_DIR:-$(cd "$here/.." && pwd)}
 export TREESYNC=${TREESYNC:-$TS_SOURCE_DIR/build/treesync}
-files=4 mib=256 change_mib=1 runs=3 rtt=0 rate=0
+files=4 mib=256 change_mib=1 runs=3 rtt=0 rate=0 count=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--files) files=$2; shift 2 ;;
@@ -30,6 +33,7 @@ while [ $# -gt 0 ]; do
 	--runs) runs=$2; shift 2 ;;
 	--rtt-ms) rtt=$2; shift 2 ;;
 	--rate) rate=$2; shift 2 ;;
+	--no-count) count=0; shift ;;
 	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
 	*) echo "delta.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -55,6 +59,13 @@ fi
 # A counting proxy in front of port, and the known_hosts line for it.
 count_start() {
 	local r=()
+	if [ "$count" -eq 0 ]; then
+		cport=$port
+		grep -q "^\[127.0.0.1\]:$port " "$TS_KNOWN_HOSTS" ||
+		    printf '[127.0.0.1]:%s %s\n' "$port" \
+		    "$(cut -d' ' -f1,2 "$TS_HOSTKEY_ED25519")" >>"$TS_KNOWN_HOSTS"
+		return
+	fi
 	[ "$rate" -gt 0 ] && r=(--rate "$rate")
 	rm -f "$TS_TMP/count.port" "$TS_TMP/count.log"
 	python3 "$TS_SOURCE_DIR/tests/integration/faultproxy.py" \
@@ -70,6 +81,10 @@ count_start() {
 # Stops it; prints "UP DOWN", the bytes of all its connections.
 count_stop() {
 	local i
+	if [ "$count" -eq 0 ]; then
+		echo "- -"
+		return
+	fi
 	# Every connection logged as closed: a close through the latency
 	# proxy takes its round trip.
 	for ((i = 0; i < 100; i++)); do
@@ -157,7 +172,7 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 }
     END { print a[int((NR + 1) / 2)] }'; }
 sig_bytes=$(du -cb "$cache"/sig/* | tail -1 | cut -f1)
 nsig=$(find "$cache/sig" -type f | wc -l)	# the old f1's is still there
-echo "Command: \`bench/delta.sh --files $files --mib $mib --change-mib $change_mib --runs $runs --rtt-ms $rtt --rate $rate\`  "
+echo "Command: \`bench/delta.sh --files $files --mib $mib --change-mib $change_mib --runs $runs --rtt-ms $rtt --rate $rate$([ "$count" -eq 1 ] || echo ' --no-count')\`  "
 echo "Machine: $(nproc) cores (shared), $(date -u +%F); change phase only: $change_mib MiB of one of $files files of $mib MiB overwritten; median of $runs runs."
 echo
 echo "| tool | seconds | × rsync | wire up | wire down | literal | max RSS |"
