@@ -157,9 +157,18 @@ ts_expect_exit 0 ts check --json "$L" "tshost:$R"
 
 # --- a delta begun before the probe answered ------------------------------
 
-# The probe runs beside the walk, and a delta does not wait for it: it
-# assumes commands and xxhsum.  Each server here answers late, so the
-# delta is under way when it learns otherwise.
+# Under openssh the probe runs beside the walk, and a delta does not wait
+# for it: it assumes commands and xxhsum.  Each server here answers late,
+# so the delta is under way when it learns otherwise.  Under libssh2 the
+# probe is asked first: the same servers end with the same files.
+openssh=false
+[ "$(ts_transport)" = openssh ] && openssh=true
+# said TEXT: under openssh, stderr says TEXT.
+said() {
+	if $openssh; then
+		ts_expect_stderr_contains "$1"
+	fi
+}
 CACHE=$TS_TMP/cache
 D=$TS_LOCAL/big
 mkdir -p "$D"
@@ -195,13 +204,13 @@ ts_step "sha256sum only, the probe late: the delta goes again, checked by SHA-25
 ts_expect_exit 0 ts push -q --cache-dir "$CACHE" "$D" "tshost:$TS_REMOTE/big"
 server "$S/sha-only" slow
 push_img 1650000100
-ts_expect_stderr_contains 'the server has no xxhsum; sending it again checked by SHA-256'
+said 'the server has no xxhsum; sending it again checked by SHA-256'
 sent_as delta
 
 ts_step "no commands, the probe late: the delta is dropped, the file sent whole"
 server "/usr/bin:/bin" refused
 push_img 1650000200
-ts_expect_stderr_contains 'the server runs no commands; sending it again whole'
+said 'the server runs no commands; sending it again whole'
 sent_as whole
 
 ts_step "xxhsum, the probe late: the delta goes on, checked by XXH128"
@@ -215,6 +224,9 @@ if grep -q 'sending it again' "$TS_ERR"; then
 	cat "$TS_ERR" >&2
 	ts_fail "the delta was sent again"
 fi
+
+# A check command started ahead is openssh's (libssh2 starts none).
+$openssh || { echo "ok"; exit 0; }
 
 ts_step "the first check command dies: a new one checks the delta"
 server "$S/recording:/usr/bin:/bin" check-dies
