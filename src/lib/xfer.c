@@ -81,7 +81,6 @@ struct xfer {
 					 * upload: the temp file's FSTAT */
 	struct hash	 hash;
 	char		 hex[HASH_HEX_MAX];
-	uint8_t		*chunk;		/* upload read buffer */
 	struct delta	*delta;		/* delta upload: the commands, */
 	struct delta_stream *scan;	/* made by this as they are sent */
 	bool		 prescan_failed; /* the first part's scan, done while
@@ -374,14 +373,20 @@ upload_skip_hole(struct xfer *x, uint32_t want)
 	return want;
 }
 
-/* Reads n bytes of the local file at off into x->chunk; 0, or -1 after
- * recording the failure (a file that shrank is worth sending again). */
+/*
+ * One WRITE of want bytes of the local file at next_off, read straight
+ * into the request (no copy in between); *data points at them there.
+ * Returns 0; 1 when the engine refused it (xfer_sent's); -1 after
+ * recording why nothing was read (a file that shrank is worth sending
+ * again): the caller fails the data phase.
+ */
 static int
-upload_read(struct xfer *x, uint64_t off, uint32_t want, ssize_t *n)
+upload_write_next(struct xfer *x, uint32_t want, const uint8_t **data,
+    ssize_t *n)
 {
-	do {
-		*n = pread(x->fd, x->chunk, want, (off_t)off);
-	} while (*n == -1 && errno == EINTR);
+	if (sftp_write_pread(x->s, &x->handle, x->fd, x->next_off, want, data,
+	    n, upload_on_write, x) != 0)
+		return 1;
 	if (*n > 0)
 		return 0;
 	if (*n == 0) {
@@ -391,6 +396,15 @@ upload_read(struct xfer *x, uint64_t off, uint32_t want, ssize_t *n)
 	} else
 		error_set_errno(&x->err, errno, "read \"%s\"", x->src);
 	return -1;
+}
+
+/* A delta's scan failed (x->err says why): a local file that changed is
+ * worth sending again. */
+static void
+upload_scan_failed(struct xfer *x)
+{
+	if (x->err.sys_errno == 0 && x->err.code == TS_ELOCAL)
+		x->err.sys_errno = EAGAIN;
 }
 
 /*
@@ -409,6 +423,7 @@ upload_send_delta(struct xfer *x)
 {
 	uint32_t		 max = sftp_max_write(x->s), want;
 	const struct delta_cmd	*c;
+	const uint8_t		*data;
 	uint64_t		 end;
 	ssize_t			 n;
 	bool			 scanned = false;
@@ -439,9 +454,7 @@ upload_send_delta(struct xfer *x)
 			scanned = true;
 			if (delta_stream_scan(x->scan, x->fd, x->delta,
 			    &x->err) < 0) {
-				if (x->err.sys_errno == 0 &&
-				    x->err.code == TS_ELOCAL)
-					x->err.sys_errno = EAGAIN;
+				upload_scan_failed(x);
 				xfer_fail_data(x);	/* after the acks */
 				return;
 			}
@@ -463,13 +476,12 @@ upload_send_delta(struct xfer *x)
 				break;
 			want = end - x->next_off < max ?
 			    (uint32_t)(end - x->next_off) : max;
-			if (upload_read(x, x->next_off, want, &n) != 0) {
+			if ((rc = upload_write_next(x, want, &data, &n)) < 0) {
 				xfer_fail_data(x);	/* after the acks */
 				return;
 			}
-			rc = sftp_write(x->s, &x->handle, x->next_off,
-			    x->chunk, (uint32_t)n, upload_on_write, x);
-			x->next_off += (uint64_t)n;
+			if (rc == 0)
+				x->next_off += (uint64_t)n;
 		}
 		if (rc != 0) {
 			xfer_sent(x, -1);
@@ -489,6 +501,7 @@ upload_send_writes(struct xfer *x)
 	const uint8_t	*data;
 	ssize_t		 n;
 	uint32_t	 want;
+	int		 rc;
 
 	if (xfer_canceled(x))
 		return;
@@ -502,20 +515,11 @@ upload_send_writes(struct xfer *x)
 		    (uint32_t)(x->size - x->next_off) : max;
 		if (x->opts.sparse && (want = upload_skip_hole(x, want)) == 0)
 			continue;
-		/* Read straight into the request: no copy in between. */
-		if (sftp_write_pread(x->s, &x->handle, x->fd, x->next_off,
-		    want, &data, &n, upload_on_write, x) != 0) {
+		if ((rc = upload_write_next(x, want, &data, &n)) > 0) {
 			xfer_sent(x, -1);
 			return;
 		}
-		if (n <= 0) {
-			if (n == 0) {
-				error_set(&x->err, TS_ELOCAL, "\"%s\" shrank "
-				    "while being sent", x->src);
-				x->err.sys_errno = EAGAIN;
-			} else
-				error_set_errno(&x->err, errno, "read \"%s\"",
-				    x->src);
+		if (rc < 0) {
 			xfer_fail_data(x);	/* after the acks */
 			return;
 		}
@@ -845,8 +849,6 @@ upload_landed(struct xfer *x)
 	 * handle, so both go now and the caller may start another file. */
 	close(x->fd);
 	x->fd = -1;
-	free(x->chunk);
-	x->chunk = NULL;
 	xfer_closed(x);
 }
 
@@ -1163,9 +1165,7 @@ xfer_upload(struct xfer **out, struct sftp *s, int fd, const struct stat *st,
 	*out = NULL;
 	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
 	    (o->part_key != NULL ? tempname_make_part(&x->tmp, dst,
-	    o->part_key) : tempname_make(&x->tmp, dst, TEMPNAME_TMP)) != 0 ||
-	    (x->chunk = malloc((uint64_t)st->st_size < SFTP_IO_MAX ?
-	    (size_t)st->st_size + 1 : SFTP_IO_MAX)) == NULL) {
+	    o->part_key) : tempname_make(&x->tmp, dst, TEMPNAME_TMP)) != 0) {
 		close(fd);
 		xfer_free(x);
 		return error_set(err, TS_ENOMEM, "out of memory");
@@ -1232,8 +1232,7 @@ xfer_upload_delta(struct xfer **out, struct sftp *s, int fd,
 	/* The first part is matched while the OPENs are out: its commands
 	 * go as soon as both handles are in. */
 	if (delta_stream_scan(ds, (*out)->fd, d, &(*out)->err) < 0) {
-		if ((*out)->err.sys_errno == 0 && (*out)->err.code == TS_ELOCAL)
-			(*out)->err.sys_errno = EAGAIN;
+		upload_scan_failed(*out);
 		(*out)->prescan_failed = true;
 	}
 	return 0;
@@ -1445,6 +1444,5 @@ xfer_free(struct xfer *x)
 	free(x->tmp);
 	free(x->backup);
 	free(x->base);
-	free(x->chunk);
 	free(x);
 }
