@@ -314,12 +314,6 @@ upload_send_tail(struct xfer *x)
 				continue;
 			rc = sftp_fsync(x->s, &x->handle, upload_on_fsync, x);
 			break;
-		case 4:		/* delta: the old file, copied from */
-			if (!x->have_bhandle)
-				continue;
-			x->have_bhandle = false;
-			rc = sftp_close(x->s, &x->bhandle, upload_on_close, x);
-			break;
 		default:
 			/* Gone once the close is sent: a failure in the
 			 * flight must only remove the file, not close it. */
@@ -717,7 +711,11 @@ read_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 	(void)s;
 }
 
-/* Upload: the next step after the temp file is closed. */
+/* Upload: the next step after the temp file is closed.  A delta's old
+ * file is closed only behind the rename, its reply not waited for: while
+ * open it keeps its blocks, so the rename replacing it returns at once,
+ * and the server frees them (some 80 ms per 256 MiB here) at the close,
+ * while this run goes on. */
 static void
 xfer_rename(struct xfer *x)
 {
@@ -728,6 +726,10 @@ xfer_rename(struct xfer *x)
 	else
 		xfer_sent(x, sftp_rename(x->s, x->tmp, x->dst, xfer_on_reply,
 		    x));
+	if (x->state == X_RENAME && x->have_bhandle) {
+		x->have_bhandle = false;
+		(void)sftp_close(x->s, &x->bhandle, NULL, NULL);
+	}
 }
 
 /* Download: the temp file holds every byte; make it durable, give it the

@@ -111,7 +111,8 @@ int	xfer_download_at(struct xfer **out, struct sftp *s, const char *src,
 void	xfer_kick(struct xfer *x);
 enum xfer_phase xfer_phase(const struct xfer *x);
 /* Whether it still holds a server handle or a local file descriptor (an
- * upload gives both up once its bytes are checked, before the rename). */
+ * upload gives both up once its bytes are checked, before the rename;
+ * a delta keeps its old file's handle until the rename is sent). */
 bool	xfer_holds_files(const struct xfer *x);
 /* An upload still sending its data stops (code and msg its error): its
  * temporary file goes, and it ends DONE.  False, doing nothing, before
