@@ -429,6 +429,23 @@ TS_EXTERN int	ts_push(struct ts_summary *out, struct ts_conn *c,
 		    const struct ts_sync_opts *opts, ts_item_fn *fn,
 		    void *payload, struct ts_error *err);
 /*
+ * The local side of a push walked ahead, say while the connection opens
+ * (the login takes round trips and a key exchange that the walk need
+ * not wait for): ts_push_walked() plans against it instead of walking
+ * local_dir again.  opts must be the ones the push gets (their rules,
+ * -L, -H).  The root stays open in t: files are opened from the
+ * directory that was walked.  *out is NULL on failure.
+ */
+struct ts_tree;
+TS_EXTERN int	ts_tree_walk(struct ts_tree **out, const char *local_dir,
+		    const struct ts_sync_opts *opts, struct ts_error *err);
+TS_EXTERN void	ts_tree_free(struct ts_tree *t);
+/* ts_push with local_dir's tree from ts_tree_walk (borrowed). */
+TS_EXTERN int	ts_push_walked(struct ts_summary *out, struct ts_conn *c,
+		    const struct ts_tree *t, const char *local_dir,
+		    const char *remote_dir, const struct ts_sync_opts *opts,
+		    ts_item_fn *fn, void *payload, struct ts_error *err);
+/*
  * Makes local_dir equal to remote_dir on c's server, the other way round
  * from ts_push: downloads go to temporary files, checked, fsynced and
  * renamed into place; no write ever goes through a symlink, and names the

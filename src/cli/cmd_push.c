@@ -1,4 +1,6 @@
 /* treesync push | diff | check LOCAL_DIR TARGET */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,27 @@ show_progress(const struct ts_progress *p, void *payload)
 	fflush(stderr);
 }
 
+/* The local tree of a push, walked while the connection opens. */
+struct early_walk {
+	const char		*dir;
+	const struct ts_sync_opts *opts;
+	struct ts_tree		*tree;		/* NULL: the push walks */
+	pthread_t		 th;
+	bool			 started;
+};
+
+static void *
+early_walk_main(void *arg)
+{
+	struct early_walk	*w = arg;
+	struct ts_error		 e = { 0 };
+
+	/* A failed walk is left to the push, which walks again and says
+	 * why as it always does. */
+	(void)ts_tree_walk(&w->tree, w->dir, w->opts, &e);
+	return NULL;
+}
+
 static int
 tree_command(const struct cli *o, enum tree_verb verb)
 {
@@ -52,6 +75,7 @@ tree_command(const struct cli *o, enum tree_verb verb)
 	struct ts_error		 err = { 0 };
 	struct report		*r = NULL;
 	struct ts_conn		*c;
+	struct early_walk	 ew = { 0 };
 	enum report_mode	 mode;
 	const char		*local, *remote;
 	bool			 pull = verb == VERB_PULL, remote_first;
@@ -95,13 +119,33 @@ tree_command(const struct cli *o, enum tree_verb verb)
 		fputs("treesync: out of memory\n", stderr);
 		return 1;
 	}
+	/* A push's local tree is walked while the login takes its round
+	 * trips, as rsync lists while ssh connects. */
+	if (!pull && verb != VERB_CHECK) {
+		ew.dir = local;
+		ew.opts = &so;
+		ew.started = pthread_create(&ew.th, NULL, early_walk_main,
+		    &ew) == 0;
+	}
 	/* The other -j connections open while the first one does. */
 	if ((c = cli_connect(o, remote, verb == VERB_CHECK || so.dry_run ? 0 :
 	    (so.jobs > 0 ? so.jobs : 4) - 1, &rc)) == NULL) {
+		/* Its error is what counts: the walk stops at once. */
+		if (ew.started) {
+			ts_cancel();
+			pthread_join(ew.th, NULL);
+			ts_cancel_reset();
+		}
+		ts_tree_free(ew.tree);
 		report_free(r);
 		return rc;
 	}
-	if (verb == VERB_CHECK)
+	if (ew.started)
+		pthread_join(ew.th, NULL);
+	if (ew.tree != NULL)
+		rc = ts_push_walked(&sum, c, ew.tree, local, ts_conn_path(c),
+		    &so, report_item, r, &err);
+	else if (verb == VERB_CHECK)
 		rc = ts_check(&sum, c, local, ts_conn_path(c), &so,
 		    report_item, r, &err);
 	else if (pull)
@@ -112,6 +156,7 @@ tree_command(const struct cli *o, enum tree_verb verb)
 		    report_item, r, &err);
 	if (so.progress != NULL)
 		fputs("\r\033[K", stderr);
+	ts_tree_free(ew.tree);
 	report_summary(r, &sum, rc, rc != 0 ? err.msg : NULL);
 	/* Interrupted: asked for, so -q keeps quiet (exit 10 says it); else
 	 * one line, with what was left undone. */

@@ -1220,13 +1220,16 @@ job_plan(struct job *j, bool *maxdel, struct ts_error *err)
 	/* push: files are opened later from the root the walk listed, so a
 	 * root renamed or replaced meanwhile changes nothing. */
 	if (!j->pull && j->root_fd == -1)
-		j->root_fd = open(j->local_root, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
+		j->root_fd = j->tree != NULL && j->tree->root_fd != -1 ?
+		    fcntl(j->tree->root_fd, F_DUPFD_CLOEXEC, 0) :
+		    open(j->local_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	wo.root_fd = j->pull ? -1 : j->root_fd;
 	/* Before the listing: a delete in the root checks it has not
 	 * changed since (act.c, local_still_lacks). */
 	j->root_mtime_ns = -1;
-	if (j->root_fd != -1 && fstat(j->root_fd, &rst) == 0)
+	if (j->tree != NULL && j->tree->root_fd != -1)
+		j->root_mtime_ns = j->tree->root_mtime_ns;
+	else if (j->root_fd != -1 && fstat(j->root_fd, &rst) == 0)
 		j->root_mtime_ns = (int64_t)rst.st_mtim.tv_sec * 1000000000 +
 		    rst.st_mtim.tv_nsec;
 	ro.filter = &j->filter;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "error.h"
 #include "local_open.h"
 #include "log.h"
@@ -455,6 +456,11 @@ walk_dir(struct walker *w, int fd, size_t self)
 		qsort(nm.off, nm.n, sizeof(*nm.off), names_cmp);
 	}
 	for (i = 0; rc == 0 && i < nm.n; i++) {
+		/* A big tree takes seconds: an interrupt need not wait. */
+		if (cancel_requested()) {
+			rc = error_set(w->err, TS_ECANCELED, "interrupted");
+			break;
+		}
 		name = nm.buf + nm.off[i];
 		if ((rc = path_push(w, name)) == 1)
 			rc = problem(w, self, ENAMETOOLONG, "\"%s/%s\"",
