@@ -69,6 +69,9 @@ ts_step "examples/mirror.c against the installed shared library"
 "$cc" "${cflags[@]}" -Wall -Wextra -Werror -o "$TS_TMP/cancel_again" \
     "$TS_SOURCE_DIR/tests/install/cancel_again.c" "${pc_flags[@]}" ||
     ts_fail "cancel_again.c does not build"
+"$cc" "${cflags[@]}" -Wall -Wextra -Werror -o "$TS_TMP/walk_ahead" \
+    "$TS_SOURCE_DIR/tests/install/walk_ahead.c" "${pc_flags[@]}" ||
+    ts_fail "walk_ahead.c does not build"
 export LD_LIBRARY_PATH=$libdir
 linked=$(ldd "$TS_TMP/mirror")
 grep -q "$libdir/libtreesync.so.${TS_VERSION%%.*} " <<<"$linked" ||
@@ -127,5 +130,19 @@ mkdir "$TS_REMOTE/dst2"
 "$TS_TMP/cancel_again" "$TS_LOCAL/src2" "tshost:$TS_REMOTE/dst2" \
     "$TS_SSH_CONFIG" || ts_fail "cancel_again failed"
 same_tree "$TS_LOCAL/src2" "$TS_REMOTE/dst2"
+
+ts_step "a tree walked ahead is pushed from the directory walked"
+mkdir -p "$TS_LOCAL/ahead/d" "$TS_REMOTE/dst3"
+printf 'one\n' >"$TS_LOCAL/ahead/one.txt"
+printf 'two\n' >"$TS_LOCAL/ahead/d/two.txt"
+cp -a "$TS_LOCAL/ahead" "$TS_LOCAL/ahead.want"
+"$TS_TMP/walk_ahead" "$TS_LOCAL/ahead" "tshost:$TS_REMOTE/dst3" \
+    "$TS_SSH_CONFIG" >"$TS_TMP/out" || ts_fail "walk_ahead failed"
+grep -q "pushed 2 files walked ahead" "$TS_TMP/out" ||
+    ts_fail "walk_ahead said: $(cat "$TS_TMP/out")"
+# What the walk saw, nothing added after it, nothing of the new directory.
+same_tree "$TS_LOCAL/ahead.want" "$TS_REMOTE/dst3"
+[ -e "$TS_LOCAL/ahead.old/late.txt" ] ||
+    ts_fail "walk_ahead did not add late.txt after the walk"
 ts_no_temp_files "$TS_REMOTE"
 echo "PASS"
