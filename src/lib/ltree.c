@@ -10,6 +10,7 @@
 #include "filter.h"
 #include "job.h"
 #include "ltree.h"
+#include "version.h"
 
 struct ts_tree {
 	struct ltree	 lt;
@@ -88,6 +89,9 @@ ts_tree_walk(struct ts_tree **out, const char *local_dir,
 	struct ts_tree	*t;
 
 	*out = NULL;
+	if (opts != NULL && version_check_opts(opts->version,
+	    TS_SYNC_OPTS_VERSION, "ts_sync_opts", err) != 0)
+		return TS_EINVAL;
 	if ((t = malloc(sizeof(*t))) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if (ltree_walk(&t->lt, local_dir, opts, err) != 0) {
@@ -114,6 +118,9 @@ ts_push_walked(struct ts_summary *out, struct ts_conn *c,
     const struct ts_sync_opts *opts, ts_item_fn *fn, void *payload,
     struct ts_error *err)
 {
+	if (opts != NULL && version_check_opts(opts->version,
+	    TS_SYNC_OPTS_VERSION, "ts_sync_opts", err) != 0)
+		return TS_EINVAL;
 	return job_push_tree(out, c, &t->lt, local_dir, remote_dir, opts, fn,
 	    payload, err);
 }
