@@ -25,7 +25,12 @@
 #define SFTP_OUT_MAX		(64u * 1024 * 1024)
 #define SFTP_READ_CHUNK		(64u * 1024)
 #define SFTP_DEFAULT_IO		32768	/* every server takes this much */
-#define SFTP_LARGE_IO		SFTP_IO_MAX
+/* With the server's limits: WRITEs as big as it takes (OpenSSH's 255
+ * KiB: a quarter of the requests and acks of 64 KiB ones, which put a
+ * 1 GiB upload 5-8 % faster here); READs stay at 64 KiB, where bigger
+ * ones measured no faster. */
+#define SFTP_LARGE_READ		(64u * 1024)
+#define SFTP_LARGE_WRITE	SFTP_IO_MAX
 #define SFTP_DEFAULT_HANDLES	64	/* when the server states no limit */
 #define SFTP_MANY_HANDLES	256	/* ...and when it states a bigger one */
 
@@ -822,7 +827,8 @@ limits_on_reply(struct sftp *unused, const struct sftp_reply *r,
 	if (r->type != SSH_FXP_EXTENDED_REPLY ||
 	    sftp_dec_limits(&lim, r->ext, r->ext_len, NULL) != 0)
 		return;
-	s->max_read = s->max_write = SFTP_LARGE_IO;
+	s->max_read = SFTP_LARGE_READ;
+	s->max_write = SFTP_LARGE_WRITE;
 	s->max_handles = SFTP_MANY_HANDLES;
 	if (lim.max_read_len != 0 && lim.max_read_len < s->max_read)
 		s->max_read = (uint32_t)lim.max_read_len;

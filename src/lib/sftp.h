@@ -47,7 +47,7 @@ uint32_t sftp_max_read(const struct sftp *s);
 uint32_t sftp_max_write(const struct sftp *s);
 /* No READ or WRITE is ever bigger, whatever the limits (which may arrive
  * after a transfer began): a buffer this big takes any of them. */
-#define SFTP_IO_MAX	(64u * 1024)
+#define SFTP_IO_MAX	(256u * 1024)
 /* How many files may be open at once on this server (limits@openssh.com,
  * or our own default). */
 uint32_t sftp_max_handles(const struct sftp *s);
