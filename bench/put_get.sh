@@ -80,7 +80,10 @@ target_of() {
 export src rsh TS_SSH_CONFIG TS_REMOTE TS_LOCAL
 
 for ((r = 1; r <= runs; r++)); do
-	for t in "${tools[@]}"; do
+	# Each run starts the list at another tool: a tool that always ran
+	# right after another one's big write measured that write too.
+	k=$(( (r - 1) % ${#tools[@]} ))
+	for t in "${tools[@]:k}" "${tools[@]:0:k}"; do
 		# Every run writes a new file, removed before the clock
 		# starts: a put over the last run's copy would go as a delta
 		# (the signature store knows it).
