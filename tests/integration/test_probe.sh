@@ -66,6 +66,9 @@ e = {x["name"]: x for x in p["extensions"]}
 assert e["posix-rename@openssh.com"]["offered"] and e["posix-rename@openssh.com"]["used"]
 assert e["limits@openssh.com"]["offered"]
 assert p["limits"]["max_read"] > 0 and p["uses"]["read"] > 0
+# WRITEs as big as the server takes (at most 256 KiB), READs 64 KiB.
+assert p["uses"]["write"] == min(p["limits"]["max_write"], 262144) > 65536
+assert p["uses"]["read"] == min(p["limits"]["max_read"], 65536)
 assert "posix-rename@openssh.com" in p["extensions_offered"]
 assert p["free_bytes"] > 0 and p["rtt_ms"] > 0' "$TS_OUT" ||
     { cat "$TS_OUT" >&2; ts_fail "probe: extensions or limits wrong"; }
