@@ -336,8 +336,10 @@ pool_run(struct pool *p, const size_t *items, size_t n)
 	/* Room for every item, and for the whole files of split ones (an
 	 * item may stand for part of another). */
 	if ((v = realloc(p->retry, (n + POOL_MAX_WORKERS) *
-	    sizeof(*v))) != NULL)
+	    sizeof(*v))) != NULL) {
 		p->retry = v;
+		p->retry_cap = n + POOL_MAX_WORKERS;
+	}
 	p->nretry = 0;
 	p->batch = items;
 	p->batch_n = n;
@@ -391,11 +393,36 @@ void
 pool_retry(struct pool *p, size_t item)
 {
 	pthread_mutex_lock(&p->mu);
-	if (p->retry != NULL && p->nretry < p->batch_n + POOL_MAX_WORKERS) {
+	if (p->retry != NULL && p->nretry < p->retry_cap) {
 		p->retry[p->nretry++] = item;
 		pthread_cond_broadcast(&p->work_cv);
 	}
 	pthread_mutex_unlock(&p->mu);
+}
+
+int
+pool_add(struct pool *p, size_t item)
+{
+	size_t	*v;
+	int	 rc = -1;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->pending == 0 || p->retry == NULL)
+		goto out;		/* no batch running */
+	if (p->nretry == p->retry_cap) {
+		if ((v = realloc(p->retry, (p->retry_cap + 64) *
+		    sizeof(*v))) == NULL)
+			goto out;
+		p->retry = v;
+		p->retry_cap += 64;
+	}
+	p->retry[p->nretry++] = item;
+	p->pending++;
+	pthread_cond_broadcast(&p->work_cv);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&p->mu);
+	return rc;
 }
 
 int
@@ -418,19 +445,26 @@ pool_last_error(struct pool *p, struct ts_error *out)
 	pthread_mutex_unlock(&p->mu);
 }
 
+struct sftp *
+pool_live(struct pool *p)
+{
+	int	 k;
+
+	for (k = 0; k < p->nw; k++)
+		if (!p->w[k].dead && p->w[k].s != NULL &&
+		    sftp_failed(p->w[k].s) == NULL)
+			return p->w[k].s;
+	return NULL;
+}
+
 long
 pool_sweep(struct pool *p, char *const *paths, size_t n)
 {
-	struct pool_worker	*w = NULL;
-	int			 k;
+	struct sftp	*s = pool_live(p);
 
-	for (k = 0; k < p->nw && w == NULL; k++)
-		if (!p->w[k].dead && p->w[k].s != NULL &&
-		    sftp_failed(p->w[k].s) == NULL)
-			w = &p->w[k];
-	if (w == NULL)
+	if (s == NULL)
 		return -1;
 	/* A file whose OPEN never reached the server is not there: gone
 	 * too (rmtree counts it). */
-	return (long)rmtree_remove_files(w->s, paths, n);
+	return (long)rmtree_remove_files(s, paths, n);
 }

@@ -70,8 +70,8 @@ struct pool {
 	const size_t	*batch;		/* the items of the running batch */
 	size_t		 batch_n, batch_next;
 	size_t		 pending;	/* of the batch, not finished */
-	size_t		*retry;		/* items to start again */
-	size_t		 nretry;
+	size_t		*retry;		/* items to start again, or added */
+	size_t		 nretry, retry_cap;
 	unsigned	 gen;		/* batch number */
 	bool		 quit;
 	int		 connecting;	/* extra connections being opened */
@@ -103,6 +103,10 @@ int	pool_run(struct pool *p, const size_t *items, size_t n);
 void	pool_done(struct pool *p, size_t n);
 /* Item back to the queue, to start again on any worker (thread-safe). */
 void	pool_retry(struct pool *p, size_t item);
+/* Adds item to the running batch, to start on any worker, as if it had
+ * been in it from the start (thread-safe).  Returns 0, or -1 when no
+ * batch is running (or out of memory): then it is not done. */
+int	pool_add(struct pool *p, size_t item);
 /* Workers with a live connection (progress reports). */
 int	pool_connections(struct pool *p);
 /* The last connection error seen, "" if none (copied out). */
@@ -113,5 +117,8 @@ void	pool_last_error(struct pool *p, struct ts_error *out);
  * connection is left.
  */
 long	pool_sweep(struct pool *p, char *const *paths, size_t n);
+/* The engine of a worker whose connection is live, or NULL; for the
+ * caller's own requests once the threads are stopped. */
+struct sftp *pool_live(struct pool *p);
 
 #endif
