@@ -719,6 +719,14 @@ read_on_reply(struct sftp *s, const struct sftp_reply *r, void *payload)
 static void
 xfer_rename(struct xfer *x)
 {
+	/* Written at its final name already: nothing to move. */
+	if (x->opts.in_place) {
+		free(x->tmp);
+		x->tmp = NULL;
+		x->state = X_DONE;
+		xfer_finish(x);
+		return;
+	}
 	x->state = X_RENAME;
 	if (sftp_has(x->s, SFTP_EXT_POSIX_RENAME))
 		xfer_sent(x, sftp_posix_rename(x->s, x->tmp, x->dst,
@@ -1166,7 +1174,8 @@ xfer_upload(struct xfer **out, struct sftp *s, int fd, const struct stat *st,
 
 	*out = NULL;
 	if ((x = xfer_new(s, src, dst, o, fn, payload)) == NULL ||
-	    (o->part_key != NULL ? tempname_make_part(&x->tmp, dst,
+	    (o->in_place ? (x->tmp = strdup(dst)) == NULL ? -1 : 0 :
+	    o->part_key != NULL ? tempname_make_part(&x->tmp, dst,
 	    o->part_key) : tempname_make(&x->tmp, dst, TEMPNAME_TMP)) != 0) {
 		close(fd);
 		xfer_free(x);

@@ -39,6 +39,10 @@ struct xfer_opts {
 					 * upload: holes are not read nor
 					 * sent, and stay holes */
 	struct ratelimit *rate;		/* --bwlimit, shared; NULL: none */
+	bool		 in_place;	/* upload: dst is new, in a directory
+					 * this run is building under a
+					 * temporary name (stage.h): written
+					 * at dst itself, no rename */
 	const char	*part_key;	/* upload: resumable (--partial): the
 					 * temporary file is named for this
 					 * content key (tempname_make_part),
