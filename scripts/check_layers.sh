@@ -43,7 +43,7 @@ set_layer 5 xfer xfer_run split part delta_put verify sigstore symlink \
 set_layer 6 pool
 # 7 jobs: push/pull/diff/check (job, act), backup, publish, probe,
 #   restore, put/get, a local tree walked once for several pushes.
-set_layer 7 job act ltree backup backup_rules publish probe restore putget
+set_layer 7 job act stage ltree backup backup_rules publish probe restore putget
 
 bad=0
 shopt -s nullglob

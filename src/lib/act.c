@@ -30,8 +30,10 @@
 #include "log.h"
 #include "pool.h"
 #include "ratelimit.h"
+#include "rmtree.h"
 #include "sigstore.h"
 #include "split.h"
+#include "stage.h"
 #include "tempname.h"
 #include "symlink.h"
 #include "verify.h"
@@ -411,7 +413,9 @@ op_new(struct actor *w, size_t idx, const char *rel)
 		return NULL;
 	op->w = w;
 	op->idx = idx;
-	if ((op->path = path_join(j->remote_root, rel)) == NULL) {
+	/* What goes is on the server already: never in a new directory. */
+	if ((op->path = j->plan.v[idx].kind == ACT_DELETE ?
+	    path_join(j->remote_root, rel) : stage_path(j, rel)) == NULL) {
 		free(op);
 		return NULL;
 	}
@@ -757,7 +761,10 @@ upload_on_phase(struct xfer *x, void *payload)
 		log_msg(TS_LOG_ERROR, "the local disk is full; stopping");
 	}
 	/* A dropped connection could not remove the temporary file. */
-	if (e.code == TS_ECONN && !j->pull && u->tmp != NULL && !u->part)
+	if (u->xo.in_place && e.code != TS_OK && (e.code == TS_ECONN ||
+	    sftp_failed(w->s) != NULL))
+		stage_taint(j, u->idx);	/* at a final name: not an orphan */
+	else if (e.code == TS_ECONN && !j->pull && u->tmp != NULL && !u->part)
 		job_orphan(j, u->tmp);
 	job_finish_error(j, u->idx, &e);
 }
@@ -1103,7 +1110,7 @@ job_start_hlink(struct actor *w, size_t idx)
 		return;
 	}
 	if ((op = op_new(w, idx, a->src->path)) == NULL ||
-	    (from = path_join(j->remote_root, first->path)) == NULL ||
+	    (from = stage_path(j, first->path)) == NULL ||
 	    tempname_make(&op->tmp, op->path, TEMPNAME_TMP) != 0) {
 		free(from);
 		if (op != NULL)
@@ -1342,7 +1349,7 @@ job_start_upload2(struct actor *w, size_t idx, bool allow_delta)
 	int			 fd, rc;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (dst = path_join(j->remote_root, a->src->path)) == NULL) {
+	    (dst = stage_path(j, a->src->path)) == NULL) {
 		job_finish(j, idx, TS_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1362,6 +1369,9 @@ job_start_upload2(struct actor *w, size_t idx, bool allow_delta)
 		job_finish_error(j, idx, &e);
 		goto out;
 	}
+	/* A new file in a directory being built: no rename of its own. */
+	u->xo.in_place = !u->delta && !u->part && u->xo.part_key == NULL &&
+	    stage_in_place(j, idx);
 	if (u->delta)
 		rc = xfer_upload_delta(&u->x, w->s, fd, &st, a->src->path, dst,
 		    u->base, &u->d, u->stream, &u->xo, upload_on_phase, u, &e);
@@ -1460,7 +1470,8 @@ split_prepare(struct job *j, struct job_split *js, struct ts_error *err)
 	o.fsync = j->opts->fsync;
 	o.mode_mask = j->xo.mode_mask;
 	o.rate = j->xo.rate;
-	if ((remote = path_join(j->remote_root, a->src->path)) == NULL)
+	if ((remote = j->pull ? path_join(j->remote_root, a->src->path) :
+	    stage_path(j, a->src->path)) == NULL)
 		return error_set(err, TS_ENOMEM, "out of memory");
 	if (!j->pull) {
 		/* From the walk's root, never out of it (local_open.h). */
@@ -1734,6 +1745,10 @@ actor_start_action(struct actor *w, size_t idx)
 	struct job		*j = w->job;
 	const struct action	*a;
 
+	if (idx >= STAGE_ITEM_BASE) {
+		stage_start(w, idx);	/* also when interrupted */
+		return;
+	}
 	if (idx >= j->plan.n) {
 		actor_start_part(w, idx);
 		return;
@@ -1959,29 +1974,42 @@ sweep_local(struct job *j)
 void
 job_sweep_orphans(struct job *j)
 {
-	size_t	 removed;
-	long	 n;
+	struct sftp	*s;
+	size_t		 removed, i, total = j->norphans + j->norphan_dirs;
+	long		 n;
 
-	if (j->norphans == 0)
+	if (total == 0)
 		return;
 	if (j->opts->dry_run) {		/* said, not done */
-		j->sum->temps_removed = j->norphans;
+		j->sum->temps_removed = total;
 		return;
 	}
 	if (j->pull)
 		removed = sweep_local(j);
-	else if ((n = pool_sweep(&j->pool, j->orphans, j->norphans)) >= 0)
+	else if ((n = j->norphans == 0 ? 0 : pool_sweep(&j->pool, j->orphans,
+	    j->norphans)) >= 0)
 		removed = (size_t)n;
 	else {
 		log_msg(TS_LOG_WARN, "%zu temporary files could not be removed; "
-		    "the next run removes them", j->norphans);
+		    "the next run removes them", total);
 		return;
 	}
+	/* Directories a push was building (stage.h) when its run ended. */
+	for (i = 0; i < j->norphan_dirs; i++) {
+		struct ts_error	 e = { 0 };
+
+		if ((s = pool_live(&j->pool)) == NULL)
+			break;
+		if (rmtree_remove(s, j->orphan_dirs[i], &e) == 0) {
+			log_msg(TS_LOG_INFO, "removed \"%s\"", j->orphan_dirs[i]);
+			removed++;
+		}
+	}
 	j->sum->temps_removed = removed;
-	if (removed < j->norphans) {
+	if (removed < total) {
 		log_msg(TS_LOG_WARN, "%zu of %zu temporary files could not be "
-		    "removed; the next run removes them", j->norphans -
-		    removed, j->norphans);
+		    "removed; the next run removes them", total - removed,
+		    total);
 		return;
 	}
 	log_msg(TS_LOG_WARN, "removed %zu temporary file%s left by dropped "

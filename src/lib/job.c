@@ -104,6 +104,7 @@ job_finish2(struct job *j, size_t idx, int code, int sys_errno,
 	if (code != TS_OK)
 		o->error = strdup(msg != NULL ? msg : "failed");
 	pthread_mutex_unlock(&j->mu);
+	stage_ended(j, idx);	/* before the batch may end */
 	pool_done(&j->pool, 1);
 }
 
@@ -119,25 +120,33 @@ job_finish_error(struct job *j, size_t idx, const struct ts_error *e)
 	job_finish2(j, idx, e->code, e->sys_errno, e->msg);
 }
 
-void
-job_orphan(struct job *j, const char *path)
+/* Adds a copy of path to the list *v (under j->mu); best effort. */
+static void
+path_list_add(struct job *j, char ***v, size_t *n, size_t *cap,
+    const char *path)
 {
-	char	**v;
+	char	**nv;
 
 	pthread_mutex_lock(&j->mu);
-	if (j->norphans == j->orphans_cap) {
-		size_t	 cap = j->orphans_cap != 0 ? j->orphans_cap * 2 : 16;
+	if (*n == *cap) {
+		size_t	 c = *cap != 0 ? *cap * 2 : 16;
 
-		if ((v = realloc(j->orphans, cap * sizeof(*v))) == NULL) {
+		if ((nv = realloc(*v, c * sizeof(*nv))) == NULL) {
 			pthread_mutex_unlock(&j->mu);
 			return;
 		}
-		j->orphans = v;
-		j->orphans_cap = cap;
+		*v = nv;
+		*cap = c;
 	}
-	if ((j->orphans[j->norphans] = strdup(path)) != NULL)
-		j->norphans++;
+	if (((*v)[*n] = strdup(path)) != NULL)
+		(*n)++;
 	pthread_mutex_unlock(&j->mu);
+}
+
+void
+job_orphan(struct job *j, const char *path)
+{
+	path_list_add(j, &j->orphans, &j->norphans, &j->orphans_cap, path);
 }
 
 /* -o/-g: TS_ATTR_OWNER and TS_ATTR_GROUP where they differ. */
@@ -833,9 +842,28 @@ job_set_aside_temps(struct job *j, struct entries *l,
 		    strcmp(e->path, META_NAME) == 0 &&
 		    entries_find(other, e->path) == NULL)
 			continue;
-		if (e->type == ENTRY_DIR || !tempname_parse(base, &info) ||
+		if ((e->type == ENTRY_DIR && (!remote ||
+		    !tempname_parse(base, &info) || info.kind != TEMPNAME_TMP)) ||
+		    (e->type != ENTRY_DIR && !tempname_parse(base, &info)) ||
 		    entries_find(other, e->path) != NULL) {
 			l->v[n++] = *e;
+			continue;
+		}
+		/* A new directory a push builds (stage.h): all of it. */
+		if (e->type == ENTRY_DIR) {
+			while (i + 1 < l->n &&
+			    entries_is_under(l->v[i + 1].path, e->path))
+				i++;
+			if (!destination)
+				continue;
+			if (!tempname_is_orphan(&info, now))
+				j->temps_live++;
+			else if ((p = path_join(j->remote_root, e->path)) !=
+			    NULL) {
+				path_list_add(j, &j->orphan_dirs,
+				    &j->norphan_dirs, &j->orphan_dirs_cap, p);
+				free(p);
+			}
 			continue;
 		}
 		if (!destination)
@@ -1366,6 +1394,10 @@ job_dispose(struct job *j)
 	for (i = 0; i < j->norphans; i++)
 		free(j->orphans[i]);
 	free(j->orphans);
+	for (i = 0; i < j->norphan_dirs; i++)
+		free(j->orphan_dirs[i]);
+	free(j->orphan_dirs);
+	stage_dispose(&j->stage);
 	for (i = 0; i < POOL_MAX_WORKERS; i++)
 		actor_dispose(&j->act[i]);
 	pool_dispose(&j->pool);
@@ -1637,6 +1669,8 @@ job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 		error_clear(&e);
 	}
 	job_fd_budget(j, want);
+	if ((rc = stage_build(j, &e)) != 0)
+		goto out;
 	pool_start(&j->pool, want);
 	job_phase(j, PH_TYPE_DELETE, idx);
 	job_phase(j, PH_MKDIR, idx);
@@ -1645,7 +1679,9 @@ job_sync_tree(struct ts_summary *out, struct ts_conn *c, const char *local_dir,
 	job_phase(j, PH_DELETE, idx);
 	job_phase(j, PH_DIR_ATTRS, idx);
 	pool_stop(&j->pool);
+	stage_settle(j);
 	job_report(j);
+	j->sum->errors += j->stage.errors;
 	job_sweep_orphans(j);
 	if (!pull && j->opts->metadata && !cancel_requested() &&
 	    (rc = job_send_record(j, &e)) != 0)

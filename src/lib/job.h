@@ -17,6 +17,7 @@
 #include "plan.h"
 #include "pool.h"
 #include "sftp.h"
+#include "stage.h"
 #include "symlink.h"
 #include "treesync.h"
 #include "verify.h"
@@ -114,6 +115,11 @@ struct job {
 	char		**orphans;	/* temp files a lost connection left */
 	size_t		 norphans, orphans_cap; /* push: remote paths;
 					 * pull: local, from the root */
+	char		**orphan_dirs;	/* push: directories a run that ended
+					 * was building (stage.h) */
+	size_t		 norphan_dirs, orphan_dirs_cap;
+	struct stage	 stage;		/* push: new directories built under
+					 * a temporary name */
 	size_t		 temps_live;	/* temporary files of live runs */
 	/* -H: per link group, its first name and that one's action (or
 	 * SIZE_MAX: unchanged, nothing to do). */

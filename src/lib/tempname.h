@@ -6,6 +6,9 @@
  *	.<visible>.treesync-old.<run>-<random>	(a file moved aside)
  *	.<visible>.treesync-prt.<key>		(an upload kept to resume)
  *
+ * A directory named like an upload is a new directory a push is building
+ * (stage.h).
+ *
  * <visible> is the final name, cut to keep the whole within 255 bytes;
  * <run> (18 characters of [0-9a-z]) says which run made it: when it
  * started, on which machine (boot and pid namespace) and its pid;

@@ -1,14 +1,17 @@
 #!/usr/bin/python3
 """An SFTP server on python3-paramiko, for tests/integration/test_interop.sh.
 
-    paramiko_sftp.py [--no-symlinks] [--nocase] [--max-conns N] DIR AUTHORIZED_PUBKEY PARENT_PID
+    paramiko_sftp.py [--no-symlinks] [--no-dir-rename] [--nocase] [--max-conns N]
+        DIR AUTHORIZED_PUBKEY PARENT_PID
 
 paramiko's own SSH and SFTP code serving this machine's file system as the
 user running it: no extension but paramiko's check-file, a plain RENAME
 that refuses to replace (draft-02 section 6.5), SSH_FXP_SYMLINK read in
 OpenSSH's order (targetpath first) whatever the client, and no commands.
 With --no-symlinks, every SYMLINK is answered "operation unsupported", as
-servers on file systems without symlinks do.  With --nocase, names fold
+servers on file systems without symlinks do.  With --no-dir-rename, a
+RENAME of a directory is answered "operation unsupported", as servers on
+object stores do.  With --nocase, names fold
 case as on Windows or macOS: a path names an existing entry whose name
 differs only in case, and a new entry keeps the case it was made with.
 With --max-conns N, a connection beyond N open at once is closed at once,
@@ -35,6 +38,7 @@ from paramiko import SFTPServerInterface, ServerInterface
 from paramiko.sftp import SFTP_FAILURE, SFTP_OK, SFTP_OP_UNSUPPORTED
 
 NO_SYMLINKS = False
+NO_DIR_RENAME = False
 NOCASE = False
 MAX_CONNS = 0
 active = 0
@@ -156,6 +160,8 @@ class FileSFTP(SFTPServerInterface):
         # draft-02 section 6.5: an existing new path is an error.
         if os.path.lexists(new):
             return SFTP_FAILURE
+        if NO_DIR_RENAME and os.path.isdir(old) and not os.path.islink(old):
+            return SFTP_OP_UNSUPPORTED
         try:
             os.rename(old, new)
         except OSError as e:
@@ -247,11 +253,13 @@ def serve(conn, hostkey, allowed):
 
 
 def main():
-    global log_file, NO_SYMLINKS, NOCASE, MAX_CONNS, active
+    global log_file, NO_SYMLINKS, NO_DIR_RENAME, NOCASE, MAX_CONNS, active
     args = sys.argv[1:]
     while args and args[0].startswith("--"):
         if args[0] == "--no-symlinks":
             NO_SYMLINKS = True
+        elif args[0] == "--no-dir-rename":
+            NO_DIR_RENAME = True
         elif args[0] == "--nocase":
             NOCASE = True
         elif args[0] == "--max-conns":

@@ -8,7 +8,9 @@
 #   paramiko    tests/integration/paramiko_sftp.py (python3-paramiko): no
 #               extension, a RENAME that never replaces, SYMLINK in
 #               OpenSSH's order (targetpath first)
-#   nolinks     the same with --no-symlinks: "operation unsupported", and
+#   nolinks     the same with --no-symlinks: "operation unsupported",
+#               --no-dir-rename: no directory is renamed (new directories
+#               a push builds are moved in entry by entry), and
 #               --max-conns 2: connections beyond two are closed at once
 #   nocase      the same with --nocase: names fold case, as on Windows
 #
@@ -106,6 +108,7 @@ exercise() {
 		n=$(grep -c 'symlink' "$TS_ERR")
 		[ "$n" = 1 ] || ts_fail "$name: $n lines about symlinks, expected 1"
 		ts_trees_equal "$NL" "$R"
+		ts_no_temp_files "$R"
 
 		ts_step "$name: push --no-links: exit 0, no warning"
 		ts_expect_exit 0 tso push --no-links --json "$L" "127.0.0.1:$R"
@@ -208,7 +211,8 @@ assert any(l.startswith("no posix-rename@openssh.com") for l in p["instead"])
 assert p["statvfs"] is False and p["extensions_offered"] == ["check-file"]'
 exercise paramiko "OpenSSH's"
 
-start_server nolinks paramiko_sftp.py --no-symlinks --max-conns 2
+start_server nolinks paramiko_sftp.py --no-symlinks --no-dir-rename \
+    --max-conns 2
 ts_step "nolinks: probe"
 probe_expect nolinks '
 assert p["symlinks"] is False and p["symlink_order"] is None
