@@ -1,6 +1,7 @@
 /*
  * New directories of a push built under a temporary name (stage.h).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,7 +228,7 @@ stage_taint(struct job *j, size_t idx)
 		if ((v = realloc(st->uncertain, st->uncertain_cap *
 		    sizeof(*v))) == NULL) {
 			/* Unknown which: the root is not moved at all. */
-			st->v[st->of[idx]].left = SIZE_MAX / 2;
+			st->v[st->of[idx]].untracked = true;
 			pthread_mutex_unlock(&j->mu);
 			return;
 		}
@@ -258,6 +259,8 @@ stage_ended(struct job *j, size_t idx)
 		atomic_store(&r->state, STAGE_NONE);
 	else if (tainted)
 		atomic_store(&r->state, STAGE_SETTLE);
+	else if (atomic_load(&j->stage.no_dir_rename))
+		atomic_store(&r->state, STAGE_MERGE);
 	else {
 		atomic_store(&r->state, STAGE_RENAMING);
 		if (pool_add(&j->pool, STAGE_ITEM_BASE +
@@ -287,7 +290,8 @@ stage_op_end(struct stage_op *op, bool lost)
 		free(op);
 		return;
 	}
-	if (atomic_load(&r->state) != STAGE_DONE)
+	if (atomic_load(&r->state) != STAGE_DONE &&
+	    atomic_load(&r->state) != STAGE_MERGE)
 		atomic_store(&r->state, STAGE_SETTLE);
 	pool_done(&j->pool, 1);
 	free(op);
@@ -303,6 +307,10 @@ stage_on_rename(struct sftp *s, const struct sftp_reply *r, void *payload)
 		atomic_store(&root->state, STAGE_DONE);
 		log_msg(TS_LOG_DEBUG, "\"%s\": built, moved into place",
 		    root->rel);
+	} else if (r->type == SSH_FXP_STATUS &&
+	    r->status == SSH_FX_OP_UNSUPPORTED) {
+		atomic_store(&op->w->job->stage.no_dir_rename, true);
+		atomic_store(&root->state, STAGE_MERGE);
 	}
 	stage_op_end(op, sftp_failed(s) != NULL);
 }
@@ -460,9 +468,10 @@ depth_of(const char *rel)
 }
 
 /*
- * Moves what root k holds into its final name entry by entry, when the
- * root itself could not be renamed there: another run made that
- * directory meanwhile, or the server renames no directory.  Directories
+ * Moves what the roots in state STAGE_MERGE hold into their final names
+ * entry by entry, all of them at once, when they could not be renamed
+ * there whole: another run made the directory meanwhile, or the server
+ * renames no directory.  Directories
  * are made at their final names (level by level; one there already is
  * used), files and symlinks renamed into them (all at once), the emptied
  * temporary ones removed (deepest first), and the directories made here
@@ -470,30 +479,43 @@ depth_of(const char *rel)
  * counted, and stay under the temporary name for the next run to remove.
  */
 static void
-stage_merge(struct job *j, size_t k, struct sftp *s)
+stage_merge(struct job *j, struct sftp *s)
 {
-	struct stage_root	*r = &j->stage.v[k];
+	struct stage_root	*r;
 	struct flight		 f = { s, 0 };
 	struct flight_req	*q;
 	struct sftp_attrs	 at;
 	const struct action	*a;
-	size_t			*e = NULL, n = 0, i;
-	int			*st = NULL, d, d0 = depth_of(r->rel), maxd = d0;
+	size_t			*e = NULL, n = 0, i, k;
+	int			*st = NULL, *gone = NULL, d, d0 = INT_MAX;
+	int			 maxd = 0;
 	char			*from, *to;
 	bool			 posix = sftp_has(s, SFTP_EXT_POSIX_RENAME);
 
-	log_msg(TS_LOG_INFO, "\"%s\" could not be renamed into place "
-	    "whole: moving its entries one by one", r->rel);
+	for (k = 0; k < j->stage.n; k++)
+		if (atomic_load(&j->stage.v[k].state) == STAGE_MERGE) {
+			log_msg(TS_LOG_INFO, "\"%s\" could not be renamed into "
+			    "place whole: moving its entries one by one",
+			    j->stage.v[k].rel);
+			if ((d = depth_of(j->stage.v[k].rel)) < d0)
+				d0 = d;
+		}
+	if (d0 == INT_MAX)
+		return;
 	if ((e = calloc(j->plan.n, sizeof(*e))) == NULL ||
-	    (st = calloc(j->plan.n, sizeof(*st))) == NULL) {
-		stage_left(j, r, "out of memory");
+	    (st = calloc(j->plan.n, sizeof(*st))) == NULL ||
+	    (gone = calloc(j->plan.n, sizeof(*gone))) == NULL) {
+		for (k = 0; k < j->stage.n; k++)
+			if (atomic_load(&j->stage.v[k].state) == STAGE_MERGE)
+				stage_left(j, &j->stage.v[k], "out of memory");
 		goto out;
 	}
 	for (i = 0; i < j->plan.n; i++) {
 		a = &j->plan.v[i];
-		if (j->stage.of[i] == k && j->out[i].code == TS_OK &&
-		    (a->kind == ACT_MKDIR || a->kind == ACT_COPY ||
-		    a->kind == ACT_SYMLINK)) {
+		if (j->stage.of[i] != STAGE_NO && atomic_load(
+		    &j->stage.v[j->stage.of[i]].state) == STAGE_MERGE &&
+		    j->out[i].code == TS_OK && (a->kind == ACT_MKDIR ||
+		    a->kind == ACT_COPY || a->kind == ACT_SYMLINK)) {
 			e[n++] = i;
 			if ((d = depth_of(a_path(j, i))) > maxd)
 				maxd = d;
@@ -524,6 +546,7 @@ stage_merge(struct job *j, size_t k, struct sftp *s)
 		a = &j->plan.v[e[i]];
 		if (a->kind == ACT_MKDIR)
 			continue;
+		r = &j->stage.v[j->stage.of[e[i]]];
 		from = staged_path(r, a_path(j, e[i]));
 		to = path_join(j->remote_root, a_path(j, e[i]));
 		if (from != NULL && to != NULL &&
@@ -539,26 +562,25 @@ stage_merge(struct job *j, size_t k, struct sftp *s)
 		if (j->plan.v[e[i]].kind != ACT_MKDIR && st[i] != 0) {
 			log_msg(TS_LOG_ERROR, "\"%s\" could not be moved into "
 			    "place; it stays in \"%s\" until the next run",
-			    a_path(j, e[i]), r->tmp);
+			    a_path(j, e[i]),
+			    j->stage.v[j->stage.of[e[i]]].tmp);
 			j->stage.errors++;
 		}
 	/* The temporary directories, emptied: deepest first.  A directory
 	 * made here (status 0) then gets its attributes. */
 	for (d = maxd; d >= d0; d--) {
-		int	 gone;
-
 		for (i = 0; i < n; i++) {
 			if (j->plan.v[e[i]].kind != ACT_MKDIR ||
 			    depth_of(a_path(j, e[i])) != d ||
-			    (from = staged_path(r, a_path(j, e[i]))) == NULL)
+			    (from = staged_path(&j->stage.v[j->stage.of[e[i]]],
+			    a_path(j, e[i]))) == NULL)
 				continue;
-			if ((q = flight_req(&f, &gone)) != NULL) {
+			if ((q = flight_req(&f, &gone[i])) != NULL)
 				flight_sent(&f, q, sftp_rmdir(s, from,
 				    flight_on_reply, q));
-				flight_wait(&f);
-			}
 			free(from);
 		}
+		flight_wait(&f);
 	}
 	for (i = 0; i < n; i++) {
 		a = &j->plan.v[e[i]];
@@ -576,61 +598,72 @@ stage_merge(struct job *j, size_t k, struct sftp *s)
 		free(to);
 	}
 	flight_wait(&f);
-	atomic_store(&r->state, STAGE_DONE);
+	for (k = 0; k < j->stage.n; k++)
+		if (atomic_load(&j->stage.v[k].state) == STAGE_MERGE) {
+			j->stage.v[k].merged = true;
+			atomic_store(&j->stage.v[k].state, STAGE_DONE);
+		}
 out:
 	free(e);
 	free(st);
+	free(gone);
 }
 
 /* A root whose file written in place lost its connection: moved to a
  * second temporary name first, which the requests still running there
  * (naming the first) cannot reach; then those files that did not end
- * well go.  Returns 0 when the root may move into place. */
+ * well go.  Returns 0 when the root may move into place whole; else it
+ * is moved in entry by entry, which only ever moves files that ended
+ * well (what a lost connection still writes stays behind, under the
+ * temporary name the next run removes). */
 static int
 stage_fence(struct job *j, size_t k, struct sftp *s)
 {
 	struct stage_root	*r = &j->stage.v[k];
-	struct sftp_call	 c;
+	struct flight		 f = { s, 0 };
+	struct flight_req	*q;
 	char			*t2, *p;
 	size_t			 u, idx;
-	int			 st;
+	int			*st, rc = 0;
 
-	if (tempname_make(&t2, r->final, TEMPNAME_TMP) != 0) {
-		stage_left(j, r, "out of memory");
+	if (tempname_make(&t2, r->final, TEMPNAME_TMP) != 0)
 		return -1;
-	}
-	if ((st = do_rename(s, r->tmp, t2)) != 0) {
+	if (do_rename(s, r->tmp, t2) != 0) {
 		free(t2);
-		stage_left(j, r, "a lost connection may still be writing in "
-		    "it, and it could not be moved aside");
 		return -1;
 	}
 	log_msg(TS_LOG_DEBUG, "\"%s\": a connection was lost while writing "
 	    "in it; moved to \"%s\" before its cut files go", r->rel, t2);
 	free(r->tmp);
 	r->tmp = t2;
+	if ((st = calloc(j->stage.nuncertain + 1, sizeof(*st))) == NULL)
+		return -1;
 	for (u = 0; u < j->stage.nuncertain; u++) {
 		idx = j->stage.uncertain[u];
 		if (j->stage.of[idx] != k || j->out[idx].code == TS_OK)
 			continue;
-		if ((p = stage_path(j, a_path(j, idx))) == NULL) {
-			stage_left(j, r, "out of memory");
-			return -1;
+		if ((p = stage_path(j, a_path(j, idx))) == NULL ||
+		    (q = flight_req(&f, &st[u])) == NULL) {
+			free(p);
+			rc = -1;
+			break;
 		}
-		memset(&c, 0, sizeof(c));
-		st = call_status(s, sftp_remove(s, p, sftp_call_cb, &c), &c);
+		flight_sent(&f, q, sftp_remove(s, p, flight_on_reply, q));
 		free(p);
-		if (st != 0 && st != SSH_FX_NO_SUCH_FILE) {
-			stage_left(j, r, "a file cut short in it could not be "
-			    "removed");
-			return -1;
-		}
 	}
-	return 0;
+	flight_wait(&f);
+	for (u = 0; u < j->stage.nuncertain && rc == 0; u++) {
+		idx = j->stage.uncertain[u];
+		if (j->stage.of[idx] == k && j->out[idx].code != TS_OK &&
+		    st[u] != 0 && st[u] != SSH_FX_NO_SUCH_FILE)
+			rc = -1;
+	}
+	free(st);
+	return rc;
 }
 
 /* Orphans were named under a root's first temporary name: where they
- * are now. */
+ * are now (a root moved in entry by entry keeps them). */
 static void
 stage_move_orphans(struct job *j, const struct stage_root *r)
 {
@@ -640,7 +673,8 @@ stage_move_orphans(struct job *j, const struct stage_root *r)
 	for (i = 0; i < j->norphans; i++)
 		if (strncmp(j->orphans[i], r->tmp1, n) == 0 &&
 		    j->orphans[i][n] == '/' && asprintf(&p, "%s%s",
-		    atomic_load(&r->state) == STAGE_DONE ? r->final : r->tmp,
+		    atomic_load(&r->state) == STAGE_DONE && !r->merged ?
+		    r->final : r->tmp,
 		    j->orphans[i] + n) >= 0) {
 			free(j->orphans[i]);
 			j->orphans[i] = p;
@@ -660,28 +694,36 @@ stage_settle(struct job *j)
 		st = atomic_load(&r->state);
 		if (st == STAGE_DONE || st == STAGE_NONE ||
 		    !j->out[r->mkdir_idx].done ||
-		    j->out[r->mkdir_idx].code != TS_OK) {
-			stage_move_orphans(j, r);
+		    j->out[r->mkdir_idx].code != TS_OK)
 			continue;
-		}
 		if (s == NULL) {
 			stage_left(j, r, "no connection left");
 			continue;
 		}
-		if (r->tainted && stage_fence(j, k, s) != 0)
-			goto next;
+		if (st == STAGE_MERGE || atomic_load(&j->stage.no_dir_rename) ||
+		    r->untracked || (r->tainted && stage_fence(j, k, s) != 0)) {
+			atomic_store(&r->state, STAGE_MERGE);
+			continue;
+		}
 		if ((st = do_rename(s, r->tmp, r->final)) == 0)
 			atomic_store(&r->state, STAGE_DONE);
 		else if (st < 0)
 			stage_left(j, r, "connection lost");
-		else if ((t = is_dir(s, r->tmp)) == 0 &&
+		else if (st == SSH_FX_OP_UNSUPPORTED) {
+			atomic_store(&j->stage.no_dir_rename, true);
+			atomic_store(&r->state, STAGE_MERGE);
+		} else if ((t = is_dir(s, r->tmp)) == 0 &&
 		    is_dir(s, r->final) == 1)
 			atomic_store(&r->state, STAGE_DONE); /* a lost reply */
 		else if (t == 1 && is_dir(s, r->final) >= 0)
-			stage_merge(j, k, s);	/* a directory, or nothing */
+			atomic_store(&r->state, STAGE_MERGE); /* a directory
+								* there, or
+								* none */
 		else
 			stage_left(j, r, "something else took its final name");
-next:
-		stage_move_orphans(j, r);
 	}
+	if (s != NULL)
+		stage_merge(j, s);
+	for (k = 0; k < j->stage.n; k++)
+		stage_move_orphans(j, &j->stage.v[k]);
 }

@@ -28,8 +28,10 @@
  *    removed there, and only then it goes to its final name;
  *  - a retry of such a file goes through a temporary name and a rename;
  *  - a final name taken meanwhile (another run into the same tree made
- *    the directory first) gets the root's entries moved into it, one by
- *    one.
+ *    the directory first), or a server that renames no directory, gets
+ *    the root's entries moved in one by one (pipelined, level by
+ *    level): only entries that ended well move, so anything else stays
+ *    under the temporary name, for the next run to remove.
  *
  * Not with -H (hard links made after all files may name files in any
  * root), nor pull, nor a dry run.
@@ -53,6 +55,8 @@ enum stage_state {
 	STAGE_RENAMING,		/* its RENAME is queued or in flight */
 	STAGE_DONE,		/* at its final name */
 	STAGE_SETTLE,		/* left for stage_settle() */
+	STAGE_MERGE,		/* to move in entry by entry (the server
+				 * renames no directory) */
 	STAGE_NONE,		/* its MKDIR failed: nothing to move */
 };
 
@@ -65,7 +69,10 @@ struct stage_root {
 	size_t		 left;		/* actions inside not ended (job.mu) */
 	bool		 tainted;	/* a file written in place lost its
 					 * connection (job.mu) */
+	bool		 untracked;	/* which one was not recorded (out of
+					 * memory): moved in entry by entry */
 	int		 tries;		/* of its RENAME */
+	bool		 merged;	/* moved in entry by entry */
 	atomic_int	 state;		/* enum stage_state */
 };
 
@@ -79,6 +86,8 @@ struct stage {
 	size_t		 nuncertain, uncertain_cap;
 	size_t		 errors;	/* roots, or entries of them, that
 					 * could not be moved into place */
+	atomic_bool	 no_dir_rename;	/* the server said a RENAME of a
+					 * directory is unsupported */
 };
 
 struct job;
