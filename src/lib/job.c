@@ -520,15 +520,6 @@ out:
 }
 
 
-static int
-depth_of(const char *path)
-{
-	int	 d = 0;
-
-	for (; *path != '\0'; path++)
-		d += *path == '/';
-	return d;
-}
 
 /* The phases of a push, in order; see the comment at the top. */
 enum phase {
@@ -574,7 +565,7 @@ job_phase(struct job *j, enum phase ph, size_t *idx)
 
 	for (i = 0; i < j->plan.n; i++)
 		if (in_phase(j, i, ph) &&
-		    (d = depth_of(plan_action_path(&j->plan.v[i]))) > maxd)
+		    (d = path_depth(plan_action_path(&j->plan.v[i]))) > maxd)
 			maxd = d;
 	if (ph == PH_FILES || ph == PH_LINKS || ph == PH_DIR_ATTRS) {
 		for (i = 0, n = 0; i < j->plan.n; i++)
@@ -592,7 +583,7 @@ job_phase(struct job *j, enum phase ph, size_t *idx)
 	for (d = lo; d != hi; d += step) {
 		for (i = 0, n = 0; i < j->plan.n; i++)
 			if (in_phase(j, i, ph) &&
-			    depth_of(plan_action_path(&j->plan.v[i])) == d)
+			    path_depth(plan_action_path(&j->plan.v[i])) == d)
 				idx[n++] = i;
 		if (n > 0)
 			job_run(j, idx, n);

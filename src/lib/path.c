@@ -22,3 +22,13 @@ path_join(const char *dir, const char *name)
 		return NULL;
 	return p;
 }
+
+int
+path_depth(const char *path)
+{
+	int	 d = 0;
+
+	for (; *path != '\0'; path++)
+		d += *path == '/';
+	return d;
+}

@@ -132,15 +132,6 @@ rmtree_remove_files(struct sftp *s, char *const *paths, size_t n)
 	return q.gone;
 }
 
-static int
-depth_of(const char *path)
-{
-	int	 d = 0;
-
-	for (; *path != '\0'; path++)
-		d += *path == '/';
-	return d;
-}
 
 /*
  * Removes the directory dir and everything in it over SFTP: directories
@@ -204,7 +195,7 @@ rmtree_remove(struct sftp *s, const char *dir, struct ts_error *err)
 	for (i = 0; i < l.n; i++) {
 		if (l.v[i].type != ENTRY_DIR)
 			rm_send(&q, RM_REMOVE, dir, l.v[i].path, 0);
-		else if ((d = depth_of(l.v[i].path)) > maxd)
+		else if ((d = path_depth(l.v[i].path)) > maxd)
 			maxd = d;
 	}
 	if ((rc = rm_wait(&q, err)) != 0)
@@ -212,7 +203,7 @@ rmtree_remove(struct sftp *s, const char *dir, struct ts_error *err)
 	for (d = maxd; d >= 0; d--) {
 		for (i = 0; i < l.n; i++)
 			if (l.v[i].type == ENTRY_DIR &&
-			    depth_of(l.v[i].path) == d)
+			    path_depth(l.v[i].path) == d)
 				rm_send(&q, RM_RMDIR, dir, l.v[i].path, 0);
 		if ((rc = rm_wait(&q, err)) != 0)
 			goto out;

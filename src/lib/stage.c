@@ -457,15 +457,6 @@ staged_path(const struct stage_root *r, const char *rel)
 	    NULL : p;
 }
 
-static int
-depth_of(const char *rel)
-{
-	int	 d = 0;
-
-	for (; *rel != '\0'; rel++)
-		d += *rel == '/';
-	return d;
-}
 
 /*
  * Moves what the roots in state STAGE_MERGE hold into their final names
@@ -497,7 +488,7 @@ stage_merge(struct job *j, struct sftp *s)
 			log_msg(TS_LOG_INFO, "\"%s\" could not be renamed into "
 			    "place whole: moving its entries one by one",
 			    j->stage.v[k].rel);
-			if ((d = depth_of(j->stage.v[k].rel)) < d0)
+			if ((d = path_depth(j->stage.v[k].rel)) < d0)
 				d0 = d;
 		}
 	if (d0 == INT_MAX)
@@ -517,7 +508,7 @@ stage_merge(struct job *j, struct sftp *s)
 		    j->out[i].code == TS_OK && (a->kind == ACT_MKDIR ||
 		    a->kind == ACT_COPY || a->kind == ACT_SYMLINK)) {
 			e[n++] = i;
-			if ((d = depth_of(a_path(j, i))) > maxd)
+			if ((d = path_depth(a_path(j, i))) > maxd)
 				maxd = d;
 		}
 	}
@@ -525,7 +516,7 @@ stage_merge(struct job *j, struct sftp *s)
 	for (d = d0; d <= maxd; d++) {
 		for (i = 0; i < n; i++) {
 			a = &j->plan.v[e[i]];
-			if (a->kind != ACT_MKDIR || depth_of(a_path(j, e[i])) != d)
+			if (a->kind != ACT_MKDIR || path_depth(a_path(j, e[i])) != d)
 				continue;
 			memset(&at, 0, sizeof(at));
 			at.flags = SSH_FILEXFER_ATTR_PERMISSIONS;
@@ -571,7 +562,7 @@ stage_merge(struct job *j, struct sftp *s)
 	for (d = maxd; d >= d0; d--) {
 		for (i = 0; i < n; i++) {
 			if (j->plan.v[e[i]].kind != ACT_MKDIR ||
-			    depth_of(a_path(j, e[i])) != d ||
+			    path_depth(a_path(j, e[i])) != d ||
 			    (from = staged_path(&j->stage.v[j->stage.of[e[i]]],
 			    a_path(j, e[i]))) == NULL)
 				continue;

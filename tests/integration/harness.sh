@@ -217,6 +217,17 @@ ts_sshd_stop() {
 	fi
 }
 
+# ts_logged_sftp_server LOG: prints the path of a wrapper that runs
+# OpenSSH's sftp-server logging every request it serves (-l DEBUG3) to
+# LOG, for ts_sshd_start --subsystem.
+ts_logged_sftp_server() {
+	local wrap=$TS_TMP/sftp-server-logged
+	printf '#!/bin/sh\nexec /usr/lib/openssh/sftp-server -e -l DEBUG3 2>>%s\n' \
+	    "$1" >"$wrap"
+	chmod +x "$wrap"
+	echo "$wrap"
+}
+
 # Starts an sshd on a free port of 127.0.0.1 and writes the client side
 # files for it.  Options:
 #   --subsystem internal|openssh|gesftp   the sftp subsystem (internal-sftp),

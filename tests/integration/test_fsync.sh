@@ -7,11 +7,7 @@ set -eu
 . "$(dirname "$0")/harness.sh"
 
 LOG=$TS_TMP/sftp-server.log
-WRAP=$TS_TMP/sftp-server-logged
-printf '#!/bin/sh\nexec /usr/lib/openssh/sftp-server -e -l DEBUG3 2>>%s\n' \
-    "$LOG" >"$WRAP"
-chmod +x "$WRAP"
-ts_sshd_start --subsystem "$WRAP"
+ts_sshd_start --subsystem "$(ts_logged_sftp_server "$LOG")"
 
 # fsyncs_since N: fsync requests in the log after its first N lines.
 fsyncs_since() {
