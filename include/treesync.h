@@ -129,6 +129,18 @@ struct ts_conn_opts {
 	/* openssh: every connection logs in on its own (a TCP connection
 	 * each) instead of opening a session on the first one's. */
 	bool		 no_mux;
+	/* openssh: a program that opens the TCP connection for ssh with
+	 * TCP_NODELAY set from the start (ssh leaves Nagle on for SFTP, and
+	 * its login then waits on delayed ACKs: 40 ms per login here), run
+	 * as ssh's ProxyCommand with ProxyUseFdpass, as "PROGRAM
+	 * --connect-fd HOST PORT any|inet|inet6 TIMEOUT_S ATTEMPTS
+	 * yes|no(keepalive)"; it passes the connected socket back on its
+	 * stdout (SCM_RIGHTS) and exits 0, or says what failed on stderr as
+	 * ssh would and exits 255.  Used only where the host's resolved
+	 * config has no ProxyCommand, ProxyJump, BindAddress,
+	 * BindInterface, CanonicalizeHostname or CheckHostIP.  The command
+	 * line passes its own binary; NULL: ssh connects by itself. */
+	const char	*connect_helper;
 };
 #define TS_CONN_OPTS_INIT \
 	{ .version = TS_CONN_OPTS_VERSION, .transport = TS_TRANSPORT_LIBSSH2 }

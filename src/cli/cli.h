@@ -38,6 +38,9 @@ struct cli {
 
 /* Parses argv; returns 0, or an exit code (usage printed) to exit with. */
 int	cli_parse(struct cli *o, int argc, char **argv);
+/* treesync --connect-fd ...: ssh's ProxyCommand (connect_fd.c); argv
+ * after the option. */
+int	cli_connect_fd(int argc, char **argv);
 void	cli_usage(FILE *f);
 /* Writes treesync's version and those of the libraries it runs with. */
 void	cli_version(FILE *f);

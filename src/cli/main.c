@@ -124,6 +124,8 @@ main(int argc, char **argv)
 	size_t		 i;
 	int		 rc;
 
+	if (argc >= 2 && strcmp(argv[1], "--connect-fd") == 0)
+		return cli_connect_fd(argc - 2, argv + 2);
 	if ((rc = cli_parse(&o, argc, argv)) != 0) {
 		free(o.rules);
 		return rc;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -354,6 +355,18 @@ cli_parse(struct cli *o, int argc, char **argv)
 	/* The library's default is libssh2 (no program to find); the
 	 * command line's is the user's own ssh when there is one. */
 	o->conn.transport = TS_TRANSPORT_AUTO;
+	/* ssh's TCP connection, with TCP_NODELAY: this binary opens it
+	 * (treesync --connect-fd, connect_fd.c). */
+	{
+		static char	 self[4096];
+		ssize_t		 n = readlink("/proc/self/exe", self,
+				    sizeof(self) - 1);
+
+		if (n > 0) {
+			self[n] = '\0';
+			o->conn.connect_helper = self;
+		}
+	}
 	o->verify = TS_VERIFY_SIZE;
 	o->sync = (struct ts_sync_opts)TS_SYNC_OPTS_INIT;
 	cmd = find_command(argc, argv);

@@ -241,6 +241,7 @@ conn_open_openssh(struct ts_conn *c, const struct target *t,
 	po.passphrase_payload = opts->passphrase_payload;
 	po.compress = opts->compress;
 	po.no_mux = opts->no_mux;
+	po.connect_helper = opts->connect_helper;
 	memset(&so, 0, sizeof(so));
 	so.host = t->host;
 	so.port = po.port;

@@ -207,51 +207,132 @@ gcm_first(const char *list)
 	return opt;
 }
 
-/* One answer per command line: spares and reconnects ask again. */
-static pthread_mutex_t	 cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static char		*cache_key;
-static char		*cache_opt;
-
-static char *
-cache_get(const char *key, bool *hit)
+/* The value of line "key value" of ssh -G's output, copied into buf;
+ * false when there is none (or it does not fit). */
+static bool
+g_value(const char *text, const char *key, char *buf, size_t size)
 {
-	char	*opt = NULL;
+	size_t		 n = strlen(key), len;
+	const char	*p, *end;
 
-	pthread_mutex_lock(&cache_mu);
-	*hit = cache_key != NULL && strcmp(cache_key, key) == 0;
-	if (*hit && cache_opt != NULL)
-		opt = strdup(cache_opt);
-	pthread_mutex_unlock(&cache_mu);
+	for (p = text; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
+		end = strchr(p, '\n');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) <= n || strncmp(p, key, n) != 0 ||
+		    p[n] != ' ')
+			continue;
+		len = (size_t)(end - p) - n - 1;
+		if (len >= size)
+			return false;
+		memcpy(buf, p + n + 1, len);
+		buf[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* Whether every byte of s is one of ok (and s is not empty). */
+static bool
+only(const char *s, const char *ok)
+{
+	return *s != '\0' && strspn(s, ok) == strlen(s);
+}
+
+#define ALNUM	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+/* "-oProxyCommand=HELPER --connect-fd ..." for the host ssh -G resolved
+ * (text), or NULL where ssh must connect by itself: a proxy or jump
+ * host, a source address, canonical names or the IP check (which a
+ * proxy command turns off) are ssh's to do. */
+static char *
+direct_proxy(const char *text, const char *helper)
+{
+	char	 v[256], host[256], port[16] = "22", fam[16] = "any";
+	char	 tmo[16] = "0", tries[16] = "1", alive[8] = "yes", *opt;
+
+	if ((g_value(text, "proxycommand", v, sizeof(v)) &&
+	    strcmp(v, "none") != 0) ||
+	    (g_value(text, "proxyjump", v, sizeof(v)) &&
+	    strcmp(v, "none") != 0) ||
+	    (g_value(text, "bindaddress", v, sizeof(v)) &&
+	    strcmp(v, "none") != 0) ||
+	    (g_value(text, "bindinterface", v, sizeof(v)) &&
+	    strcmp(v, "none") != 0) ||
+	    (g_value(text, "canonicalizehostname", v, sizeof(v)) &&
+	    strcmp(v, "false") != 0 && strcmp(v, "no") != 0) ||
+	    (g_value(text, "checkhostip", v, sizeof(v)) &&
+	    strcmp(v, "yes") == 0))
+		return NULL;
+	if (!g_value(text, "hostname", host, sizeof(host)) ||
+	    !only(host, ALNUM ".-_:") ||
+	    (g_value(text, "port", port, sizeof(port)) &&
+	    !only(port, "0123456789")) ||
+	    (g_value(text, "addressfamily", fam, sizeof(fam)) &&
+	    strcmp(fam, "any") != 0 && strcmp(fam, "inet") != 0 &&
+	    strcmp(fam, "inet6") != 0) ||
+	    (g_value(text, "connectionattempts", tries, sizeof(tries)) &&
+	    !only(tries, "0123456789")) ||
+	    (g_value(text, "tcpkeepalive", alive, sizeof(alive)) &&
+	    strcmp(alive, "yes") != 0 && strcmp(alive, "no") != 0) ||
+	    !only(helper, ALNUM "/._+-"))
+		return NULL;
+	if (g_value(text, "connecttimeout", tmo, sizeof(tmo)) &&
+	    !only(tmo, "0123456789"))
+		strcpy(tmo, "0");		/* "none" */
+	if (asprintf(&opt, "-oProxyCommand=%s --connect-fd %s %s %s %s %s %s",
+	    helper, host, port, fam, tmo, tries, alive) < 0)
+		return NULL;
 	return opt;
 }
 
+/* One answer per command line: spares and reconnects ask again. */
+static pthread_mutex_t	 cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static char		*cache_key;
+static char		*cache_ciphers, *cache_proxy;
+
+static bool
+cache_get(const char *key, char **ciphers, char **proxy)
+{
+	bool	 hit;
+
+	pthread_mutex_lock(&cache_mu);
+	hit = cache_key != NULL && strcmp(cache_key, key) == 0;
+	if (hit) {
+		*ciphers = cache_ciphers != NULL ? strdup(cache_ciphers) :
+		    NULL;
+		*proxy = cache_proxy != NULL ? strdup(cache_proxy) : NULL;
+	}
+	pthread_mutex_unlock(&cache_mu);
+	return hit;
+}
+
 static void
-cache_put(const char *key, const char *opt)
+cache_put(const char *key, const char *ciphers, const char *proxy)
 {
 	pthread_mutex_lock(&cache_mu);
 	free(cache_key);
-	free(cache_opt);
+	free(cache_ciphers);
+	free(cache_proxy);
 	cache_key = strdup(key);
-	cache_opt = opt != NULL ? strdup(opt) : NULL;
+	cache_ciphers = ciphers != NULL ? strdup(ciphers) : NULL;
+	cache_proxy = proxy != NULL ? strdup(proxy) : NULL;
 	pthread_mutex_unlock(&cache_mu);
 }
 
-char *
-ssh_ciphers_prefer_gcm(char *const *words, int nwords, const char *host,
-    const char *key)
+void
+ssh_master_words(char *const *words, int nwords, const char *host,
+    const char *key, const char *helper, char **ciphers, char **proxy)
 {
 	struct resolver	 r[2];
 	char		*asked[nwords + 4], *plain[6];
 	const char	*want, *dflt;
-	char		*opt = NULL;
-	bool		 hit, ok;
-	int		 i;
+	bool		 gcm = cpu_has_fast_gcm(), ok;
+	int		 i, n = gcm ? 2 : 1;
 
-	if (!cpu_has_fast_gcm())
-		return NULL;
-	opt = cache_get(key, &hit);
-	if (hit)
-		return opt;
+	*ciphers = *proxy = NULL;
+	if ((!gcm && helper == NULL) || cache_get(key, ciphers, proxy))
+		return;
 	/* What ssh makes of this command line, and of none at all. */
 	for (i = 0; i < nwords; i++)
 		asked[i] = words[i];
@@ -266,19 +347,25 @@ ssh_ciphers_prefer_gcm(char *const *words, int nwords, const char *host,
 	plain[4] = "treesync-default";
 	plain[5] = NULL;
 	ok = resolver_start(&r[0], asked) == 0;
-	ok = resolver_start(&r[1], plain) == 0 && ok;
-	ok = ok && resolvers_read(r, 2);
+	ok = (!gcm || resolver_start(&r[1], plain) == 0) && ok;
+	ok = ok && resolvers_read(r, n);
 	ok = resolver_end(&r[0], !ok) && ok;
-	ok = resolver_end(&r[1], !ok) && ok;
-	if (ok && (want = ciphers_line(&r[0])) != NULL &&
+	ok = (!gcm || resolver_end(&r[1], !ok)) && ok;
+	if (ok)
+		r[0].out[r[0].len] = '\0';
+	if (ok && helper != NULL &&
+	    (*proxy = direct_proxy(r[0].out, helper)) != NULL)
+		log_msg(TS_LOG_DEBUG, "ssh's connection to \"%s\" is opened by "
+		    "\"%s\", with TCP_NODELAY from the start", host, helper);
+	if (ok && gcm && (want = ciphers_line(&r[0])) != NULL &&
 	    (dflt = ciphers_line(&r[1])) != NULL && strcmp(want, dflt) == 0)
-		opt = gcm_first(want);
+		*ciphers = gcm_first(want);
 	free(r[0].out);
-	free(r[1].out);
-	if (opt != NULL)
+	if (gcm)
+		free(r[1].out);
+	if (*ciphers != NULL)
 		log_msg(TS_LOG_DEBUG, "asking ssh for AES-GCM first (%s): this "
 		    "CPU has AES instructions and no Ciphers is set for \"%s\"",
-		    opt + strlen("-oCiphers="), host);
-	cache_put(key, opt);
-	return opt;
+		    *ciphers + strlen("-oCiphers="), host);
+	cache_put(key, *ciphers, *proxy);
 }

@@ -848,10 +848,21 @@ sshproc_start(struct sshproc **out, const struct sshproc_opts *o,
 		log_msg(TS_LOG_DEBUG, "a session on the control master of "
 		    "\"%s\", no new login", o->host);
 	k = p->argc;
-	if (p->is_master && p->argc < SSHPROC_ARGS - 16 &&
-	    (p->argv[p->argc] = ssh_ciphers_prefer_gcm(p->argv, p->argc,
-	    o->host, p->mux->key)) != NULL)
-		p->argc++;
+	if (p->is_master && p->argc < SSHPROC_ARGS - 16) {
+		char	*ciphers, *proxy;
+
+		ssh_master_words(p->argv, p->argc, o->host, p->mux->key,
+		    o->connect_helper, &ciphers, &proxy);
+		if (ciphers != NULL)
+			p->argv[p->argc++] = ciphers;
+		if (proxy != NULL) {
+			p->argv[p->argc++] = proxy;
+			if (add_arg(p, "-oProxyUseFdpass=yes") != 0) {
+				rc = error_set(err, TS_ENOMEM, "out of memory");
+				goto fail;
+			}
+		}
+	}
 	if (add_arg(p, "-oControlMaster=%s", p->is_master ? "yes" : "no") !=
 	    0 || add_arg(p, "-oControlPath=\"%s\"", p->mux->ctl) != 0 ||
 	    (p->is_master && add_arg(p, "-oControlPersist=no") != 0) ||

@@ -28,6 +28,7 @@ struct sshproc_opts {
 	int		 keepalive_s;
 	bool		 compress;	/* -z: ssh -C */
 	bool		 no_mux;	/* a login of its own, never a ride */
+	const char	*connect_helper; /* ts_conn_opts.connect_helper */
 	/* Not NULL: ssh asks for key passphrases through it (SSH_ASKPASS),
 	 * else ssh runs in batch mode and never asks. */
 	ts_passphrase_fn *passphrase;

@@ -55,6 +55,7 @@ export TS_REMOTE TS_LOCAL
 
 # The transport under test: $TREESYNC becomes a wrapper that passes it, so
 # that tests calling "$TREESYNC" directly run under it too.
+TS_TREESYNC_BIN=$TREESYNC	# the binary itself, whatever the wrapper
 case ${TS_TRANSPORT:-} in
 '') ;;
 auto | openssh | libssh2)

@@ -64,6 +64,19 @@ ts_expect_exit 0 tso -F "$TS_SSH_CONFIG" -e "ssh -v -c aes256-ctr" -vv \
     ls "tshost:$R"
 ts_expect_stderr_contains "cipher: aes256-ctr"
 
+ts_step "openssh: treesync opens ssh's TCP connection (TCP_NODELAY), as ssh would"
+ts_expect_exit 0 tso -F "$TS_SSH_CONFIG" -vv ls "tshost:$R"
+ts_expect_stderr_contains "is opened by \"$(readlink -f "$TS_TREESYNC_BIN")\", with TCP_NODELAY"
+ts_expect_stdout_contains hello.txt
+# A closed port: ssh's own words and exit 8, as without the helper.
+closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ts_expect_exit 8 tso -F "$TS_SSH_CONFIG" -p "$closed" -vv ls "tshost:$R"
+ts_expect_stderr_contains "is opened by"
+ts_expect_stderr_contains "connect to host 127.0.0.1 port $closed: Connection refused"
+# Not a command for users.
+ts_expect_exit 2 "$TS_TREESYNC_BIN" --connect-fd
+ts_expect_stderr_contains "is for ssh to run"
+
 ts_step "-e/--rsh: its words come first on ssh's command line"
 # The alias's Port is wrong; ssh's -p on the command line wins over it.
 cat >"$T/wrongport" <<EOF
@@ -252,8 +265,11 @@ Host behind
 	UserKnownHostsFile $TARGET_KH
 	ProxyJump bastion
 EOF
-ts_expect_exit 0 tso -F "$T/jump" ls "behind:$R"
+ts_expect_exit 0 tso -F "$T/jump" -vv ls "behind:$R"
 ts_expect_stdout_contains hello.txt
+# ssh connects through the bastion itself.
+! grep -q "is opened by" "$TS_ERR" ||
+    ts_fail "treesync opened the connection of a ProxyJump host"
 grep -q "direct-tcpip.*127.0.0.1 port $TARGET_PORT" "$TS_SSHD_LOG" ||
     grep -q "target 127.0.0.1 port $TARGET_PORT" "$TS_SSHD_LOG" || {
 	cat "$TS_SSHD_LOG" >&2
