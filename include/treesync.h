@@ -104,7 +104,7 @@ enum ts_transport {
 	TS_TRANSPORT_AUTO = 2,		/* openssh when ssh is on PATH */
 };
 
-#define TS_CONN_OPTS_VERSION	1
+#define TS_CONN_OPTS_VERSION	2	/* 2: connect_helper */
 struct ts_conn_opts {
 	unsigned	 version;	/* TS_CONN_OPTS_VERSION */
 	const char	*ssh_config;	/* -F; NULL: ~/.ssh/config */

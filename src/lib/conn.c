@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,8 +370,11 @@ ts_conn_open(struct ts_conn **out, const char *target,
 	if (opts != NULL && version_check_opts(opts->version,
 	    TS_CONN_OPTS_VERSION, "ts_conn_opts", err) != 0)
 		return TS_EINVAL;
-	if (opts != NULL)
+	/* A version 1 struct ends before connect_helper. */
+	if (opts != NULL && opts->version >= 2)
 		o = *opts;
+	else if (opts != NULL)
+		memcpy(&o, opts, offsetof(struct ts_conn_opts, connect_helper));
 	/* Said once, for the first connection: the others are like it. */
 	o.transport = conn_transport(&o, why, sizeof(why));
 	log_msg(TS_LOG_INFO, "transport: %s (%s)", o.transport ==

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -39,6 +40,31 @@ test_version_opts_unknown_refused(void **state)
 	memset(&err, 0, sizeof(err));
 	assert_int_equal(version_check_opts(TS_SYNC_OPTS_VERSION + 1,
 	    TS_SYNC_OPTS_VERSION, "ts_sync_opts", &err), TS_EINVAL);
+}
+
+/* A program built against version 1 of ts_conn_opts passes a struct that
+ * ends before connect_helper: nothing past it is read (ASan would say). */
+static void
+test_version_conn_opts_v1_read_no_further(void **state)
+{
+	struct ts_conn_opts	 full = TS_CONN_OPTS_INIT;
+	struct ts_conn		*c = NULL;
+	struct ts_error		 err = { 0 };
+	size_t			 v1 = offsetof(struct ts_conn_opts,
+				    connect_helper);
+	void			*o;
+
+	(void)state;
+	full.version = 1;
+	full.transport = TS_TRANSPORT_LIBSSH2;
+	full.port = 1;			/* nothing listens: refused at once */
+	full.connect_timeout = 2;
+	assert_non_null(o = malloc(v1));
+	memcpy(o, &full, v1);
+	assert_int_not_equal(ts_conn_open(&c, "127.0.0.1:/x", o, &err), 0);
+	assert_null(c);
+	assert_int_equal(err.code, TS_ECONN);
+	free(o);
 }
 
 /* The fields with a default other than 0 (padding may differ: no memcmp). */
@@ -114,6 +140,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version_matches_header),
 		cmocka_unit_test(test_version_opts_unknown_refused),
+		cmocka_unit_test(test_version_conn_opts_v1_read_no_further),
 		cmocka_unit_test(test_version_opts_defaults_agree),
 		cmocka_unit_test(test_version_strerror_names_every_code),
 	};
