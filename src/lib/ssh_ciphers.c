@@ -241,6 +241,24 @@ only(const char *s, const char *ok)
 
 #define ALNUM	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
+/* Whether ssh can run a proxy command with $SHELL ("$SHELL -c 'exec
+ * ...'"): not with nologin or false, as some service accounts have. */
+static bool
+shell_runs_commands(void)
+{
+	static const char *const ok[] = { "sh", "bash", "dash", "zsh", "ksh",
+	    "mksh", "ash", "yash", "fish", "csh", "tcsh" };
+	const char	*sh = getenv("SHELL"), *base;
+
+	if (sh == NULL || *sh == '\0')
+		return true;		/* ssh uses /bin/sh */
+	base = strrchr(sh, '/') != NULL ? strrchr(sh, '/') + 1 : sh;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(base, ok[i]) == 0)
+			return true;
+	return false;
+}
+
 /* "-oProxyCommand=HELPER --connect-fd ..." for the host ssh -G resolved
  * (text), or NULL where ssh must connect by itself: a proxy or jump
  * host, a source address, canonical names or the IP check (which a
@@ -251,6 +269,8 @@ direct_proxy(const char *text, const char *helper)
 	char	 v[256], host[256], port[16] = "22", fam[16] = "any";
 	char	 tmo[16] = "0", tries[16] = "1", alive[8] = "yes", *opt;
 
+	if (!shell_runs_commands())
+		return NULL;
 	if ((g_value(text, "proxycommand", v, sizeof(v)) &&
 	    strcmp(v, "none") != 0) ||
 	    (g_value(text, "proxyjump", v, sizeof(v)) &&

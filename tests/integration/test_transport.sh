@@ -73,6 +73,11 @@ closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)
 ts_expect_exit 8 tso -F "$TS_SSH_CONFIG" -p "$closed" -vv ls "tshost:$R"
 ts_expect_stderr_contains "is opened by"
 ts_expect_stderr_contains "connect to host 127.0.0.1 port $closed: Connection refused"
+# A $SHELL that runs no command (a service account's): ssh connects.
+SHELL=/usr/sbin/nologin ts_expect_exit 0 tso -F "$TS_SSH_CONFIG" -vv \
+    ls "tshost:$R"
+! grep -q "is opened by" "$TS_ERR" ||
+    ts_fail "a proxy command was given to ssh with SHELL=nologin"
 # Not a command for users.
 ts_expect_exit 2 "$TS_TREESYNC_BIN" --connect-fd
 ts_expect_stderr_contains "is for ssh to run"
