@@ -190,6 +190,13 @@ interrupted_push term TERM
 grep -q -E '^treesync: interrupted.* \([0-9]+ changes? not done\)$' \
     "$TS_TMP/term.err" ||
     { cat "$TS_TMP/term.err" >&2; ts_fail "no count of the changes not done"; }
+# New directories were being built under temporary names: what the
+# interrupt left is in place, every file at a final name is whole, and no
+# temporary name stays.
+ts_no_temp_files "$R/term"
+(cd "$R/term" && find . -type f) | while IFS= read -r f; do
+	cmp -s "$I/$f" "$R/term/$f" || ts_fail "interrupted: '$f' is not whole"
+done
 
 ts_step "SIGINT during a push with -q: nothing on stderr, exit 10"
 interrupted_push quiet INT -q
