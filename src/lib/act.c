@@ -761,8 +761,8 @@ upload_on_phase(struct xfer *x, void *payload)
 		log_msg(TS_LOG_ERROR, "the local disk is full; stopping");
 	}
 	/* A dropped connection could not remove the temporary file. */
-	if (u->xo.in_place && e.code != TS_OK && (e.code == TS_ECONN ||
-	    sftp_failed(w->s) != NULL))
+	if (u->xo.in_place && (e.code == TS_ECONN || (e.code != TS_OK &&
+	    sftp_failed(w->s) != NULL)))
 		stage_taint(j, u->idx);	/* at a final name: not an orphan */
 	else if (e.code == TS_ECONN && !j->pull && u->tmp != NULL && !u->part)
 		job_orphan(j, u->tmp);

@@ -519,8 +519,6 @@ out:
 	return rc;
 }
 
-
-
 /* The phases of a push, in order; see the comment at the top. */
 enum phase {
 	PH_TYPE_DELETE, PH_MKDIR, PH_FILES, PH_LINKS, PH_DELETE, PH_DIR_ATTRS

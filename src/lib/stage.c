@@ -14,6 +14,7 @@
 #include "path.h"
 #include "plan.h"
 #include "pool.h"
+#include "rfs.h"
 #include "sftp.h"
 #include "stage.h"
 #include "tempname.h"
@@ -368,18 +369,12 @@ do_rename(struct sftp *s, const char *from, const char *to)
 static int
 is_dir(struct sftp *s, const char *path)
 {
-	struct sftp_call	 c = { 0 };
+	struct sftp_attrs	 a;
 	struct ts_error		 e = { 0 };
-	int			 rc;
 
-	if (sftp_call_wait(s, sftp_stat(s, path, false, sftp_call_cb, &c),
-	    &c, "", "", &e) == 0)
-		rc = (c.attrs.flags & SSH_FILEXFER_ATTR_PERMISSIONS) !=
-		    0 && (c.attrs.perm & 0170000) == 0040000 ? 1 : -1;
-	else
-		rc = c.done && c.status == SSH_FX_NO_SUCH_FILE ? 0 : -1;
-	sftp_call_dispose(&c);
-	return rc;
+	if (rfs_stat(s, path, &a, &e) == 0)
+		return rfs_is_dir(&a) ? 1 : -1;
+	return e.code == TS_ENOENT && sftp_failed(s) == NULL ? 0 : -1;
 }
 
 static void
